@@ -1,0 +1,144 @@
+//! `neuronav bench`: load time, prefill and decode speed with full capture, peak memory.
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Args;
+use color_eyre::eyre::{eyre, Result, WrapErr};
+use serde::Serialize;
+
+use super::ModelArgs;
+use crate::engine::config::Preset;
+use crate::engine::loader;
+use crate::engine::session::{Control, Session, SessionSettings};
+use crate::science::prompts;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The method's data directory: prompts/cot_prompt.txt and gsm8k_test.jsonl; the prompt is the
+    /// 8-shot CoT prompt with the first test question
+    #[arg(long, value_name = "DIR", default_value = "../shared/data/rai-yao-2024")]
+    pub data: PathBuf,
+    /// Use this prompt file instead
+    #[arg(long, value_name = "FILE")]
+    pub prompt_file: Option<PathBuf>,
+    /// Tokens to decode after the prompt
+    #[arg(long, default_value_t = 32)]
+    pub decode: usize,
+    /// Prefill runs; the best is reported
+    #[arg(long, default_value_t = 2)]
+    pub repeat: usize,
+    /// Benchmark random weights of a known model's shapes instead of a model file (the prompt is
+    /// then --tokens arbitrary token ids)
+    #[arg(long, value_enum, value_name = "PRESET")]
+    pub random: Option<Preset>,
+    /// Prompt length for --random
+    #[arg(long, default_value_t = 912)]
+    pub tokens: usize,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct BenchReport {
+    model: String,
+    device: String,
+    threads: usize,
+    load_seconds: f64,
+    prompt_tokens: usize,
+    prefill_seconds: f64,
+    prefill_tokens_per_second: f64,
+    decode_tokens: usize,
+    decode_tokens_per_second: f64,
+    peak_rss_mib: Option<f64>,
+}
+
+pub fn run(model_args: &ModelArgs, args: BenchArgs) -> Result<()> {
+    let started = Instant::now();
+    let (mut session, ids, name) = match args.random {
+        Some(preset) => {
+            let config = preset.config();
+            let (model, note) = loader::random(&config, model_args.device, model_args.dtype, 0)?;
+            if let Some(note) = note {
+                eprintln!("{note}");
+            }
+            // Arbitrary but spread-out token ids.
+            let ids = (0..args.tokens).map(|i| ((i * 7919 + 13) % config.vocab_size) as u32).collect();
+            (Session::untokenized(model, SessionSettings::default()), ids, format!("random {preset:?}"))
+        }
+        None => {
+            let prompt = match &args.prompt_file {
+                Some(f) => std::fs::read_to_string(f).wrap_err_with(|| format!("reading {}", f.display()))?,
+                None => method_prompt(&args.data)?,
+            };
+            let loaded = model_args.load()?;
+            let ids = loaded.tokenizer.encode(&prompt)?;
+            let name = loaded.path.display().to_string();
+            (Session::new(loaded.model, loaded.tokenizer, SessionSettings::default()), ids, name)
+        }
+    };
+    let load_seconds = started.elapsed().as_secs_f64();
+    let mut best = f64::INFINITY;
+    for _ in 0..args.repeat.max(1) {
+        let t = Instant::now();
+        session.run_ids(ids.clone(), Control::default())?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    let prompt_tokens = session.len();
+    let t = Instant::now();
+    for _ in 0..args.decode {
+        session.step(Control::default())?;
+    }
+    let decode_seconds = t.elapsed().as_secs_f64();
+    let report = BenchReport {
+        model: name,
+        device: session.model().describe(),
+        threads: rayon::current_num_threads(),
+        load_seconds,
+        prompt_tokens,
+        prefill_seconds: best,
+        prefill_tokens_per_second: prompt_tokens as f64 / best,
+        decode_tokens: args.decode,
+        decode_tokens_per_second: args.decode as f64 / decode_seconds,
+        peak_rss_mib: peak_rss_mib(),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("model            {} ({}, {} threads)", report.model, report.device, report.threads);
+        println!("load to ready    {:.2} s", report.load_seconds);
+        println!(
+            "prefill          {} tokens in {:.2} s = {:.0} tok/s (full capture)",
+            report.prompt_tokens, report.prefill_seconds, report.prefill_tokens_per_second
+        );
+        println!("decode           {} tokens, {:.1} tok/s (full capture)", report.decode_tokens, report.decode_tokens_per_second);
+        if let Some(rss) = report.peak_rss_mib {
+            println!("peak RSS         {rss:.0} MiB");
+        }
+    }
+    Ok(())
+}
+
+/// The 8-shot CoT prompt with the first GSM8K test question.
+fn method_prompt(data: &Path) -> Result<String> {
+    let exemplars_path = data.join("prompts/cot_prompt.txt");
+    let exemplars = std::fs::read_to_string(&exemplars_path)
+        .wrap_err_with(|| format!("reading {} (pass --data or --prompt-file)", exemplars_path.display()))?;
+    let questions_path = data.join("gsm8k_test.jsonl");
+    let questions = std::fs::read_to_string(&questions_path).wrap_err_with(|| format!("reading {}", questions_path.display()))?;
+    let first = questions.lines().next().ok_or_else(|| eyre!("{} is empty", questions_path.display()))?;
+    let record: serde_json::Value =
+        serde_json::from_str(first).wrap_err_with(|| format!("{}: line 1 is not JSON", questions_path.display()))?;
+    let question = record["question"]
+        .as_str()
+        .ok_or_else(|| eyre!("{}: line 1 has no \"question\"", questions_path.display()))?;
+    Ok(prompts::build("cot_prompt", &exemplars, question))
+}
+
+/// The process's peak resident set size, where the platform reports it.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}

@@ -1,0 +1,82 @@
+//! The headless command line: each subcommand is a thin view over the engine's session API.
+mod bench;
+mod inspect;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use color_eyre::eyre::{eyre, Result, WrapErr};
+
+use crate::engine::default_model;
+use crate::engine::loader::{self, DeviceChoice, LoadedModel};
+use crate::engine::model::WeightDType;
+use crate::paths::Paths;
+
+#[derive(Debug, Parser)]
+#[command(name = "neuronav", version, about = "Explore the feed-forward neurons of Llama-architecture language models")]
+pub struct Cli {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// A Hugging Face Llama directory or a GGUF file [default: SmolLM2-135M-Instruct, fetched on first use]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// Where the model runs
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub device: DeviceChoice,
+    /// Element type of weights and activations on the device
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub dtype: WeightDType,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a prompt and print the top neurons per layer and position
+    Inspect(inspect::InspectArgs),
+    /// Download the default model into the cache (done automatically on first use)
+    FetchModel,
+    /// Measure load time, prefill and decode speed with full capture, and peak memory
+    Bench(bench::BenchArgs),
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Some(Command::Inspect(args)) => inspect::run(&cli.model, args),
+        Some(Command::FetchModel) => {
+            let paths = Paths::resolve().map_err(|e| eyre!(e))?;
+            let path = default_model::fetch(&paths.cache, &|msg| eprintln!("{msg}"))?;
+            println!("{}", path.display());
+            Ok(())
+        }
+        Some(Command::Bench(args)) => bench::run(&cli.model, args),
+        None => inspect::run(&cli.model, inspect::InspectArgs::demo()),
+    }
+}
+
+impl ModelArgs {
+    /// The model path: `--model`, or the default model (fetched when missing).
+    pub fn resolve_path(&self) -> Result<PathBuf> {
+        match &self.model {
+            Some(p) => Ok(p.clone()),
+            None => {
+                let paths = Paths::resolve().map_err(|e| eyre!(e))?;
+                Ok(default_model::ensure(&paths.cache, &|msg| eprintln!("{msg}"))?)
+            }
+        }
+    }
+
+    pub fn load(&self) -> Result<LoadedModel> {
+        let path = self.resolve_path()?;
+        let loaded = loader::load(&path, self.device, self.dtype, &|_, _| {})
+            .wrap_err_with(|| format!("loading the model from {}", path.display()))?;
+        if let Some(note) = &loaded.note {
+            eprintln!("{note}");
+        }
+        Ok(loaded)
+    }
+}

@@ -1,0 +1,39 @@
+//! Errors of the engine. Every error about a file names the file.
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A model, tokenizer or config file whose contents are wrong: truncated, lying about sizes,
+    /// of an unsupported type or architecture.
+    #[error("{}: {problem}", path.display())]
+    BadFile { path: PathBuf, problem: String },
+    #[error("{}: tokenizer: {problem}", path.display())]
+    Tokenizer { path: PathBuf, problem: String },
+    #[error("the prompt is {tokens} tokens long but the model's context holds {context}")]
+    ContextOverflow { tokens: usize, context: usize },
+    #[error("fetching the default model: {0}")]
+    Fetch(String),
+    #[error("device: {0}")]
+    Device(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl EngineError {
+    pub fn bad_file(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
+        EngineError::BadFile { path: path.into(), problem: problem.into() }
+    }
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        EngineError::Io { path: path.into(), source }
+    }
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

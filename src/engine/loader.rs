@@ -1,0 +1,151 @@
+//! Opening a model: checkpoint, tokenizer and weights on the chosen device.
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use burn::backend::Flex;
+
+use super::config::ModelConfig;
+use super::error::{EngineError, Result};
+use super::model::{Llama, WeightDType};
+use super::runtime::Model;
+use super::tokenizer::Tokenizer;
+use super::weights::checkpoint::Checkpoint;
+
+/// Where the model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DeviceChoice {
+    /// CUDA when built in and a GPU answers, else the CPU.
+    #[default]
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+/// A model ready to run.
+pub struct LoadedModel {
+    pub model: Arc<dyn Model>,
+    pub tokenizer: Arc<Tokenizer>,
+    pub config: ModelConfig,
+    pub path: PathBuf,
+    /// Model file name (or directory name), for display.
+    pub name: String,
+    /// Wall time from opening the files to a usable model.
+    pub load_time: Duration,
+    /// Why `Auto` fell back to the CPU, when it did.
+    pub note: Option<String>,
+}
+
+/// Opens `path` (a Hugging Face directory or a GGUF file) on `device`.
+pub fn load(path: &Path, device: DeviceChoice, dtype: WeightDType, progress: &dyn Fn(usize, usize)) -> Result<LoadedModel> {
+    let started = Instant::now();
+    let (checkpoint, config) = Checkpoint::open(path)?;
+    let tokenizer = match &checkpoint {
+        Checkpoint::Hf { dir, .. } => Tokenizer::from_hf_dir(dir)?,
+        Checkpoint::Gguf(g) => Tokenizer::from_gguf(g)?,
+    };
+    if tokenizer.vocab_size() > config.vocab_size {
+        return Err(EngineError::bad_file(
+            path,
+            format!("the tokenizer has {} tokens but the model only {}", tokenizer.vocab_size(), config.vocab_size),
+        ));
+    }
+    let (model, note) = match device {
+        DeviceChoice::Cpu => (load_cpu(&checkpoint, &config, dtype, progress)?, None),
+        DeviceChoice::Cuda => (cuda::load(&checkpoint, &config, dtype, progress)?, None),
+        DeviceChoice::Auto => match cuda::available() {
+            Ok(()) => (cuda::load(&checkpoint, &config, dtype, progress)?, None),
+            Err(why) => (load_cpu(&checkpoint, &config, dtype, progress)?, why),
+        },
+    };
+    let name = path.file_name().unwrap_or(path.as_os_str()).to_string_lossy().into_owned();
+    Ok(LoadedModel {
+        model,
+        tokenizer: Arc::new(tokenizer),
+        config,
+        path: path.to_path_buf(),
+        name,
+        load_time: started.elapsed(),
+        note,
+    })
+}
+
+/// A model of `config`'s shapes with random weights (see [`Llama::random`]).
+pub fn random(config: &ModelConfig, device: DeviceChoice, dtype: WeightDType, seed: u64) -> Result<(Arc<dyn Model>, Option<String>)> {
+    let cpu = |note| -> (Arc<dyn Model>, Option<String>) {
+        (Arc::new(Llama::<Flex>::random(config, &Default::default(), dtype, seed)), note)
+    };
+    Ok(match device {
+        DeviceChoice::Cpu => cpu(None),
+        DeviceChoice::Cuda => (cuda::random(config, dtype, seed)?, None),
+        DeviceChoice::Auto => match cuda::available() {
+            Ok(()) => (cuda::random(config, dtype, seed)?, None),
+            Err(why) => cpu(why),
+        },
+    })
+}
+
+fn load_cpu(checkpoint: &Checkpoint, config: &ModelConfig, dtype: WeightDType, progress: &dyn Fn(usize, usize)) -> Result<Arc<dyn Model>> {
+    let device = Default::default();
+    Ok(Arc::new(Llama::<Flex>::load(checkpoint, config, &device, dtype, progress)?))
+}
+
+#[cfg(not(feature = "cuda"))]
+mod cuda {
+    use super::*;
+
+    /// Without the `cuda` feature there is nothing to probe; `Auto` quietly means the CPU.
+    pub fn available() -> std::result::Result<(), Option<String>> {
+        Err(None)
+    }
+
+    pub fn load(_: &Checkpoint, _: &ModelConfig, _: WeightDType, _: &dyn Fn(usize, usize)) -> Result<Arc<dyn Model>> {
+        Err(unavailable())
+    }
+
+    pub fn random(_: &ModelConfig, _: WeightDType, _: u64) -> Result<Arc<dyn Model>> {
+        Err(unavailable())
+    }
+
+    fn unavailable() -> EngineError {
+        EngineError::Device("this neuronav was built without CUDA; rebuild with `--features cuda`".into())
+    }
+}
+
+#[cfg(feature = "cuda")]
+mod cuda {
+    use super::*;
+    use burn::backend::cuda::{Cuda, CudaDevice};
+    use burn::prelude::*;
+
+    /// Checks that a CUDA driver and GPU answer. burn panics when they don't, so the probe runs
+    /// behind `catch_unwind` with the panic message silenced.
+    pub fn available() -> std::result::Result<(), Option<String>> {
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let probe = std::panic::catch_unwind(|| {
+            let device = CudaDevice::default();
+            Tensor::<Cuda, 1>::zeros([1], &device).into_data()
+        });
+        std::panic::set_hook(hook);
+        probe.map(|_| ()).map_err(|e| {
+            let why = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown error".into());
+            Some(format!("no usable CUDA device ({why}); running on the CPU"))
+        })
+    }
+
+    pub fn load(checkpoint: &Checkpoint, config: &ModelConfig, dtype: WeightDType, progress: &dyn Fn(usize, usize)) -> Result<Arc<dyn Model>> {
+        available().map_err(|why| EngineError::Device(why.unwrap_or_else(|| "CUDA is not available".into())))?;
+        let device = CudaDevice::default();
+        Ok(Arc::new(Llama::<Cuda>::load(checkpoint, config, &device, dtype, progress)?))
+    }
+
+    pub fn random(config: &ModelConfig, dtype: WeightDType, seed: u64) -> Result<Arc<dyn Model>> {
+        available().map_err(|why| EngineError::Device(why.unwrap_or_else(|| "CUDA is not available".into())))?;
+        Ok(Arc::new(Llama::<Cuda>::random(config, &CudaDevice::default(), dtype, seed)))
+    }
+}

@@ -1,0 +1,16 @@
+//! The instrumented model: loading, tokenizing, forward passes with neuron capture.
+//! Knows nothing of terminals or databases.
+pub mod config;
+pub mod default_model;
+pub mod error;
+pub mod loader;
+pub mod model;
+pub mod neuron;
+pub mod runtime;
+pub mod sampling;
+pub mod session;
+pub mod tokenizer;
+pub mod trace;
+pub mod weights;
+
+pub use error::{EngineError, Result};

@@ -1,0 +1,75 @@
+//! One transformer block: attention and the SwiGLU feed-forward layer whose neurons we trace.
+use burn::prelude::*;
+use burn::tensor::activation::silu;
+
+use super::backend::{EngineBackend, Heads};
+use super::rope::Rope;
+
+/// Weights of one block. Linear weights are kept in checkpoint layout `[out, in]` and used
+/// through a transposed view, so nothing is copied at load time.
+pub struct Block<B: EngineBackend> {
+    /// `[d_model]`
+    pub attn_norm: Tensor<B, 1>,
+    /// `[n_heads * head_dim, d_model]`
+    pub q_proj: Tensor<B, 2>,
+    /// `[n_kv_heads * head_dim, d_model]`
+    pub k_proj: Tensor<B, 2>,
+    /// `[n_kv_heads * head_dim, d_model]`
+    pub v_proj: Tensor<B, 2>,
+    /// `[d_model, n_heads * head_dim]`
+    pub o_proj: Tensor<B, 2>,
+    /// `[d_model]`
+    pub ffn_norm: Tensor<B, 1>,
+    /// `[d_ff, d_model]`
+    pub gate_proj: Tensor<B, 2>,
+    /// `[d_ff, d_model]`
+    pub up_proj: Tensor<B, 2>,
+    /// `[d_model, d_ff]`
+    pub down_proj: Tensor<B, 2>,
+}
+
+/// What a block hands out besides its output.
+pub struct BlockCapture<B: Backend> {
+    /// The residual stream after attention, before the feed-forward layer: `[t, d_model]`.
+    pub resid_mid: Tensor<B, 2>,
+    /// Neuron coefficients m = silu(x·W_gateᵀ) ⊙ (x·W_upᵀ), the input of down_proj: `[t, d_ff]`.
+    pub m: Tensor<B, 2>,
+}
+
+/// x ⊙ rsqrt(mean(x²) + eps) ⊙ gain, over the last dimension of `x: [t, d]`.
+pub fn rms_norm<B: Backend>(x: Tensor<B, 2>, gain: &Tensor<B, 1>, eps: f32) -> Tensor<B, 2> {
+    let inv_rms = x.clone().square().mean_dim(1).add_scalar(eps).sqrt().recip();
+    x * inv_rms * gain.clone().unsqueeze::<2>()
+}
+
+fn linear<B: Backend>(x: Tensor<B, 2>, weight: &Tensor<B, 2>) -> Tensor<B, 2> {
+    x.matmul(weight.clone().transpose())
+}
+
+impl<B: EngineBackend> Block<B> {
+    /// Runs positions `start..start + t` of `h: [t, d_model]`; returns the block's output `[t, d_model]`.
+    pub fn forward(
+        &self,
+        h: Tensor<B, 2>,
+        start: usize,
+        heads: Heads,
+        eps: f32,
+        rope: &Rope<B>,
+        cache: &mut B::Kv,
+    ) -> (Tensor<B, 2>, BlockCapture<B>) {
+        let resid_mid = h.clone() + self.attention(rms_norm(h, &self.attn_norm, eps), start, heads, rope, cache);
+        let x = rms_norm(resid_mid.clone(), &self.ffn_norm, eps);
+        // FFN(x) = W_down · (silu(W_gate·x) ⊙ W_up·x)
+        let m = silu(linear(x.clone(), &self.gate_proj)) * linear(x, &self.up_proj);
+        let out = resid_mid.clone() + linear(m.clone(), &self.down_proj);
+        (out, BlockCapture { resid_mid, m })
+    }
+
+    /// Causal grouped-query attention of `x: [t, d_model]` over the cache and itself.
+    fn attention(&self, x: Tensor<B, 2>, start: usize, heads: Heads, rope: &Rope<B>, cache: &mut B::Kv) -> Tensor<B, 2> {
+        let q = linear(x.clone(), &self.q_proj);
+        let k = linear(x.clone(), &self.k_proj);
+        let v = linear(x, &self.v_proj);
+        linear(<B as EngineBackend>::attention(q, k, v, start, heads, rope, cache), &self.o_proj)
+    }
+}

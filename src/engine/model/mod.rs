@@ -1,0 +1,139 @@
+//! The instrumented Llama: generic over the burn backend, it runs a span of positions through
+//! every block and hands out what each feed-forward layer computed.
+mod backend;
+mod block;
+mod cpu_attention;
+mod kv_cache;
+mod load;
+mod rope;
+
+use burn::prelude::*;
+use burn::tensor::{DType, Int};
+
+pub use backend::{EngineBackend, Heads, LayerKv};
+pub use block::rms_norm;
+use block::Block;
+pub use load::WeightDType;
+use rope::Rope;
+
+use super::config::ModelConfig;
+use super::error::{EngineError, Result};
+
+/// A loaded model on one device.
+pub struct Llama<B: EngineBackend> {
+    pub config: ModelConfig,
+    pub device: B::Device,
+    pub dtype: DType,
+    /// `[vocab, d_model]`
+    embed: Tensor<B, 2>,
+    blocks: Vec<Block<B>>,
+    /// `[d_model]`
+    final_norm: Tensor<B, 1>,
+    /// `[vocab, d_model]`: the unembedding W_U (the embedding itself when tied).
+    lm_head: Tensor<B, 2>,
+    rope: Rope<B>,
+    /// ‖v_j‖ for every neuron: `[n_layers][d_ff]`, computed once at load.
+    pub value_norms: Vec<Vec<f32>>,
+}
+
+/// The key/value caches of all layers.
+pub struct KvCache<B: EngineBackend> {
+    layers: Vec<B::Kv>,
+}
+
+impl<B: EngineBackend> KvCache<B> {
+    pub fn new(n_layers: usize) -> Self {
+        KvCache { layers: (0..n_layers).map(|_| B::Kv::default()).collect() }
+    }
+
+    /// Number of positions cached.
+    pub fn len(&self) -> usize {
+        self.layers.first().map_or(0, |l| l.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn truncate(&mut self, len: usize) {
+        self.layers.iter_mut().for_each(|l| l.truncate(len));
+    }
+}
+
+/// What one forward pass over `t` positions captured, in host memory.
+pub struct Captured {
+    /// Coefficients m: `[n_layers, t, d_ff]`, flattened.
+    pub m: Vec<f32>,
+    /// Residual stream before each feed-forward layer: `[n_layers, t, d_model]`.
+    pub resid_mid: Vec<f32>,
+    /// Residual stream after each feed-forward layer: `[n_layers, t, d_model]`.
+    pub resid_post: Vec<f32>,
+    /// Next-token logits at the last position: `[vocab]`.
+    pub logits: Vec<f32>,
+}
+
+impl<B: EngineBackend> Llama<B> {
+    /// Runs `tokens` at positions `cache.len()..` and appends them to the cache.
+    /// `keep_going` is asked between blocks; when it says stop, the cache is rolled back and
+    /// `Cancelled` returned.
+    pub fn forward(&self, tokens: &[u32], cache: &mut KvCache<B>, keep_going: &dyn Fn() -> bool) -> Result<Captured> {
+        let start = cache.len();
+        let t = tokens.len();
+        if t == 0 {
+            return Err(EngineError::Invalid("no tokens to run".into()));
+        }
+        if start + t > self.config.context_length {
+            return Err(EngineError::ContextOverflow { tokens: start + t, context: self.config.context_length });
+        }
+        if let Some(&bad) = tokens.iter().find(|&&id| id as usize >= self.config.vocab_size) {
+            return Err(EngineError::Invalid(format!("token id {bad} is outside the vocabulary of {}", self.config.vocab_size)));
+        }
+        let ids: Vec<i64> = tokens.iter().map(|&id| id as i64).collect();
+        let ids = Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [t]), &self.device);
+        let mut h = self.embed.clone().select(0, ids);
+        let heads = Heads {
+            n_heads: self.config.num_heads,
+            n_kv_heads: self.config.num_kv_heads,
+            head_dim: self.config.head_dim,
+        };
+        let (mut ms, mut mids, mut posts) = (Vec::new(), Vec::new(), Vec::new());
+        for (block, layer_cache) in self.blocks.iter().zip(cache.layers.iter_mut()) {
+            if !keep_going() {
+                cache.truncate(start);
+                return Err(EngineError::Cancelled);
+            }
+            let (out, capture) = block.forward(h, start, heads, self.config.rms_norm_eps, &self.rope, layer_cache);
+            ms.push(capture.m);
+            mids.push(capture.resid_mid);
+            posts.push(out.clone());
+            h = out;
+        }
+        let last = h.narrow(0, t - 1, 1);
+        let logits = self.unembed(rms_norm(last, &self.final_norm, self.config.rms_norm_eps));
+        Ok(Captured {
+            m: to_host(Tensor::cat(ms, 0)),
+            resid_mid: to_host(Tensor::cat(mids, 0)),
+            resid_post: to_host(Tensor::cat(posts, 0)),
+            logits: to_host(logits),
+        })
+    }
+
+    /// W_U · x for normalised residuals `x: [n, d_model]`, giving `[n, vocab]`.
+    fn unembed(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        x.matmul(self.lm_head.clone().transpose())
+    }
+
+    /// The logits of residual-stream vectors (final norm applied), for the logit lens.
+    /// `resid: [n, d_model]` flattened; returns `[n, vocab]` flattened.
+    pub fn logit_lens(&self, resid: &[f32]) -> Vec<f32> {
+        let d = self.config.hidden_size;
+        let n = resid.len() / d;
+        let x = Tensor::<B, 2>::from_data(TensorData::new(resid.to_vec(), [n, d]), (&self.device, self.dtype));
+        to_host(self.unembed(rms_norm(x, &self.final_norm, self.config.rms_norm_eps)))
+    }
+}
+
+/// One device-to-host transfer, widened to f32.
+fn to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().into_vec::<f32>().expect("converted to f32")
+}

@@ -1,0 +1,73 @@
+//! The model behind a trait object, so sessions, the CLI and the TUI choose CPU or CUDA at run
+//! time without being generic over the burn backend.
+use std::any::Any;
+
+
+use super::config::ModelConfig;
+use super::error::Result;
+use super::model::{Captured, EngineBackend, KvCache, Llama};
+
+/// A loaded model: everything a session asks of it.
+pub trait Model: Send + Sync {
+    fn config(&self) -> &ModelConfig;
+    /// ‖v_j‖ per layer: `[n_layers][d_ff]`.
+    fn value_norms(&self) -> &[Vec<f32>];
+    /// The device and element type, for display (`cpu f32`).
+    fn describe(&self) -> String;
+    fn new_cache(&self) -> Box<dyn Cache>;
+    /// Runs `tokens` after the positions already in `cache` (see [`Llama::forward`]).
+    fn forward(&self, tokens: &[u32], cache: &mut dyn Cache, keep_going: &dyn Fn() -> bool) -> Result<Captured>;
+    /// Final norm and unembedding of residual vectors: `[n, d_model]` to `[n, vocab]`, flattened.
+    fn logit_lens(&self, resid: &[f32]) -> Vec<f32>;
+}
+
+/// A key/value cache of some backend.
+pub trait Cache: Send {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    fn truncate(&mut self, len: usize);
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<B: EngineBackend> Cache for KvCache<B> {
+    fn len(&self) -> usize {
+        KvCache::len(self)
+    }
+    fn truncate(&mut self, len: usize) {
+        KvCache::truncate(self, len)
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+impl<B: EngineBackend> Model for Llama<B>
+where
+    Llama<B>: Send + Sync,
+    KvCache<B>: Send,
+{
+    fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+    fn value_norms(&self) -> &[Vec<f32>] {
+        &self.value_norms
+    }
+    fn describe(&self) -> String {
+        format!("{:?} {:?}", self.device, self.dtype).to_lowercase()
+    }
+    fn new_cache(&self) -> Box<dyn Cache> {
+        Box::new(KvCache::<B>::new(self.config.num_layers))
+    }
+    fn forward(&self, tokens: &[u32], cache: &mut dyn Cache, keep_going: &dyn Fn() -> bool) -> Result<Captured> {
+        let cache = cache
+            .as_any_mut()
+            .downcast_mut::<KvCache<B>>()
+            .expect("a cache is only used with the model that made it");
+        Llama::forward(self, tokens, cache, keep_going)
+    }
+    fn logit_lens(&self, resid: &[f32]) -> Vec<f32> {
+        Llama::logit_lens(self, resid)
+    }
+}

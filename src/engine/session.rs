@@ -1,0 +1,253 @@
+//! A run of the model over one text: the prompt, the tokens generated so far, the KV cache and the
+//! trace of every computed position. The TUI, the CLI and the tests all drive this API.
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::error::{EngineError, Result};
+use super::neuron::top_k;
+use super::runtime::{Cache, Model};
+use super::sampling::{top_tokens, Sampling};
+use super::tokenizer::Tokenizer;
+use super::trace::{split_positions, PositionTrace};
+
+/// Prompts are run in chunks of this many positions: progress is reported and cancellation
+/// honoured per chunk, and attention scratch memory stays bounded.
+const PREFILL_CHUNK: usize = 256;
+
+/// How a long computation is observed and stopped.
+#[derive(Default, Clone, Copy)]
+pub struct Control<'a> {
+    /// Set by another thread to stop the computation at the next layer.
+    pub cancel: Option<&'a AtomicBool>,
+    /// Called with (positions done, positions in total).
+    pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
+}
+
+impl Control<'_> {
+    fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+    fn report(&self, done: usize, total: usize) {
+        if let Some(p) = self.progress {
+            p(done, total)
+        }
+    }
+}
+
+/// Settings of a session.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SessionSettings {
+    /// Neurons kept per layer and position, ranked by score.
+    pub top_k: usize,
+    pub sampling: Sampling,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings { top_k: 20, sampling: Sampling::Greedy }
+    }
+}
+
+/// A next-token candidate.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TokenProb {
+    pub id: u32,
+    pub logit: f32,
+    pub prob: f32,
+}
+
+pub struct Session {
+    model: Arc<dyn Model>,
+    /// Absent for sessions driven by token ids alone (benchmarks on random weights).
+    tokenizer: Option<Arc<Tokenizer>>,
+    cache: Box<dyn Cache>,
+    settings: SessionSettings,
+    /// `trace[i]` was captured with `trace[i].token` as input at position i.
+    trace: Vec<PositionTrace>,
+    prompt_len: usize,
+}
+
+impl Session {
+    pub fn new(model: Arc<dyn Model>, tokenizer: Arc<Tokenizer>, settings: SessionSettings) -> Self {
+        Self::with_tokenizer(model, Some(tokenizer), settings)
+    }
+
+    /// A session that runs token ids only.
+    pub fn untokenized(model: Arc<dyn Model>, settings: SessionSettings) -> Self {
+        Self::with_tokenizer(model, None, settings)
+    }
+
+    fn with_tokenizer(model: Arc<dyn Model>, tokenizer: Option<Arc<Tokenizer>>, settings: SessionSettings) -> Self {
+        let cache = model.new_cache();
+        Session { model, tokenizer, cache, settings, trace: Vec::new(), prompt_len: 0 }
+    }
+
+    pub fn model(&self) -> &Arc<dyn Model> {
+        &self.model
+    }
+
+    pub fn tokenizer(&self) -> Option<&Arc<Tokenizer>> {
+        self.tokenizer.as_ref()
+    }
+
+    pub fn settings(&self) -> SessionSettings {
+        self.settings
+    }
+
+    /// Changes the sampling used by later steps.
+    pub fn set_sampling(&mut self, sampling: Sampling) {
+        self.settings.sampling = sampling;
+    }
+
+    /// Changes K and re-ranks every position already computed (no forward pass needed).
+    pub fn set_top_k(&mut self, k: usize) {
+        self.settings.top_k = k;
+        let d_ff = self.model.config().intermediate_size;
+        let norms = self.model.value_norms();
+        for p in &mut self.trace {
+            p.top = (0..norms.len()).map(|l| top_k(p.layer_m(l, d_ff), &norms[l], k)).collect();
+        }
+    }
+
+    /// Tokenizes `prompt` (adding BOS when the model's tokenizer does) and runs it.
+    pub fn run_prompt(&mut self, prompt: &str, control: Control) -> Result<()> {
+        let tokenizer = self.tokenizer.as_ref().ok_or_else(|| EngineError::Invalid("this session has no tokenizer".into()))?;
+        let ids = tokenizer.encode(prompt)?;
+        self.run_ids(ids, control)
+    }
+
+    /// Forgets everything and runs `ids` as the prompt. On error or cancellation the session is
+    /// left empty.
+    pub fn run_ids(&mut self, ids: Vec<u32>, control: Control) -> Result<()> {
+        self.reset();
+        let context = self.model.config().context_length;
+        if ids.is_empty() {
+            return Err(EngineError::Invalid("the prompt is empty".into()));
+        }
+        if ids.len() > context {
+            return Err(EngineError::ContextOverflow { tokens: ids.len(), context });
+        }
+        let result = self.run_chunks(&ids, control);
+        if result.is_err() {
+            self.reset();
+        }
+        result?;
+        self.prompt_len = ids.len();
+        Ok(())
+    }
+
+    fn run_chunks(&mut self, ids: &[u32], control: Control) -> Result<()> {
+        control.report(0, ids.len());
+        for chunk in ids.chunks(PREFILL_CHUNK) {
+            self.run(chunk, control)?;
+            control.report(self.trace.len(), ids.len());
+        }
+        Ok(())
+    }
+
+    /// Runs `tokens` after the current positions and records their traces.
+    fn run(&mut self, tokens: &[u32], control: Control) -> Result<()> {
+        let keep_going = || !control.cancelled();
+        let captured = self.model.forward(tokens, self.cache.as_mut(), &keep_going)?;
+        let config = self.model.config();
+        let mut positions = split_positions(
+            tokens,
+            &captured.m,
+            &captured.resid_mid,
+            &captured.resid_post,
+            self.model.value_norms(),
+            config.hidden_size,
+            self.settings.top_k,
+        );
+        if let Some(last) = positions.last_mut() {
+            last.logits = Some(captured.logits);
+        }
+        self.trace.extend(positions);
+        Ok(())
+    }
+
+    /// Samples the next token from the last position's logits, runs it, and returns it.
+    pub fn step(&mut self, control: Control) -> Result<u32> {
+        let position = self.trace.len();
+        let context = self.model.config().context_length;
+        if position == 0 {
+            return Err(EngineError::Invalid("run a prompt before stepping".into()));
+        }
+        if position >= context {
+            return Err(EngineError::ContextOverflow { tokens: position + 1, context });
+        }
+        let logits = self.trace[position - 1].logits.as_deref().expect("the last position keeps its logits");
+        let token = self.settings.sampling.choose(logits, position - 1);
+        self.run(&[token], control)?;
+        Ok(token)
+    }
+
+    /// Takes back the last generated token. Returns false when there is none (the prompt stays).
+    pub fn step_back(&mut self) -> bool {
+        if self.trace.len() <= self.prompt_len {
+            return false;
+        }
+        self.trace.pop();
+        self.cache.truncate(self.trace.len());
+        true
+    }
+
+    fn reset(&mut self) {
+        self.trace.clear();
+        self.cache.truncate(0);
+        self.prompt_len = 0;
+    }
+
+    /// Token ids of all computed positions (prompt, then generated).
+    pub fn tokens(&self) -> Vec<u32> {
+        self.trace.iter().map(|p| p.token).collect()
+    }
+
+    pub fn prompt_len(&self) -> usize {
+        self.prompt_len
+    }
+
+    pub fn len(&self) -> usize {
+        self.trace.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.trace.is_empty()
+    }
+
+    pub fn trace(&self) -> &[PositionTrace] {
+        &self.trace
+    }
+
+    /// The generated tokens decoded to text (empty without a tokenizer).
+    pub fn generated_text(&self) -> String {
+        self.tokenizer.as_ref().map_or_else(String::new, |t| t.decode(&self.tokens()[self.prompt_len..]))
+    }
+
+    /// The `n` most likely tokens to follow each of `positions`, from the stored logits or, where
+    /// none were kept, from the last layer's residual stream (final norm and unembedding).
+    pub fn next_tokens(&self, positions: &[usize], n: usize) -> Vec<Vec<TokenProb>> {
+        let d = self.model.config().hidden_size;
+        let layers = self.model.config().num_layers;
+        let missing: Vec<usize> = positions.iter().copied().filter(|&p| self.trace[p].logits.is_none()).collect();
+        let resid: Vec<f32> = missing
+            .iter()
+            .flat_map(|&p| self.trace[p].resid_post[(layers - 1) * d..layers * d].iter().copied())
+            .collect();
+        let lens = if missing.is_empty() { Vec::new() } else { self.model.logit_lens(&resid) };
+        let vocab = self.model.config().vocab_size;
+        let to_probs = |logits: &[f32]| {
+            top_tokens(logits, n).into_iter().map(|(id, logit, prob)| TokenProb { id, logit, prob }).collect()
+        };
+        positions
+            .iter()
+            .map(|&p| match &self.trace[p].logits {
+                Some(l) => to_probs(l),
+                None => {
+                    let i = missing.iter().position(|&q| q == p).expect("collected above");
+                    to_probs(&lens[i * vocab..(i + 1) * vocab])
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,147 @@
+//! One table of checkpoint names: each weight the model uses, under its Hugging Face and GGUF names.
+use std::path::{Path, PathBuf};
+
+use super::gguf::GgufFile;
+use super::host::HostTensor;
+use super::safetensors::SafetensorsDir;
+use crate::engine::config::{self, ModelConfig};
+use crate::engine::error::{EngineError, Result};
+
+/// A weight of the Llama architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weight {
+    /// `[vocab, d_model]`
+    Embed,
+    /// `[d_model]`
+    FinalNorm,
+    /// `[vocab, d_model]`; absent when tied to the embedding.
+    LmHead,
+    /// `[d_model]`
+    AttnNorm(usize),
+    /// `[n_heads * head_dim, d_model]`
+    QProj(usize),
+    /// `[n_kv_heads * head_dim, d_model]`
+    KProj(usize),
+    /// `[n_kv_heads * head_dim, d_model]`
+    VProj(usize),
+    /// `[d_model, n_heads * head_dim]`
+    OProj(usize),
+    /// `[d_model]`
+    FfnNorm(usize),
+    /// `[d_ff, d_model]`
+    GateProj(usize),
+    /// `[d_ff, d_model]`
+    UpProj(usize),
+    /// `[d_model, d_ff]`: column j is neuron j's value vector.
+    DownProj(usize),
+}
+
+impl Weight {
+    pub fn hf_name(self) -> String {
+        let layer = |l: usize, rest: &str| format!("model.layers.{l}.{rest}");
+        match self {
+            Weight::Embed => "model.embed_tokens.weight".into(),
+            Weight::FinalNorm => "model.norm.weight".into(),
+            Weight::LmHead => "lm_head.weight".into(),
+            Weight::AttnNorm(l) => layer(l, "input_layernorm.weight"),
+            Weight::QProj(l) => layer(l, "self_attn.q_proj.weight"),
+            Weight::KProj(l) => layer(l, "self_attn.k_proj.weight"),
+            Weight::VProj(l) => layer(l, "self_attn.v_proj.weight"),
+            Weight::OProj(l) => layer(l, "self_attn.o_proj.weight"),
+            Weight::FfnNorm(l) => layer(l, "post_attention_layernorm.weight"),
+            Weight::GateProj(l) => layer(l, "mlp.gate_proj.weight"),
+            Weight::UpProj(l) => layer(l, "mlp.up_proj.weight"),
+            Weight::DownProj(l) => layer(l, "mlp.down_proj.weight"),
+        }
+    }
+
+    pub fn gguf_name(self) -> String {
+        let blk = |l: usize, rest: &str| format!("blk.{l}.{rest}.weight");
+        match self {
+            Weight::Embed => "token_embd.weight".into(),
+            Weight::FinalNorm => "output_norm.weight".into(),
+            Weight::LmHead => "output.weight".into(),
+            Weight::AttnNorm(l) => blk(l, "attn_norm"),
+            Weight::QProj(l) => blk(l, "attn_q"),
+            Weight::KProj(l) => blk(l, "attn_k"),
+            Weight::VProj(l) => blk(l, "attn_v"),
+            Weight::OProj(l) => blk(l, "attn_output"),
+            Weight::FfnNorm(l) => blk(l, "ffn_norm"),
+            Weight::GateProj(l) => blk(l, "ffn_gate"),
+            Weight::UpProj(l) => blk(l, "ffn_up"),
+            Weight::DownProj(l) => blk(l, "ffn_down"),
+        }
+    }
+
+    /// The shape the model expects, PyTorch order.
+    pub fn expected_shape(self, c: &ModelConfig) -> Vec<usize> {
+        let (d, q, kv) = (c.hidden_size, c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim);
+        match self {
+            Weight::Embed | Weight::LmHead => vec![c.vocab_size, d],
+            Weight::FinalNorm | Weight::AttnNorm(_) | Weight::FfnNorm(_) => vec![d],
+            Weight::QProj(_) => vec![q, d],
+            Weight::KProj(_) | Weight::VProj(_) => vec![kv, d],
+            Weight::OProj(_) => vec![d, q],
+            Weight::GateProj(_) | Weight::UpProj(_) => vec![c.intermediate_size, d],
+            Weight::DownProj(_) => vec![d, c.intermediate_size],
+        }
+    }
+}
+
+/// The weights of a model on disk, in either format.
+pub enum Checkpoint {
+    Hf { dir: PathBuf, files: SafetensorsDir },
+    Gguf(GgufFile),
+}
+
+impl Checkpoint {
+    /// Opens a Hugging Face directory or a `.gguf` file and reads its configuration.
+    pub fn open(path: &Path) -> Result<(Checkpoint, ModelConfig)> {
+        if path.is_dir() {
+            let mut config = config::from_hf_config(&path.join("config.json"))?;
+            let files = SafetensorsDir::open(path)?;
+            // Some tied checkpoints still ship lm_head; an untied config without one is an error
+            // caught when the weight is loaded.
+            if config.tie_word_embeddings && files.contains("lm_head.weight") {
+                config.tie_word_embeddings = false;
+            }
+            Ok((Checkpoint::Hf { dir: path.to_path_buf(), files }, config))
+        } else if path.is_file() {
+            let gguf = GgufFile::open(path)?;
+            let config = config::from_gguf(&gguf)?;
+            Ok((Checkpoint::Gguf(gguf), config))
+        } else {
+            Err(EngineError::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory")))
+        }
+    }
+
+    /// The file or directory the weights come from.
+    pub fn path(&self) -> &Path {
+        match self {
+            Checkpoint::Hf { dir, .. } => dir,
+            Checkpoint::Gguf(g) => &g.path,
+        }
+    }
+
+    /// Loads one weight and checks its shape against the configuration.
+    pub fn load(&self, weight: Weight, config: &ModelConfig) -> Result<HostTensor> {
+        let (tensor, name, file) = match self {
+            Checkpoint::Hf { files, .. } => {
+                let name = weight.hf_name();
+                (files.load(&name)?, name, files.path().to_path_buf())
+            }
+            Checkpoint::Gguf(g) => {
+                let name = weight.gguf_name();
+                (g.load(&name)?, name, g.path.clone())
+            }
+        };
+        let expected = weight.expected_shape(config);
+        if tensor.shape != expected {
+            return Err(EngineError::bad_file(
+                file,
+                format!("tensor '{name}' has shape {:?}, the config implies {:?}", tensor.shape, expected),
+            ));
+        }
+        Ok(tensor)
+    }
+}

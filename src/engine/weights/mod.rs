@@ -1,0 +1,8 @@
+//! Bytes on disk to host tensors: safetensors (Hugging Face directories) and GGUF.
+pub mod checkpoint;
+pub mod gguf;
+pub mod host;
+pub mod quant;
+pub mod safetensors;
+
+pub use host::{HostData, HostTensor};

@@ -1,0 +1,31 @@
+//! Where neuronav keeps its files: the platform's cache, data and config directories, or all three
+//! under `$NEURONAV_HOME` when that is set (tests and CI use it to stay self-contained).
+use std::path::PathBuf;
+
+use directories::ProjectDirs;
+
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// Downloaded models and rebuildable indexes.
+    pub cache: PathBuf,
+    /// Labels and verdicts: what the user made, never deleted by neuronav.
+    pub data: PathBuf,
+    /// Keymaps, themes, user concepts.
+    pub config: PathBuf,
+}
+
+impl Paths {
+    pub fn resolve() -> Result<Paths, String> {
+        if let Some(home) = std::env::var_os("NEURONAV_HOME").filter(|h| !h.is_empty()) {
+            let home = PathBuf::from(home);
+            return Ok(Paths { cache: home.join("cache"), data: home.join("data"), config: home.join("config") });
+        }
+        let dirs = ProjectDirs::from("", "", "neuronav")
+            .ok_or("no home directory found; set NEURONAV_HOME to choose where neuronav keeps its files")?;
+        Ok(Paths {
+            cache: dirs.cache_dir().to_path_buf(),
+            data: dirs.data_dir().to_path_buf(),
+            config: dirs.config_dir().to_path_buf(),
+        })
+    }
+}

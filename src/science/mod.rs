@@ -1,0 +1,2 @@
+//! The research methods on top of the engine.
+pub mod prompts;
