@@ -42,25 +42,24 @@ fn check_variant(model_rel: &str, reference_rel: &str) {
         let mut session = Session::new(loaded.model.clone(), loaded.tokenizer.clone(), SessionSettings::default());
         session.run_ids(expected_ids.clone(), Control::default()).unwrap();
         let t = expected_ids.len();
-        let (d, ff) = (loaded.config.hidden_size, loaded.config.intermediate_size);
         let m = nested(&prompt["m"]);
         let mid = nested(&prompt["resid_mid"]);
         let post = nested(&prompt["resid_post"]);
         for p in 0..t {
-            let trace = &session.trace()[p];
+            let trace = session.trace().position(p);
             for l in 0..loaded.config.num_layers {
                 let what = |name: &str| format!("{model_rel} {text:?} {name} L{l} pos {p}");
-                assert_close(trace.layer_m(l, ff), &m[l][p], &what("m"));
-                assert_close(&trace.resid_mid[l * d..(l + 1) * d], &mid[l][p], &what("resid_mid"));
-                assert_close(&trace.resid_post[l * d..(l + 1) * d], &post[l][p], &what("resid_post"));
+                assert_close(trace.m(l), &m[l][p], &what("m"));
+                assert_close(trace.resid_mid(l), &mid[l][p], &what("resid_mid"));
+                assert_close(trace.resid_post(l), &post[l][p], &what("resid_post"));
             }
         }
         let logits: Vec<Vec<f32>> = prompt["logits"].as_array().unwrap().iter().map(floats).collect();
-        let last = session.trace()[t - 1].logits.as_ref().unwrap();
+        let last = session.trace().position(t - 1).logits().unwrap();
         assert_close(last, &logits[t - 1], &format!("{model_rel} {text:?} last logits"));
         // Logits of earlier positions come from the logit lens on the last residual stream.
         let layers = loaded.config.num_layers;
-        let resid: Vec<f32> = (0..t).flat_map(|p| session.trace()[p].resid_post[(layers - 1) * d..].to_vec()).collect();
+        let resid: Vec<f32> = (0..t).flat_map(|p| session.trace().position(p).resid_post(layers - 1).to_vec()).collect();
         let lens = loaded.model.logit_lens(&resid);
         for (p, expected) in logits.iter().enumerate() {
             let vocab = expected.len();

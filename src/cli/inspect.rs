@@ -190,7 +190,7 @@ fn build_report(loaded: &LoadedModel, session: &Session, prompt: String, which: 
         Positions::Generated => (prompt_len..n).collect(),
     };
     let token_info = |p: usize| {
-        let id = session.trace()[p].token;
+        let id = session.trace().position(p).token();
         TokenInfo { position: p, id, text: tok.token_display(id) }
     };
     let next = session.next_tokens(&positions, 5);
@@ -202,8 +202,10 @@ fn build_report(loaded: &LoadedModel, session: &Session, prompt: String, which: 
             position: p,
             token: token_info(p),
             generated: p >= prompt_len,
-            layers: session.trace()[p]
-                .top
+            layers: session
+                .trace()
+                .position(p)
+                .top()
                 .iter()
                 .enumerate()
                 .map(|(l, hits)| LayerReport {

@@ -49,6 +49,8 @@ pub fn top_k(m: &[f32], value_norms: &[f32], k: usize) -> Vec<NeuronHit> {
         hits.select_nth_unstable_by(k - 1, order);
     }
     hits.truncate(k);
+    // Kept per position and layer: hold K entries, not d_ff.
+    hits.shrink_to_fit();
     hits.sort_unstable_by(order);
     hits
 }

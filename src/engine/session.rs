@@ -4,15 +4,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::error::{EngineError, Result};
-use super::neuron::top_k;
 use super::runtime::{Cache, Model};
 use super::sampling::{top_tokens, Sampling};
 use super::tokenizer::Tokenizer;
-use super::trace::{split_positions, PositionTrace};
+use super::trace::Trace;
 
 /// Prompts are run in chunks of this many positions: progress is reported and cancellation
 /// honoured per chunk, and attention scratch memory stays bounded.
-const PREFILL_CHUNK: usize = 256;
+const PREFILL_CHUNK: usize = 128;
 
 /// How a long computation is observed and stopped.
 #[derive(Default, Clone, Copy)]
@@ -62,8 +61,7 @@ pub struct Session {
     tokenizer: Option<Arc<Tokenizer>>,
     cache: Box<dyn Cache>,
     settings: SessionSettings,
-    /// `trace[i]` was captured with `trace[i].token` as input at position i.
-    trace: Vec<PositionTrace>,
+    trace: Trace,
     prompt_len: usize,
 }
 
@@ -79,7 +77,9 @@ impl Session {
 
     fn with_tokenizer(model: Arc<dyn Model>, tokenizer: Option<Arc<Tokenizer>>, settings: SessionSettings) -> Self {
         let cache = model.new_cache();
-        Session { model, tokenizer, cache, settings, trace: Vec::new(), prompt_len: 0 }
+        let c = model.config();
+        let trace = Trace::new(c.num_layers, c.hidden_size, c.intermediate_size);
+        Session { model, tokenizer, cache, settings, trace, prompt_len: 0 }
     }
 
     pub fn model(&self) -> &Arc<dyn Model> {
@@ -102,11 +102,7 @@ impl Session {
     /// Changes K and re-ranks every position already computed (no forward pass needed).
     pub fn set_top_k(&mut self, k: usize) {
         self.settings.top_k = k;
-        let d_ff = self.model.config().intermediate_size;
-        let norms = self.model.value_norms();
-        for p in &mut self.trace {
-            p.top = (0..norms.len()).map(|l| top_k(p.layer_m(l, d_ff), &norms[l], k)).collect();
-        }
+        self.trace.rerank(self.model.value_norms(), k);
     }
 
     /// Tokenizes `prompt` (adding BOS when the model's tokenizer does) and runs it.
@@ -149,20 +145,15 @@ impl Session {
     fn run(&mut self, tokens: &[u32], control: Control) -> Result<()> {
         let keep_going = || !control.cancelled();
         let captured = self.model.forward(tokens, self.cache.as_mut(), &keep_going)?;
-        let config = self.model.config();
-        let mut positions = split_positions(
-            tokens,
-            &captured.m,
-            &captured.resid_mid,
-            &captured.resid_post,
+        self.trace.push(
+            tokens.to_vec(),
+            captured.m,
+            captured.resid_mid,
+            captured.resid_post,
+            captured.logits,
             self.model.value_norms(),
-            config.hidden_size,
             self.settings.top_k,
         );
-        if let Some(last) = positions.last_mut() {
-            last.logits = Some(captured.logits);
-        }
-        self.trace.extend(positions);
         Ok(())
     }
 
@@ -176,7 +167,7 @@ impl Session {
         if position >= context {
             return Err(EngineError::ContextOverflow { tokens: position + 1, context });
         }
-        let logits = self.trace[position - 1].logits.as_deref().expect("the last position keeps its logits");
+        let logits = self.trace.position(position - 1).logits().expect("the last position keeps its logits");
         let token = self.settings.sampling.choose(logits, position - 1);
         self.run(&[token], control)?;
         Ok(token)
@@ -187,6 +178,7 @@ impl Session {
         if self.trace.len() <= self.prompt_len {
             return false;
         }
+        // Generated tokens are run one per forward pass, so this pops exactly one position.
         self.trace.pop();
         self.cache.truncate(self.trace.len());
         true
@@ -200,7 +192,7 @@ impl Session {
 
     /// Token ids of all computed positions (prompt, then generated).
     pub fn tokens(&self) -> Vec<u32> {
-        self.trace.iter().map(|p| p.token).collect()
+        self.trace.tokens()
     }
 
     pub fn prompt_len(&self) -> usize {
@@ -215,7 +207,7 @@ impl Session {
         self.trace.is_empty()
     }
 
-    pub fn trace(&self) -> &[PositionTrace] {
+    pub fn trace(&self) -> &Trace {
         &self.trace
     }
 
@@ -227,13 +219,9 @@ impl Session {
     /// The `n` most likely tokens to follow each of `positions`, from the stored logits or, where
     /// none were kept, from the last layer's residual stream (final norm and unembedding).
     pub fn next_tokens(&self, positions: &[usize], n: usize) -> Vec<Vec<TokenProb>> {
-        let d = self.model.config().hidden_size;
-        let layers = self.model.config().num_layers;
-        let missing: Vec<usize> = positions.iter().copied().filter(|&p| self.trace[p].logits.is_none()).collect();
-        let resid: Vec<f32> = missing
-            .iter()
-            .flat_map(|&p| self.trace[p].resid_post[(layers - 1) * d..layers * d].iter().copied())
-            .collect();
+        let last_layer = self.model.config().num_layers - 1;
+        let missing: Vec<usize> = positions.iter().copied().filter(|&p| self.trace.position(p).logits().is_none()).collect();
+        let resid: Vec<f32> = missing.iter().flat_map(|&p| self.trace.position(p).resid_post(last_layer).to_vec()).collect();
         let lens = if missing.is_empty() { Vec::new() } else { self.model.logit_lens(&resid) };
         let vocab = self.model.config().vocab_size;
         let to_probs = |logits: &[f32]| {
@@ -241,7 +229,7 @@ impl Session {
         };
         positions
             .iter()
-            .map(|&p| match &self.trace[p].logits {
+            .map(|&p| match self.trace.position(p).logits() {
                 Some(l) => to_probs(l),
                 None => {
                     let i = missing.iter().position(|&q| q == p).expect("collected above");
