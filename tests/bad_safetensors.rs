@@ -65,10 +65,7 @@ fn header_length_past_the_end_is_truncation() {
 #[test]
 fn unsupported_dtype_names_the_tensor() {
     let header = r#"{"model.embed_tokens.weight":{"dtype":"I64","shape":[8,4],"data_offsets":[0,256]}}"#;
-    let dir = dir_with(&[
-        ("config.json", CONFIG.into()),
-        ("model.safetensors", safetensors_bytes(header, 256)),
-    ]);
+    let dir = dir_with(&[("config.json", CONFIG.into()), ("model.safetensors", safetensors_bytes(header, 256))]);
     let msg = message(load(dir.path()).unwrap_err());
     assert!(msg.contains("model.embed_tokens.weight") && msg.contains("dtype I64"), "{msg}");
 }

@@ -30,8 +30,16 @@ fn top20_neurons_next_tokens_and_greedy_text_match_transformers() {
             assert_eq!(ours, theirs, "{label:?}: top-20 set of layer {l}");
             // The best neuron's coefficient and score agree closely too.
             let (m, s) = (floats(&layer["m"])[0], floats(&layer["s"])[0]);
-            assert!((last.top()[l][0].m - m).abs() < 1e-3 * (1.0 + m.abs()), "{label:?} L{l}: m {} vs {m}", last.top()[l][0].m);
-            assert!((last.top()[l][0].s - s).abs() < 1e-3 * (1.0 + s.abs()), "{label:?} L{l}: s {} vs {s}", last.top()[l][0].s);
+            assert!(
+                (last.top()[l][0].m - m).abs() < 1e-3 * (1.0 + m.abs()),
+                "{label:?} L{l}: m {} vs {m}",
+                last.top()[l][0].m
+            );
+            assert!(
+                (last.top()[l][0].s - s).abs() < 1e-3 * (1.0 + s.abs()),
+                "{label:?} L{l}: s {} vs {s}",
+                last.top()[l][0].s
+            );
         }
         let next: Vec<u32> = session.next_tokens(&[expected_ids.len() - 1], 5)[0].iter().map(|t| t.id).collect();
         assert_eq!(next, ids(&prompt["next_top5"]), "{label:?}: next-token top 5");

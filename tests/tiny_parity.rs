@@ -59,7 +59,8 @@ fn check_variant(model_rel: &str, reference_rel: &str) {
         assert_close(last, &logits[t - 1], &format!("{model_rel} {text:?} last logits"));
         // Logits of earlier positions come from the logit lens on the last residual stream.
         let layers = loaded.config.num_layers;
-        let resid: Vec<f32> = (0..t).flat_map(|p| session.trace().position(p).resid_post(layers - 1).to_vec()).collect();
+        let resid: Vec<f32> =
+            (0..t).flat_map(|p| session.trace().position(p).resid_post(layers - 1).to_vec()).collect();
         let lens = loaded.model.logit_lens(&resid);
         for (p, expected) in logits.iter().enumerate() {
             let vocab = expected.len();

@@ -111,7 +111,10 @@ pub fn run(model_args: &ModelArgs, args: BenchArgs) -> Result<()> {
             "prefill          {} tokens in {:.2} s = {:.0} tok/s (full capture)",
             report.prompt_tokens, report.prefill_seconds, report.prefill_tokens_per_second
         );
-        println!("decode           {} tokens, {:.1} tok/s (full capture)", report.decode_tokens, report.decode_tokens_per_second);
+        println!(
+            "decode           {} tokens, {:.1} tok/s (full capture)",
+            report.decode_tokens, report.decode_tokens_per_second
+        );
         if let Some(rss) = report.peak_rss_mib {
             println!("peak RSS         {rss:.0} MiB");
         }
@@ -125,13 +128,13 @@ fn method_prompt(data: &Path) -> Result<String> {
     let exemplars = std::fs::read_to_string(&exemplars_path)
         .wrap_err_with(|| format!("reading {} (pass --data or --prompt-file)", exemplars_path.display()))?;
     let questions_path = data.join("gsm8k_test.jsonl");
-    let questions = std::fs::read_to_string(&questions_path).wrap_err_with(|| format!("reading {}", questions_path.display()))?;
+    let questions =
+        std::fs::read_to_string(&questions_path).wrap_err_with(|| format!("reading {}", questions_path.display()))?;
     let first = questions.lines().next().ok_or_else(|| eyre!("{} is empty", questions_path.display()))?;
     let record: serde_json::Value =
         serde_json::from_str(first).wrap_err_with(|| format!("{}: line 1 is not JSON", questions_path.display()))?;
-    let question = record["question"]
-        .as_str()
-        .ok_or_else(|| eyre!("{}: line 1 has no \"question\"", questions_path.display()))?;
+    let question =
+        record["question"].as_str().ok_or_else(|| eyre!("{}: line 1 has no \"question\"", questions_path.display()))?;
     Ok(prompts::build("cot_prompt", &exemplars, question))
 }
 

@@ -152,7 +152,9 @@ struct NextToken {
 pub fn run(model_args: &ModelArgs, args: InspectArgs) -> Result<()> {
     let prompt = match (&args.prompt, &args.prompt_file) {
         (Some(p), _) => p.clone(),
-        (None, Some(f)) => std::fs::read_to_string(f).wrap_err_with(|| format!("reading the prompt from {}", f.display()))?,
+        (None, Some(f)) => {
+            std::fs::read_to_string(f).wrap_err_with(|| format!("reading the prompt from {}", f.display()))?
+        }
         (None, None) => bail!("give --prompt or --prompt-file"),
     };
     let loaded = model_args.load()?;
@@ -170,7 +172,9 @@ pub fn run(model_args: &ModelArgs, args: InspectArgs) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = match args.format {
-        Format::Json => serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from).and_then(|_| writeln!(out)),
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from).and_then(|_| writeln!(out))
+        }
         Format::Table => write_table(&mut out, &report),
     };
     match written {
@@ -212,11 +216,18 @@ fn build_report(loaded: &LoadedModel, session: &Session, prompt: String, which: 
                     layer: l,
                     neurons: hits
                         .iter()
-                        .map(|h| NeuronReport { id: NeuronId { layer: l as u32, index: h.index }.to_string(), m: h.m, s: h.s })
+                        .map(|h| NeuronReport {
+                            id: NeuronId { layer: l as u32, index: h.index }.to_string(),
+                            m: h.m,
+                            s: h.s,
+                        })
                         .collect(),
                 })
                 .collect(),
-            next_tokens: next.into_iter().map(|TokenProb { id, logit, prob }| NextToken { id, text: tok.token_display(id), logit, prob }).collect(),
+            next_tokens: next
+                .into_iter()
+                .map(|TokenProb { id, logit, prob }| NextToken { id, text: tok.token_display(id), logit, prob })
+                .collect(),
         })
         .collect();
     Report {
@@ -247,7 +258,8 @@ fn write_table(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         let next: Vec<String> = p.next_tokens.iter().map(|t| format!("{:?} {:.3}", t.text, t.prob)).collect();
         writeln!(out, "  next: {}", next.join("  "))?;
         for layer in &p.layers {
-            let cells: Vec<String> = layer.neurons.iter().map(|n| format!("{} {:+.2} s{:.2}", n.id, n.m, n.s)).collect();
+            let cells: Vec<String> =
+                layer.neurons.iter().map(|n| format!("{} {:+.2} s{:.2}", n.id, n.m, n.s)).collect();
             writeln!(out, "  L{:<3} {}", layer.layer, cells.join(" | "))?;
         }
     }

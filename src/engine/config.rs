@@ -43,12 +43,12 @@ impl ModelConfig {
     pub fn validate(&self, path: &Path) -> Result<()> {
         let problem = if self.num_layers == 0 || self.hidden_size == 0 || self.intermediate_size == 0 {
             Some("layers, hidden size and intermediate size must be positive".to_string())
-        } else if self.num_heads == 0 || self.num_kv_heads == 0 || self.num_heads % self.num_kv_heads != 0 {
+        } else if self.num_heads == 0 || self.num_kv_heads == 0 || !self.num_heads.is_multiple_of(self.num_kv_heads) {
             Some(format!(
                 "{} attention heads cannot be grouped over {} key/value heads",
                 self.num_heads, self.num_kv_heads
             ))
-        } else if self.head_dim == 0 || self.head_dim % 2 != 0 {
+        } else if self.head_dim == 0 || !self.head_dim.is_multiple_of(2) {
             Some(format!("head dimension {} must be even and positive", self.head_dim))
         } else if self.vocab_size == 0 || self.context_length == 0 {
             Some("vocabulary size and context length must be positive".to_string())
@@ -120,14 +120,11 @@ fn default_context() -> usize {
 /// Reads `config.json` of a Hugging Face Llama directory.
 pub fn from_hf_config(path: &Path) -> Result<ModelConfig> {
     let text = std::fs::read_to_string(path).map_err(|e| EngineError::io(path, e))?;
-    let hf: HfConfig = serde_json::from_str(&text)
-        .map_err(|e| EngineError::bad_file(path, format!("not a Llama config: {e}")))?;
+    let hf: HfConfig =
+        serde_json::from_str(&text).map_err(|e| EngineError::bad_file(path, format!("not a Llama config: {e}")))?;
     if let Some(kind) = hf.model_type.as_deref() {
         if !matches!(kind, "llama" | "mistral") {
-            return Err(EngineError::bad_file(
-                path,
-                format!("model_type '{kind}' is not of the llama architecture"),
-            ));
+            return Err(EngineError::bad_file(path, format!("model_type '{kind}' is not of the llama architecture")));
         }
     }
     if let Some(act) = hf.hidden_act.as_deref() {
@@ -144,12 +141,8 @@ pub fn from_hf_config(path: &Path) -> Result<ModelConfig> {
     if let Some(kind) = hf.rope_parameters.as_ref().and_then(|p| p.rope_type.as_deref()).filter(|t| *t != "default") {
         return Err(EngineError::bad_file(path, format!("rope_type '{kind}' is not supported")));
     }
-    let rope_theta = hf
-        .rope_parameters
-        .as_ref()
-        .and_then(|p| p.rope_theta)
-        .or(hf.rope_theta)
-        .unwrap_or_else(default_rope_theta);
+    let rope_theta =
+        hf.rope_parameters.as_ref().and_then(|p| p.rope_theta).or(hf.rope_theta).unwrap_or_else(default_rope_theta);
     if hf.num_attention_heads == 0 {
         return Err(EngineError::bad_file(path, "num_attention_heads is 0"));
     }
@@ -176,10 +169,7 @@ pub fn from_gguf(gguf: &GgufFile) -> Result<ModelConfig> {
     let path = gguf.path.as_path();
     let arch = gguf.architecture().unwrap_or("(none)");
     if arch != "llama" {
-        return Err(EngineError::bad_file(
-            path,
-            format!("architecture '{arch}' is not supported (only 'llama')"),
-        ));
+        return Err(EngineError::bad_file(path, format!("architecture '{arch}' is not supported (only 'llama')")));
     }
     let int = |key: &str| -> Result<usize> {
         gguf.meta(&format!("llama.{key}"))
@@ -190,9 +180,10 @@ pub fn from_gguf(gguf: &GgufFile) -> Result<ModelConfig> {
     let float = |key: &str, default: f64| -> Result<f32> {
         match gguf.meta(&format!("llama.{key}")) {
             None => Ok(default as f32),
-            Some(v) => v.as_f64().map(|x| x as f32).ok_or_else(|| {
-                EngineError::bad_file(path, format!("metadata 'llama.{key}' is not a number"))
-            }),
+            Some(v) => v
+                .as_f64()
+                .map(|x| x as f32)
+                .ok_or_else(|| EngineError::bad_file(path, format!("metadata 'llama.{key}' is not a number"))),
         }
     };
     let hidden_size = int("embedding_length")?;

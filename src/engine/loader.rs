@@ -37,7 +37,12 @@ pub struct LoadedModel {
 }
 
 /// Opens `path` (a Hugging Face directory or a GGUF file) on `device`.
-pub fn load(path: &Path, device: DeviceChoice, dtype: WeightDType, progress: &dyn Fn(usize, usize)) -> Result<LoadedModel> {
+pub fn load(
+    path: &Path,
+    device: DeviceChoice,
+    dtype: WeightDType,
+    progress: &dyn Fn(usize, usize),
+) -> Result<LoadedModel> {
     let started = Instant::now();
     let (checkpoint, config) = Checkpoint::open(path)?;
     let tokenizer = match &checkpoint {
@@ -71,7 +76,12 @@ pub fn load(path: &Path, device: DeviceChoice, dtype: WeightDType, progress: &dy
 }
 
 /// A model of `config`'s shapes with random weights (see [`Llama::random`]).
-pub fn random(config: &ModelConfig, device: DeviceChoice, dtype: WeightDType, seed: u64) -> Result<(Arc<dyn Model>, Option<String>)> {
+pub fn random(
+    config: &ModelConfig,
+    device: DeviceChoice,
+    dtype: WeightDType,
+    seed: u64,
+) -> Result<(Arc<dyn Model>, Option<String>)> {
     let cpu = |note| -> (Arc<dyn Model>, Option<String>) {
         (Arc::new(Llama::<Flex>::random(config, &Default::default(), dtype, seed)), note)
     };
@@ -85,7 +95,12 @@ pub fn random(config: &ModelConfig, device: DeviceChoice, dtype: WeightDType, se
     })
 }
 
-fn load_cpu(checkpoint: &Checkpoint, config: &ModelConfig, dtype: WeightDType, progress: &dyn Fn(usize, usize)) -> Result<Arc<dyn Model>> {
+fn load_cpu(
+    checkpoint: &Checkpoint,
+    config: &ModelConfig,
+    dtype: WeightDType,
+    progress: &dyn Fn(usize, usize),
+) -> Result<Arc<dyn Model>> {
     let device = Default::default();
     Ok(Arc::new(Llama::<Flex>::load(checkpoint, config, &device, dtype, progress)?))
 }
@@ -138,7 +153,12 @@ mod cuda {
         })
     }
 
-    pub fn load(checkpoint: &Checkpoint, config: &ModelConfig, dtype: WeightDType, progress: &dyn Fn(usize, usize)) -> Result<Arc<dyn Model>> {
+    pub fn load(
+        checkpoint: &Checkpoint,
+        config: &ModelConfig,
+        dtype: WeightDType,
+        progress: &dyn Fn(usize, usize),
+    ) -> Result<Arc<dyn Model>> {
         available().map_err(|why| EngineError::Device(why.unwrap_or_else(|| "CUDA is not available".into())))?;
         let device = CudaDevice::default();
         Ok(Arc::new(Llama::<Cuda>::load(checkpoint, config, &device, dtype, progress)?))

@@ -2,7 +2,6 @@
 //! time without being generic over the burn backend.
 use std::any::Any;
 
-
 use super::config::ModelConfig;
 use super::error::Result;
 use super::model::{Captured, EngineBackend, KvCache, Llama};
@@ -61,10 +60,8 @@ where
         Box::new(KvCache::<B>::new(self.config.num_layers))
     }
     fn forward(&self, tokens: &[u32], cache: &mut dyn Cache, keep_going: &dyn Fn() -> bool) -> Result<Captured> {
-        let cache = cache
-            .as_any_mut()
-            .downcast_mut::<KvCache<B>>()
-            .expect("a cache is only used with the model that made it");
+        let cache =
+            cache.as_any_mut().downcast_mut::<KvCache<B>>().expect("a cache is only used with the model that made it");
         Llama::forward(self, tokens, cache, keep_going)
     }
     fn logit_lens(&self, resid: &[f32]) -> Vec<f32> {

@@ -8,7 +8,11 @@ pub enum Sampling {
     Greedy,
     /// Softmax at `temperature`, restricted to the smallest set of tokens whose probability
     /// reaches `top_p`; the random draw depends only on `seed` and the position.
-    Random { temperature: f32, top_p: f32, seed: u64 },
+    Random {
+        temperature: f32,
+        top_p: f32,
+        seed: u64,
+    },
 }
 
 impl Sampling {
@@ -40,11 +44,8 @@ pub fn argmax(logits: &[f32]) -> u32 {
 /// Draws from the nucleus of softmax(logits / temperature) with a uniform `u` in [0, 1).
 fn nucleus(logits: &[f32], temperature: f32, top_p: f32, u: f64) -> u32 {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let mut probs: Vec<(u32, f64)> = logits
-        .iter()
-        .enumerate()
-        .map(|(i, &x)| (i as u32, ((x as f64 - max) / temperature as f64).exp()))
-        .collect();
+    let mut probs: Vec<(u32, f64)> =
+        logits.iter().enumerate().map(|(i, &x)| (i as u32, ((x as f64 - max) / temperature as f64).exp())).collect();
     let total: f64 = probs.iter().map(|p| p.1).sum();
     probs.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut kept = 0.0;

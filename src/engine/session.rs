@@ -107,7 +107,8 @@ impl Session {
 
     /// Tokenizes `prompt` (adding BOS when the model's tokenizer does) and runs it.
     pub fn run_prompt(&mut self, prompt: &str, control: Control) -> Result<()> {
-        let tokenizer = self.tokenizer.as_ref().ok_or_else(|| EngineError::Invalid("this session has no tokenizer".into()))?;
+        let tokenizer =
+            self.tokenizer.as_ref().ok_or_else(|| EngineError::Invalid("this session has no tokenizer".into()))?;
         let ids = tokenizer.encode(prompt)?;
         self.run_ids(ids, control)
     }
@@ -220,8 +221,10 @@ impl Session {
     /// none were kept, from the last layer's residual stream (final norm and unembedding).
     pub fn next_tokens(&self, positions: &[usize], n: usize) -> Vec<Vec<TokenProb>> {
         let last_layer = self.model.config().num_layers - 1;
-        let missing: Vec<usize> = positions.iter().copied().filter(|&p| self.trace.position(p).logits().is_none()).collect();
-        let resid: Vec<f32> = missing.iter().flat_map(|&p| self.trace.position(p).resid_post(last_layer).to_vec()).collect();
+        let missing: Vec<usize> =
+            positions.iter().copied().filter(|&p| self.trace.position(p).logits().is_none()).collect();
+        let resid: Vec<f32> =
+            missing.iter().flat_map(|&p| self.trace.position(p).resid_post(last_layer).to_vec()).collect();
         let lens = if missing.is_empty() { Vec::new() } else { self.model.logit_lens(&resid) };
         let vocab = self.model.config().vocab_size;
         let to_probs = |logits: &[f32]| {

@@ -21,6 +21,9 @@ pub struct Heads {
 pub trait LayerKv: Default + Send {
     /// Number of positions cached.
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Forgets positions `len..`.
     fn truncate(&mut self, len: usize);
 }

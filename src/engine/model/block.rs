@@ -66,7 +66,14 @@ impl<B: EngineBackend> Block<B> {
     }
 
     /// Causal grouped-query attention of `x: [t, d_model]` over the cache and itself.
-    fn attention(&self, x: Tensor<B, 2>, start: usize, heads: Heads, rope: &Rope<B>, cache: &mut B::Kv) -> Tensor<B, 2> {
+    fn attention(
+        &self,
+        x: Tensor<B, 2>,
+        start: usize,
+        heads: Heads,
+        rope: &Rope<B>,
+        cache: &mut B::Kv,
+    ) -> Tensor<B, 2> {
         let q = linear(x.clone(), &self.q_proj);
         let k = linear(x.clone(), &self.k_proj);
         let v = linear(x, &self.v_proj);

@@ -103,11 +103,25 @@ fn attend(q: &[f32], cache: &HostKv, t: usize, start: usize, heads: Heads) -> Ve
             // of head h, cache rows 0..keys of kv head h/group, and the local buffers' shapes.
             unsafe {
                 gemm::gemm(
-                    rows, keys, head_dim,
-                    scores.as_mut_ptr(), 1, keys as isize, false,
-                    q.as_ptr().add(q0 * q_dim + h * head_dim), 1, q_dim as isize,
-                    cache.k.as_ptr().add(kv_off), kv_dim as isize, 1,
-                    0.0, scale, false, false, false, gemm::Parallelism::None,
+                    rows,
+                    keys,
+                    head_dim,
+                    scores.as_mut_ptr(),
+                    1,
+                    keys as isize,
+                    false,
+                    q.as_ptr().add(q0 * q_dim + h * head_dim),
+                    1,
+                    q_dim as isize,
+                    cache.k.as_ptr().add(kv_off),
+                    kv_dim as isize,
+                    1,
+                    0.0,
+                    scale,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
                 );
             }
             for (i, row) in scores.chunks_exact_mut(keys).enumerate() {
@@ -117,11 +131,25 @@ fn attend(q: &[f32], cache: &HostKv, t: usize, start: usize, heads: Heads) -> Ve
             // SAFETY: as above; `scores` is [rows, keys], `out` is [rows, head_dim].
             unsafe {
                 gemm::gemm(
-                    rows, head_dim, keys,
-                    out.as_mut_ptr(), 1, head_dim as isize, false,
-                    scores.as_ptr(), 1, keys as isize,
-                    cache.v.as_ptr().add(kv_off), 1, kv_dim as isize,
-                    0.0, 1.0, false, false, false, gemm::Parallelism::None,
+                    rows,
+                    head_dim,
+                    keys,
+                    out.as_mut_ptr(),
+                    1,
+                    head_dim as isize,
+                    false,
+                    scores.as_ptr(),
+                    1,
+                    keys as isize,
+                    cache.v.as_ptr().add(kv_off),
+                    1,
+                    kv_dim as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
                 );
             }
             (h, q0, out)

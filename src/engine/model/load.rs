@@ -120,7 +120,12 @@ fn column_norms(t: &HostTensor) -> Vec<f32> {
 impl<B: EngineBackend> Llama<B> {
     /// A model of `config`'s shapes with random weights, made on the device: for benchmarks of
     /// real model sizes without their files. Linear weights are N(0, 1/in_features), gains 1.
-    pub fn random(config: &crate::engine::config::ModelConfig, device: &B::Device, dtype: WeightDType, seed: u64) -> Self {
+    pub fn random(
+        config: &crate::engine::config::ModelConfig,
+        device: &B::Device,
+        dtype: WeightDType,
+        seed: u64,
+    ) -> Self {
         use burn::tensor::Distribution;
         B::seed(device, seed);
         let dt = dtype.burn();

@@ -86,7 +86,10 @@ impl<B: EngineBackend> Llama<B> {
             return Err(EngineError::ContextOverflow { tokens: start + t, context: self.config.context_length });
         }
         if let Some(&bad) = tokens.iter().find(|&&id| id as usize >= self.config.vocab_size) {
-            return Err(EngineError::Invalid(format!("token id {bad} is outside the vocabulary of {}", self.config.vocab_size)));
+            return Err(EngineError::Invalid(format!(
+                "token id {bad} is outside the vocabulary of {}",
+                self.config.vocab_size
+            )));
         }
         let ids: Vec<i64> = tokens.iter().map(|&id| id as i64).collect();
         let ids = Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [t]), &self.device);

@@ -20,9 +20,8 @@ impl<B: Backend> Rope<B> {
     /// Angles as Hugging Face computes them: inverse frequencies and products in f32.
     pub fn new(config: &ModelConfig, device: &B::Device, dtype: burn::tensor::DType) -> Self {
         let half = config.head_dim / 2;
-        let inv_freq: Vec<f32> = (0..half)
-            .map(|i| 1.0 / config.rope_theta.powf((2 * i) as f32 / config.head_dim as f32))
-            .collect();
+        let inv_freq: Vec<f32> =
+            (0..half).map(|i| 1.0 / config.rope_theta.powf((2 * i) as f32 / config.head_dim as f32)).collect();
         let positions = config.context_length;
         let mut cos = Vec::with_capacity(positions * half);
         let mut sin = Vec::with_capacity(positions * half);
@@ -34,14 +33,7 @@ impl<B: Backend> Rope<B> {
             }
         }
         let table = |v: &[f32]| Tensor::from_data(TensorData::new(v.to_vec(), [positions, half]), (device, dtype));
-        Rope {
-            layout: config.rope_layout,
-            half,
-            cos: table(&cos),
-            sin: table(&sin),
-            host_cos: cos,
-            host_sin: sin,
-        }
+        Rope { layout: config.rope_layout, half, cos: table(&cos), sin: table(&sin), host_cos: cos, host_sin: sin }
     }
 
     /// Rotates `x: [t, heads * head_dim]` (host memory, row-major) holding positions
@@ -70,9 +62,8 @@ impl<B: Backend> Rope<B> {
     pub fn apply(&self, x: Tensor<B, 3>, start: usize) -> Tensor<B, 3> {
         let [t, heads, head_dim] = x.dims();
         let half = head_dim / 2;
-        let angles = |table: &Tensor<B, 2>| {
-            table.clone().narrow(0, start, t).reshape([t, 1, half]).expand([t, heads, half])
-        };
+        let angles =
+            |table: &Tensor<B, 2>| table.clone().narrow(0, start, t).reshape([t, 1, half]).expand([t, heads, half]);
         let (cos, sin) = (angles(&self.cos), angles(&self.sin));
         match self.layout {
             RopeLayout::Halves => {

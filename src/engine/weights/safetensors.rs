@@ -80,9 +80,10 @@ impl SafetensorsDir {
 
     /// Copies a tensor out of the map, keeping f16/bf16 as they are.
     pub fn load(&self, name: &str) -> Result<HostTensor> {
-        let &shard_ix = self.by_name.get(name).ok_or_else(|| {
-            EngineError::bad_file(&self.shards[0].path, format!("tensor '{name}' is missing"))
-        })?;
+        let &shard_ix = self
+            .by_name
+            .get(name)
+            .ok_or_else(|| EngineError::bad_file(&self.shards[0].path, format!("tensor '{name}' is missing")))?;
         self.shards[shard_ix].load(name)
     }
 
@@ -138,7 +139,9 @@ fn cast_le<T: Send, const N: usize>(bytes: &[u8], decode: impl Fn([u8; N]) -> T 
 fn describe(err: &SafeTensorError, file_len: usize) -> String {
     match err {
         SafeTensorError::HeaderTooSmall => format!("truncated: {file_len} bytes is too short for a safetensors header"),
-        SafeTensorError::InvalidHeaderLength => "truncated or corrupt: the header length points past the end of the file".into(),
+        SafeTensorError::InvalidHeaderLength => {
+            "truncated or corrupt: the header length points past the end of the file".into()
+        }
         SafeTensorError::HeaderTooLarge => "the header length is implausibly large".into(),
         SafeTensorError::MetadataIncompleteBuffer => {
             "the header's tensor sizes do not add up to the file's size (truncated or lying header)".into()
