@@ -1,6 +1,8 @@
 //! The headless command line: each subcommand is a thin view over the engine's session API.
 mod bench;
+mod index;
 mod inspect;
+mod neuron;
 
 use std::path::PathBuf;
 
@@ -42,6 +44,13 @@ pub enum Command {
     FetchModel,
     /// Measure load time, prefill and decode speed with full capture, and peak memory
     Bench(bench::BenchArgs),
+    /// Show the tokens a neuron promotes and suppresses (e.g. `neuronav neuron L21N7027`)
+    Neuron(neuron::NeuronArgs),
+    /// The whole-model vocabulary index
+    #[command(subcommand)]
+    Index(index::IndexCommand),
+    /// Find neurons by the tokens they promote
+    Search(index::SearchArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -54,6 +63,9 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Some(Command::Bench(args)) => bench::run(&cli.model, args),
+        Some(Command::Neuron(args)) => neuron::run(&cli.model, args),
+        Some(Command::Index(command)) => index::run_index(&cli.model, command),
+        Some(Command::Search(args)) => index::run_search(&cli.model, args),
         None => inspect::run(&cli.model, inspect::InspectArgs::demo()),
     }
 }

@@ -7,6 +7,7 @@ use burn::backend::Flex;
 
 use super::config::ModelConfig;
 use super::error::{EngineError, Result};
+use super::fingerprint;
 use super::model::{Llama, WeightDType};
 use super::runtime::Model;
 use super::tokenizer::Tokenizer;
@@ -30,6 +31,8 @@ pub struct LoadedModel {
     pub path: PathBuf,
     /// Model file name (or directory name), for display.
     pub name: String,
+    /// Identity of the weights (see [`fingerprint`]), keying caches and labels.
+    pub fingerprint: String,
     /// Wall time from opening the files to a usable model.
     pub load_time: Duration,
     /// Why `Auto` fell back to the CPU, when it did.
@@ -44,6 +47,31 @@ pub fn load(
     progress: &dyn Fn(usize, usize),
 ) -> Result<LoadedModel> {
     let started = Instant::now();
+    let (checkpoint, config, tokenizer) = open(path)?;
+    let (model, note) = match device {
+        DeviceChoice::Cpu => (load_cpu(&checkpoint, &config, dtype, progress)?, None),
+        DeviceChoice::Cuda => (cuda::load(&checkpoint, &config, dtype, progress)?, None),
+        DeviceChoice::Auto => match cuda::available() {
+            Ok(()) => (cuda::load(&checkpoint, &config, dtype, progress)?, None),
+            Err(why) => (load_cpu(&checkpoint, &config, dtype, progress)?, why),
+        },
+    };
+    let name = path.file_name().unwrap_or(path.as_os_str()).to_string_lossy().into_owned();
+    let fingerprint = fingerprint::fingerprint(path)?;
+    Ok(LoadedModel {
+        model,
+        tokenizer: Arc::new(tokenizer),
+        config,
+        path: path.to_path_buf(),
+        name,
+        fingerprint,
+        load_time: started.elapsed(),
+        note,
+    })
+}
+
+/// Opens a model's files and tokenizer without loading its weights.
+pub fn open(path: &Path) -> Result<(Checkpoint, ModelConfig, Tokenizer)> {
     let (checkpoint, config) = Checkpoint::open(path)?;
     let tokenizer = match &checkpoint {
         Checkpoint::Hf { dir, .. } => Tokenizer::from_hf_dir(dir)?,
@@ -55,24 +83,7 @@ pub fn load(
             format!("the tokenizer has {} tokens but the model only {}", tokenizer.vocab_size(), config.vocab_size),
         ));
     }
-    let (model, note) = match device {
-        DeviceChoice::Cpu => (load_cpu(&checkpoint, &config, dtype, progress)?, None),
-        DeviceChoice::Cuda => (cuda::load(&checkpoint, &config, dtype, progress)?, None),
-        DeviceChoice::Auto => match cuda::available() {
-            Ok(()) => (cuda::load(&checkpoint, &config, dtype, progress)?, None),
-            Err(why) => (load_cpu(&checkpoint, &config, dtype, progress)?, why),
-        },
-    };
-    let name = path.file_name().unwrap_or(path.as_os_str()).to_string_lossy().into_owned();
-    Ok(LoadedModel {
-        model,
-        tokenizer: Arc::new(tokenizer),
-        config,
-        path: path.to_path_buf(),
-        name,
-        load_time: started.elapsed(),
-        note,
-    })
+    Ok((checkpoint, config, tokenizer))
 }
 
 /// A model of `config`'s shapes with random weights (see [`Llama::random`]).

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod default_model;
 pub mod error;
+pub mod fingerprint;
 pub mod loader;
 pub mod model;
 pub mod neuron;

@@ -18,6 +18,8 @@ pub trait Model: Send + Sync {
     fn forward(&self, tokens: &[u32], cache: &mut dyn Cache, keep_going: &dyn Fn() -> bool) -> Result<Captured>;
     /// Final norm and unembedding of residual vectors: `[n, d_model]` to `[n, vocab]`, flattened.
     fn logit_lens(&self, resid: &[f32]) -> Vec<f32>;
+    /// Vocabulary logits of value vectors (see [`Llama::project_value_vectors`]): `[count, vocab]`.
+    fn project_value_vectors(&self, layer: usize, start: usize, count: usize, norm_gain: bool) -> Vec<f32>;
 }
 
 /// A key/value cache of some backend.
@@ -66,5 +68,8 @@ where
     }
     fn logit_lens(&self, resid: &[f32]) -> Vec<f32> {
         Llama::logit_lens(self, resid)
+    }
+    fn project_value_vectors(&self, layer: usize, start: usize, count: usize, norm_gain: bool) -> Vec<f32> {
+        Llama::project_value_vectors(self, layer, start, count, norm_gain)
     }
 }

@@ -126,6 +126,14 @@ impl<B: EngineBackend> Llama<B> {
         x.matmul(self.lm_head.clone().transpose())
     }
 
+    /// Vocabulary logits of the value vectors of neurons `start..start + count` of `layer`:
+    /// W_U · v_j, or W_U · (g ⊙ v_j) with the final norm's gain g. Returns `[count, vocab]`.
+    pub fn project_value_vectors(&self, layer: usize, start: usize, count: usize, norm_gain: bool) -> Vec<f32> {
+        let v = self.blocks[layer].down_proj.clone().narrow(1, start, count).transpose();
+        let v = if norm_gain { v * self.final_norm.clone().unsqueeze::<2>() } else { v };
+        to_host(self.unembed(v))
+    }
+
     /// The logits of residual-stream vectors (final norm applied), for the logit lens.
     /// `resid: [n, d_model]` flattened; returns `[n, vocab]` flattened.
     pub fn logit_lens(&self, resid: &[f32]) -> Vec<f32> {

@@ -1,0 +1,121 @@
+//! `neuronav index build` and `neuronav search --promotes TOKEN`: the whole-model vocabulary index.
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+use color_eyre::eyre::{bail, eyre, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::neuron::ProjectionArgs;
+use super::ModelArgs;
+use crate::engine::loader;
+use crate::engine::session::Control;
+use crate::engine::tokenizer::Tokenizer;
+use crate::paths::Paths;
+use crate::science::vocab_index::VocabIndex;
+
+#[derive(Debug, Subcommand)]
+pub enum IndexCommand {
+    /// Project every neuron to the vocabulary and cache the result
+    Build {
+        #[command(flatten)]
+        projection: ProjectionArgs,
+        /// Rebuild even when a cached index exists
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Find neurons whose promoted tokens include this token (or the token(s) this text is)
+    #[arg(long)]
+    pub promotes: String,
+    /// Neurons listed
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub projection: ProjectionArgs,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run_index(model_args: &ModelArgs, command: IndexCommand) -> Result<()> {
+    let IndexCommand::Build { projection, force } = command;
+    let settings = projection.settings();
+    let cache = Paths::resolve().map_err(|e| eyre!(e))?.cache;
+    let loaded = model_args.load()?;
+    let path = VocabIndex::cache_path(&cache, &loaded.fingerprint, settings);
+    if force {
+        let _ = std::fs::remove_file(&path);
+    }
+    let bar = ProgressBar::new(loaded.config.num_neurons() as u64).with_style(
+        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} neurons, {eta} left").expect("valid template"),
+    );
+    bar.set_message("projecting");
+    let progress = |done: usize, _total: usize| bar.set_position(done as u64);
+    let started = Instant::now();
+    let control = Control { cancel: None, progress: Some(&progress) };
+    let (_, built) = VocabIndex::load_or_build(loaded.model.as_ref(), &cache, &loaded.fingerprint, settings, control)?;
+    bar.finish_and_clear();
+    let verb = if built { "built" } else { "already cached" };
+    eprintln!("index {verb} in {:.2} s: {}", started.elapsed().as_secs_f64(), path.display());
+    Ok(())
+}
+
+pub fn run_search(model_args: &ModelArgs, args: SearchArgs) -> Result<()> {
+    let settings = args.projection.settings();
+    let cache = Paths::resolve().map_err(|e| eyre!(e))?.cache;
+    let path = model_args.resolve_path()?;
+    let fingerprint = crate::engine::fingerprint::fingerprint(&path)?;
+    let (_, _, tokenizer) = loader::open(&path)?;
+    let index_path = VocabIndex::cache_path(&cache, &fingerprint, settings);
+    let index = match VocabIndex::load(&index_path) {
+        Ok(index) => index,
+        // No index yet: build it (this needs the weights) and keep it for next time.
+        Err(_) => {
+            let loaded = model_args.load()?;
+            eprintln!("building the vocabulary index once for this model...");
+            VocabIndex::load_or_build(loaded.model.as_ref(), &cache, &fingerprint, settings, Control::default())?.0
+        }
+    };
+    let tokens = search_tokens(&tokenizer, &args.promotes)?;
+    let started = Instant::now();
+    let hits = index.promoting(&tokens);
+    let elapsed = started.elapsed();
+    let shown: Vec<_> = hits.iter().take(args.limit).collect();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&shown)?);
+        return Ok(());
+    }
+    let names: Vec<String> = tokens.iter().map(|&t| format!("{} ({t})", tokenizer.token_display(t))).collect();
+    println!(
+        "{} neurons promote {} among their top {} tokens ({:.1} ms)",
+        hits.len(),
+        names.join(" or "),
+        index.settings.n,
+        elapsed.as_secs_f64() * 1e3
+    );
+    for h in shown {
+        println!("{:<10} {:>7.2}  rank {:>2}  {}", h.neuron.to_string(), h.logit, h.rank + 1, tokenizer.token_display(h.token));
+    }
+    Ok(())
+}
+
+/// The vocabulary entries `text` stands for: the exact entry, and the single token it (or it after
+/// a space, as it appears mid-sentence) encodes to.
+pub fn search_tokens(tokenizer: &Tokenizer, text: &str) -> Result<Vec<u32>> {
+    let mut ids: Vec<u32> = tokenizer.id_of(text).into_iter().collect();
+    for variant in [text.to_string(), format!(" {text}")] {
+        let encoded: Vec<u32> = tokenizer.encode(&variant)?.into_iter().filter(|&t| Some(t) != tokenizer.bos_id()).collect();
+        if let [one] = encoded[..] {
+            ids.push(one);
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        bail!("'{text}' is not a single token of this model's vocabulary");
+    }
+    Ok(ids)
+}

@@ -1,0 +1,85 @@
+//! `neuronav neuron L21N7027`: what a neuron promotes and suppresses.
+use clap::Args;
+use color_eyre::eyre::{bail, Result};
+use serde::Serialize;
+
+use super::ModelArgs;
+use crate::engine::neuron::NeuronId;
+use crate::science::projection::{self, ProjectionSettings};
+
+#[derive(Debug, Args)]
+pub struct NeuronArgs {
+    /// The neuron, as L{layer}N{index} (both 0-based)
+    pub neuron: NeuronId,
+    #[command(flatten)]
+    pub projection: ProjectionArgs,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectionArgs {
+    /// Tokens shown at each end of the projection
+    #[arg(long, default_value_t = 20)]
+    pub tokens: usize,
+    /// Apply the final norm's gain to the value vector before the unembedding (the method's
+    /// reference projects it raw)
+    #[arg(long)]
+    pub norm_gain: bool,
+}
+
+impl ProjectionArgs {
+    pub fn settings(&self) -> ProjectionSettings {
+        ProjectionSettings { n: self.tokens, norm_gain: self.norm_gain }
+    }
+}
+
+#[derive(Serialize)]
+struct NeuronReport {
+    neuron: String,
+    norm_gain: bool,
+    promotes: Vec<TokenReport>,
+    suppresses: Vec<TokenReport>,
+}
+
+#[derive(Serialize)]
+struct TokenReport {
+    id: u32,
+    text: String,
+    logit: f32,
+}
+
+pub fn run(model_args: &ModelArgs, args: NeuronArgs) -> Result<()> {
+    let loaded = model_args.load()?;
+    let c = &loaded.config;
+    let NeuronId { layer, index } = args.neuron;
+    if layer as usize >= c.num_layers || index as usize >= c.intermediate_size {
+        bail!(
+            "{} is outside this model: it has layers 0..{} with neurons 0..{}",
+            args.neuron,
+            c.num_layers,
+            c.intermediate_size
+        );
+    }
+    let p = projection::project(loaded.model.as_ref(), args.neuron, args.projection.settings());
+    let tok = &loaded.tokenizer;
+    let tokens = |v: &[projection::TokenLogit]| -> Vec<TokenReport> {
+        v.iter().map(|t| TokenReport { id: t.token, text: tok.token_display(t.token), logit: t.logit }).collect()
+    };
+    let report = NeuronReport {
+        neuron: args.neuron.to_string(),
+        norm_gain: args.projection.norm_gain,
+        promotes: tokens(&p.top),
+        suppresses: tokens(&p.bottom),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!("{} of {}", report.neuron, loaded.name);
+    let line = |v: &[TokenReport]| v.iter().map(|t| format!("{} {:+.2}", t.text, t.logit)).collect::<Vec<_>>().join("  ");
+    println!("promotes:   {}", line(&report.promotes));
+    println!("suppresses: {}", line(&report.suppresses));
+    Ok(())
+}
