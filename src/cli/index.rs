@@ -97,7 +97,13 @@ pub fn run_search(model_args: &ModelArgs, args: SearchArgs) -> Result<()> {
         elapsed.as_secs_f64() * 1e3
     );
     for h in shown {
-        println!("{:<10} {:>7.2}  rank {:>2}  {}", h.neuron.to_string(), h.logit, h.rank + 1, tokenizer.token_display(h.token));
+        println!(
+            "{:<10} {:>7.2}  rank {:>2}  {}",
+            h.neuron.to_string(),
+            h.logit,
+            h.rank + 1,
+            tokenizer.token_display(h.token)
+        );
     }
     Ok(())
 }
@@ -107,7 +113,8 @@ pub fn run_search(model_args: &ModelArgs, args: SearchArgs) -> Result<()> {
 pub fn search_tokens(tokenizer: &Tokenizer, text: &str) -> Result<Vec<u32>> {
     let mut ids: Vec<u32> = tokenizer.id_of(text).into_iter().collect();
     for variant in [text.to_string(), format!(" {text}")] {
-        let encoded: Vec<u32> = tokenizer.encode(&variant)?.into_iter().filter(|&t| Some(t) != tokenizer.bos_id()).collect();
+        let encoded: Vec<u32> =
+            tokenizer.encode(&variant)?.into_iter().filter(|&t| Some(t) != tokenizer.bos_id()).collect();
         if let [one] = encoded[..] {
             ids.push(one);
         }

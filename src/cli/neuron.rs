@@ -78,7 +78,8 @@ pub fn run(model_args: &ModelArgs, args: NeuronArgs) -> Result<()> {
         return Ok(());
     }
     println!("{} of {}", report.neuron, loaded.name);
-    let line = |v: &[TokenReport]| v.iter().map(|t| format!("{} {:+.2}", t.text, t.logit)).collect::<Vec<_>>().join("  ");
+    let line =
+        |v: &[TokenReport]| v.iter().map(|t| format!("{} {:+.2}", t.text, t.logit)).collect::<Vec<_>>().join("  ");
     println!("promotes:   {}", line(&report.promotes));
     println!("suppresses: {}", line(&report.suppresses));
     Ok(())

@@ -84,6 +84,9 @@ mod tests {
         let mut sorted: Vec<(f32, u32)> = logits.iter().enumerate().map(|(i, &x)| (x, i as u32)).collect();
         sorted.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let p = extremes(&logits, 20);
-        assert_eq!(p.top.iter().map(|t| t.token).collect::<Vec<_>>(), sorted[..20].iter().map(|s| s.1).collect::<Vec<_>>());
+        assert_eq!(
+            p.top.iter().map(|t| t.token).collect::<Vec<_>>(),
+            sorted[..20].iter().map(|s| s.1).collect::<Vec<_>>()
+        );
     }
 }

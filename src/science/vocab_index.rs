@@ -118,7 +118,10 @@ impl VocabIndex {
     }
 
     fn offset(&self, neuron: NeuronId) -> usize {
-        assert!((neuron.layer as usize) < self.n_layers && (neuron.index as usize) < self.d_ff, "{neuron} out of range");
+        assert!(
+            (neuron.layer as usize) < self.n_layers && (neuron.index as usize) < self.d_ff,
+            "{neuron} out of range"
+        );
         (neuron.layer as usize * self.d_ff + neuron.index as usize) * self.settings.n
     }
 
@@ -174,7 +177,8 @@ impl VocabIndex {
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| EngineError::io(path, e))?;
         let bad = |what: String| EngineError::bad_file(path, what);
-        let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(format!("not an index: {e}")))?;
+        let (_, metadata) =
+            safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(format!("not an index: {e}")))?;
         let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(format!("not an index: {e}")))?;
         let norm_gain = metadata.metadata().as_ref().and_then(|m| m.get("norm_gain")).map(|v| v == "true");
         let norm_gain = norm_gain.ok_or_else(|| bad("no norm_gain in the metadata".into()))?;
@@ -187,7 +191,11 @@ impl VocabIndex {
             Ok((view.shape().to_vec(), words))
         };
         let (shape, top_ids) = tensor("top_ids", Dtype::U32)?;
-        let parts = [tensor("top_logits", Dtype::F32)?, tensor("bottom_ids", Dtype::U32)?, tensor("bottom_logits", Dtype::F32)?];
+        let parts = [
+            tensor("top_logits", Dtype::F32)?,
+            tensor("bottom_ids", Dtype::U32)?,
+            tensor("bottom_logits", Dtype::F32)?,
+        ];
         if parts.iter().any(|(s, _)| *s != shape) {
             return Err(bad("the index's tensors differ in shape".into()));
         }
