@@ -1,12 +1,14 @@
-//! What the model asks of a burn backend beyond burn's own ops: attention with a KV cache.
-//! Every backend can use the generic version built from burn ops; the CPU backend replaces it
-//! with a kernel on host memory (see `cpu_attention`), which is where CPU time goes otherwise.
+//! What the model asks of a burn backend beyond burn's own ops: attention with a KV cache, and
+//! linear layers. Every backend can use the generic versions built from burn ops; the CPU backend
+//! replaces them with kernels on host memory (see `cpu_attention` and `cpu_linear`), which is
+//! where CPU time goes otherwise.
 use burn::backend::Flex;
 use burn::prelude::*;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
 use super::kv_cache::LayerCache;
+use super::linear::Linear;
 use super::rope::Rope;
 
 /// Shapes of the attention heads.
@@ -30,6 +32,14 @@ pub trait LayerKv: Default + Send {
 
 pub trait EngineBackend: Backend {
     type Kv: LayerKv;
+
+    /// Whether [`EngineBackend::linear`] reads [`Linear::packed`] blocks, so loading keeps them.
+    const READS_PACKED: bool = false;
+
+    /// x·Wᵀ for `x: [t, in]` and `w.weight: [out, in]`; returns `[t, out]`.
+    fn linear(x: Tensor<Self, 2>, w: &Linear<Self>) -> Tensor<Self, 2> {
+        x.matmul(w.weight.clone().transpose())
+    }
 
     /// Causal grouped-query attention for positions `start..start + t`: applies RoPE to `q` and
     /// `k`, appends `k` and `v` to the cache and attends over every cached position.
@@ -88,6 +98,12 @@ pub fn generic_attention<B: Backend>(
 
 impl EngineBackend for Flex {
     type Kv = super::cpu_attention::HostKv;
+
+    const READS_PACKED: bool = true;
+
+    fn linear(x: Tensor<Self, 2>, w: &Linear<Self>) -> Tensor<Self, 2> {
+        super::cpu_linear::linear(x, w)
+    }
 
     fn attention(
         q: Tensor<Self, 2>,

@@ -3,29 +3,29 @@ use burn::prelude::*;
 use burn::tensor::activation::silu;
 
 use super::backend::{EngineBackend, Heads};
+use super::linear::Linear;
 use super::rope::Rope;
 
-/// Weights of one block. Linear weights are kept in checkpoint layout `[out, in]` and used
-/// through a transposed view, so nothing is copied at load time.
+/// Weights of one block. Linear weights are kept in checkpoint layout `[out, in]`.
 pub struct Block<B: EngineBackend> {
     /// `[d_model]`
     pub attn_norm: Tensor<B, 1>,
     /// `[n_heads * head_dim, d_model]`
-    pub q_proj: Tensor<B, 2>,
+    pub q_proj: Linear<B>,
     /// `[n_kv_heads * head_dim, d_model]`
-    pub k_proj: Tensor<B, 2>,
+    pub k_proj: Linear<B>,
     /// `[n_kv_heads * head_dim, d_model]`
-    pub v_proj: Tensor<B, 2>,
+    pub v_proj: Linear<B>,
     /// `[d_model, n_heads * head_dim]`
-    pub o_proj: Tensor<B, 2>,
+    pub o_proj: Linear<B>,
     /// `[d_model]`
     pub ffn_norm: Tensor<B, 1>,
     /// `[d_ff, d_model]`
-    pub gate_proj: Tensor<B, 2>,
+    pub gate_proj: Linear<B>,
     /// `[d_ff, d_model]`
-    pub up_proj: Tensor<B, 2>,
+    pub up_proj: Linear<B>,
     /// `[d_model, d_ff]`
-    pub down_proj: Tensor<B, 2>,
+    pub down_proj: Linear<B>,
 }
 
 /// What a block hands out besides its output.
@@ -42,8 +42,8 @@ pub fn rms_norm<B: Backend>(x: Tensor<B, 2>, gain: &Tensor<B, 1>, eps: f32) -> T
     x * inv_rms * gain.clone().unsqueeze::<2>()
 }
 
-fn linear<B: Backend>(x: Tensor<B, 2>, weight: &Tensor<B, 2>) -> Tensor<B, 2> {
-    x.matmul(weight.clone().transpose())
+fn linear<B: EngineBackend>(x: Tensor<B, 2>, w: &Linear<B>) -> Tensor<B, 2> {
+    <B as EngineBackend>::linear(x, w)
 }
 
 impl<B: EngineBackend> Block<B> {

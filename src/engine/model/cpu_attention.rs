@@ -3,13 +3,12 @@
 //! burn's CPU attention runs one head at a time on one thread and needs keys and values
 //! materialised per query head; here the cache is a growing `[pos, kv_heads * head_dim]` buffer
 //! that query heads of a group read in place, and (head, query block) pairs run in parallel.
-use burn::backend::flex::FlexTensor;
 use burn::backend::Flex;
 use burn::prelude::*;
-use burn::tensor::{DType, TensorPrimitive};
 use rayon::prelude::*;
 
 use super::backend::{Heads, LayerKv};
+use super::flex_host::{from_host, host_f32};
 use super::rope::Rope;
 
 /// Keys and values of one layer, `[len, kv_heads * head_dim]` each, row-major.
@@ -59,25 +58,7 @@ pub fn attention(
     cache.v.extend_from_slice(&host_f32(v));
     cache.len += t;
     let out = attend(&q, cache, t, start, heads);
-    let out = Tensor::<Flex, 2>::from_data(TensorData::new(out, [t, q_dim]), &Default::default());
-    if dtype == DType::F32 {
-        out
-    } else {
-        out.cast(dtype)
-    }
-}
-
-/// The elements of a 2-D tensor as an f32 vector in row-major order.
-fn host_f32(x: Tensor<Flex, 2>) -> Vec<f32> {
-    let x = if x.dtype() == DType::F32 { x } else { x.cast(DType::F32) };
-    let primitive: FlexTensor = match x.into_primitive() {
-        TensorPrimitive::Float(t) => t,
-        TensorPrimitive::QFloat(_) => unreachable!("activations are never quantized"),
-    };
-    match primitive.as_slice::<f32>() {
-        Some(s) => s.to_vec(),
-        None => primitive.into_data().into_vec::<f32>().expect("f32 tensor"),
-    }
+    from_host(out, [t, q_dim], dtype)
 }
 
 /// softmax(q·kᵀ/√d)·v for `t` queries at positions `start..start + t` over the cache.
@@ -185,7 +166,7 @@ mod tests {
     use crate::engine::config::{ModelConfig, RopeLayout};
     use crate::engine::model::backend::generic_attention;
     use crate::engine::model::kv_cache::LayerCache;
-    use burn::tensor::Distribution;
+    use burn::tensor::{DType, Distribution};
 
     fn config(layout: RopeLayout) -> ModelConfig {
         ModelConfig {

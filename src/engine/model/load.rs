@@ -3,10 +3,13 @@ use burn::prelude::*;
 use burn::tensor::DType;
 
 use super::block::Block;
+use super::linear::Linear;
+use super::packed::{BlockFormat, PackedRows};
 use super::rope::Rope;
 use super::{EngineBackend, Llama};
-use crate::engine::error::Result;
+use crate::engine::error::{EngineError, Result};
 use crate::engine::weights::checkpoint::{Checkpoint, Weight};
+use crate::engine::weights::gguf::GgmlType;
 use crate::engine::weights::{HostData, HostTensor};
 
 /// The element type weights and activations use on the device.
@@ -55,6 +58,10 @@ impl<B: EngineBackend> Llama<B> {
             progress(done.get(), total);
             Ok(t)
         };
+        let linear = |w: Weight, t: HostTensor| -> Result<Linear<B>> {
+            let packed = if B::READS_PACKED { packed(checkpoint, w)? } else { None };
+            Ok(Linear { weight: to_device(t, device, dt), packed })
+        };
         let mut value_norms = Vec::with_capacity(config.num_layers);
         let mut blocks = Vec::with_capacity(config.num_layers);
         for l in 0..config.num_layers {
@@ -62,23 +69,24 @@ impl<B: EngineBackend> Llama<B> {
             value_norms.push(column_norms(&down));
             blocks.push(Block {
                 attn_norm: to_device(fetch(Weight::AttnNorm(l))?, device, dt),
-                q_proj: to_device(fetch(Weight::QProj(l))?, device, dt),
-                k_proj: to_device(fetch(Weight::KProj(l))?, device, dt),
-                v_proj: to_device(fetch(Weight::VProj(l))?, device, dt),
-                o_proj: to_device(fetch(Weight::OProj(l))?, device, dt),
+                q_proj: linear(Weight::QProj(l), fetch(Weight::QProj(l))?)?,
+                k_proj: linear(Weight::KProj(l), fetch(Weight::KProj(l))?)?,
+                v_proj: linear(Weight::VProj(l), fetch(Weight::VProj(l))?)?,
+                o_proj: linear(Weight::OProj(l), fetch(Weight::OProj(l))?)?,
                 ffn_norm: to_device(fetch(Weight::FfnNorm(l))?, device, dt),
-                gate_proj: to_device(fetch(Weight::GateProj(l))?, device, dt),
-                up_proj: to_device(fetch(Weight::UpProj(l))?, device, dt),
-                down_proj: to_device(down, device, dt),
+                gate_proj: linear(Weight::GateProj(l), fetch(Weight::GateProj(l))?)?,
+                up_proj: linear(Weight::UpProj(l), fetch(Weight::UpProj(l))?)?,
+                down_proj: linear(Weight::DownProj(l), down)?,
             });
         }
         let embed: Tensor<B, 2> = to_device(fetch(Weight::Embed)?, device, dt);
         let final_norm = to_device(fetch(Weight::FinalNorm)?, device, dt);
         let lm_head = if config.tie_word_embeddings {
             done.set(done.get() + 1);
-            embed.clone()
+            let packed = if B::READS_PACKED { packed(checkpoint, Weight::Embed)? } else { None };
+            Linear { weight: embed.clone(), packed }
         } else {
-            to_device(fetch(Weight::LmHead)?, device, dt)
+            linear(Weight::LmHead, fetch(Weight::LmHead)?)?
         };
         Ok(Llama {
             config: config.clone(),
@@ -92,6 +100,24 @@ impl<B: EngineBackend> Llama<B> {
             value_norms,
         })
     }
+}
+
+/// A GGUF matrix's quantized blocks, when it is stored in a format `PackedRows` reads.
+fn packed(checkpoint: &Checkpoint, weight: Weight) -> Result<Option<PackedRows>> {
+    let Checkpoint::Gguf(g) = checkpoint else { return Ok(None) };
+    let name = weight.gguf_name();
+    let Some(info) = g.tensor_info(&name) else { return Ok(None) };
+    let format = match info.ty {
+        GgmlType::Q4_0 => BlockFormat::Q4_0,
+        GgmlType::Q4_1 => BlockFormat::Q4_1,
+        GgmlType::Q8_0 => BlockFormat::Q8_0,
+        _ => return Ok(None),
+    };
+    let [rows, cols] = info.shape[..] else { return Ok(None) };
+    let bytes = g.tensor_bytes(&name)?.to_vec();
+    PackedRows::new(format, rows, cols, bytes).map(Some).ok_or_else(|| {
+        EngineError::bad_file(&g.path, format!("tensor '{name}' has a size that does not fit its shape"))
+    })
 }
 
 fn to_device<B: Backend, const D: usize>(t: HostTensor, device: &B::Device, dtype: DType) -> Tensor<B, D> {
@@ -143,19 +169,20 @@ impl<B: EngineBackend> Llama<B> {
                 value_norms.push(norms.into_data().convert::<f32>().into_vec::<f32>().expect("f32"));
                 Block {
                     attn_norm: ones(d),
-                    q_proj: linear(q, d),
-                    k_proj: linear(kv, d),
-                    v_proj: linear(kv, d),
-                    o_proj: linear(d, q),
+                    q_proj: Linear::dense(linear(q, d)),
+                    k_proj: Linear::dense(linear(kv, d)),
+                    v_proj: Linear::dense(linear(kv, d)),
+                    o_proj: Linear::dense(linear(d, q)),
                     ffn_norm: ones(d),
-                    gate_proj: linear(ff, d),
-                    up_proj: linear(ff, d),
-                    down_proj,
+                    gate_proj: Linear::dense(linear(ff, d)),
+                    up_proj: Linear::dense(linear(ff, d)),
+                    down_proj: Linear::dense(down_proj),
                 }
             })
             .collect();
         let embed = Tensor::<B, 2>::random([config.vocab_size, d], Distribution::Normal(0.0, 1.0), device).cast(dt);
-        let lm_head = if config.tie_word_embeddings { embed.clone() } else { linear(config.vocab_size, d) };
+        let lm_head =
+            Linear::dense(if config.tie_word_embeddings { embed.clone() } else { linear(config.vocab_size, d) });
         Llama {
             config: config.clone(),
             device: device.clone(),

@@ -3,8 +3,12 @@
 mod backend;
 mod block;
 mod cpu_attention;
+mod cpu_linear;
+mod flex_host;
 mod kv_cache;
+mod linear;
 mod load;
+pub mod packed;
 mod rope;
 
 use burn::prelude::*;
@@ -13,6 +17,7 @@ use burn::tensor::{DType, Int};
 pub use backend::{EngineBackend, Heads, LayerKv};
 pub use block::rms_norm;
 use block::Block;
+use linear::Linear;
 pub use load::WeightDType;
 use rope::Rope;
 
@@ -30,7 +35,7 @@ pub struct Llama<B: EngineBackend> {
     /// `[d_model]`
     final_norm: Tensor<B, 1>,
     /// `[vocab, d_model]`: the unembedding W_U (the embedding itself when tied).
-    lm_head: Tensor<B, 2>,
+    lm_head: Linear<B>,
     rope: Rope<B>,
     /// ‖v_j‖ for every neuron: `[n_layers][d_ff]`, computed once at load.
     pub value_norms: Vec<Vec<f32>>,
@@ -123,13 +128,13 @@ impl<B: EngineBackend> Llama<B> {
 
     /// W_U · x for normalised residuals `x: [n, d_model]`, giving `[n, vocab]`.
     fn unembed(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        x.matmul(self.lm_head.clone().transpose())
+        <B as EngineBackend>::linear(x, &self.lm_head)
     }
 
     /// Vocabulary logits of the value vectors of neurons `start..start + count` of `layer`:
     /// W_U · v_j, or W_U · (g ⊙ v_j) with the final norm's gain g. Returns `[count, vocab]`.
     pub fn project_value_vectors(&self, layer: usize, start: usize, count: usize, norm_gain: bool) -> Vec<f32> {
-        let v = self.blocks[layer].down_proj.clone().narrow(1, start, count).transpose();
+        let v = self.blocks[layer].down_proj.weight.clone().narrow(1, start, count).transpose();
         let v = if norm_gain { v * self.final_norm.clone().unsqueeze::<2>() } else { v };
         to_host(self.unembed(v))
     }
