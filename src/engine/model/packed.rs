@@ -200,26 +200,62 @@ mod simd {
     /// `xp` is the input as [`permute`] returns it.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn row_dot(format: BlockFormat, row: &[u8], xp: &[f32], block_sums: &[f32]) -> f32 {
-        // Two accumulators, so consecutive blocks do not wait on each other's addition.
-        let mut acc = [_mm256_setzero_ps(); 2];
+        // One loop per format, so none of them branches on it.
+        match format {
+            BlockFormat::Q4_0 => row_dot_of(BlockFormat::Q4_0, row, xp, block_sums),
+            BlockFormat::Q4_1 => row_dot_of(BlockFormat::Q4_1, row, xp, block_sums),
+            BlockFormat::Q8_0 => row_dot_of(BlockFormat::Q8_0, row, xp, block_sums),
+        }
+    }
+
+    /// Block `p`'s d (broadcast), Σ qᵢxᵢ as 8 partial sums, and its offset term m·Σ xᵢ, for the
+    /// permuted input `xs` of the block and the block's Σ xᵢ.
+    #[inline(always)]
+    unsafe fn block_terms(format: BlockFormat, p: *const u8, xs: *const f32, sum: f32) -> (__m256, __m256, f32) {
+        let q = values(format, p);
+        let mut s = _mm256_mul_ps(q[0], _mm256_loadu_ps(xs));
+        s = _mm256_fmadd_ps(q[1], _mm256_loadu_ps(xs.add(8)), s);
+        s = _mm256_fmadd_ps(q[2], _mm256_loadu_ps(xs.add(16)), s);
+        s = _mm256_fmadd_ps(q[3], _mm256_loadu_ps(xs.add(24)), s);
+        let d = half(p);
+        let offset = match format {
+            BlockFormat::Q4_0 => -8.0 * d * sum,
+            BlockFormat::Q4_1 => half(p.add(2)) * sum,
+            BlockFormat::Q8_0 => 0.0,
+        };
+        (_mm256_set1_ps(d), s, offset)
+    }
+
+    #[inline(always)]
+    unsafe fn row_dot_of(format: BlockFormat, row: &[u8], xp: &[f32], block_sums: &[f32]) -> f32 {
+        let (n, size) = (xp.len() / BLOCK, format.block_bytes());
+        // Two accumulators, so consecutive blocks do not wait on each other's addition. (No
+        // closures here: they do not inherit the target features, so intrinsics stop inlining.)
+        let (mut even, mut odd) = (_mm256_setzero_ps(), _mm256_setzero_ps());
         let mut offsets = 0f32;
-        for (b, block) in row.chunks_exact(format.block_bytes()).enumerate() {
-            let xs = xp.as_ptr().add(b * BLOCK);
-            let q = values(format, block.as_ptr());
-            let mut s = _mm256_mul_ps(q[0], _mm256_loadu_ps(xs));
-            for (g, qg) in q.iter().enumerate().skip(1) {
-                s = _mm256_fmadd_ps(*qg, _mm256_loadu_ps(xs.add(8 * g)), s);
-            }
-            let d = half(block.as_ptr());
-            acc[b % 2] = _mm256_fmadd_ps(_mm256_set1_ps(d), s, acc[b % 2]);
-            offsets += match format {
-                BlockFormat::Q4_0 => -8.0 * d * block_sums[b],
-                BlockFormat::Q4_1 => half(block.as_ptr().add(2)) * block_sums[b],
-                BlockFormat::Q8_0 => 0.0,
-            };
+        let mut b = 0;
+        while b + 1 < n {
+            let (d0, s0, o0) =
+                block_terms(format, row.as_ptr().add(b * size), xp.as_ptr().add(b * BLOCK), block_sums[b]);
+            let (d1, s1, o1) = block_terms(
+                format,
+                row.as_ptr().add((b + 1) * size),
+                xp.as_ptr().add((b + 1) * BLOCK),
+                block_sums[b + 1],
+            );
+            even = _mm256_fmadd_ps(d0, s0, even);
+            odd = _mm256_fmadd_ps(d1, s1, odd);
+            offsets += o0 + o1;
+            b += 2;
+        }
+        if b < n {
+            let (d0, s0, o0) =
+                block_terms(format, row.as_ptr().add(b * size), xp.as_ptr().add(b * BLOCK), block_sums[b]);
+            even = _mm256_fmadd_ps(d0, s0, even);
+            offsets += o0;
         }
         let mut lanes = [0f32; 8];
-        _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(acc[0], acc[1]));
+        _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(even, odd));
         lanes.iter().sum::<f32>() + offsets
     }
 }
