@@ -22,7 +22,7 @@ fn small_config() -> ModelConfig {
         rope_theta: 10_000.0,
         rope_layout: RopeLayout::Interleaved,
         rms_norm_eps: 1e-5,
-        context_length: 400,
+        context_length: 1200,
         tie_word_embeddings: false,
     }
 }
@@ -98,7 +98,7 @@ fn cancelling_a_prefill_leaves_an_empty_usable_session() {
         }
     };
     let control = Control { cancel: Some(&cancel), progress: Some(&progress) };
-    let err = s.run_ids(prompt(350), control).unwrap_err();
+    let err = s.run_ids(prompt(1100), control).unwrap_err();
     assert!(matches!(err, EngineError::Cancelled), "{err}");
     assert!(s.is_empty());
     s.run_ids(prompt(3), Control::default()).unwrap();
@@ -110,21 +110,22 @@ fn progress_reaches_the_total() {
     let mut s = Session::untokenized(model(), SessionSettings::default());
     let seen = std::sync::Mutex::new(Vec::new());
     let progress = |done: usize, total: usize| seen.lock().unwrap().push((done, total));
-    s.run_ids(prompt(300), Control { cancel: None, progress: Some(&progress) }).unwrap();
+    s.run_ids(prompt(1100), Control { cancel: None, progress: Some(&progress) }).unwrap();
     let seen = seen.into_inner().unwrap();
-    assert_eq!(seen.first(), Some(&(0, 300)));
-    assert_eq!(seen.last(), Some(&(300, 300)));
+    assert_eq!(seen.first(), Some(&(0, 1100)));
+    assert_eq!(seen.last(), Some(&(1100, 1100)));
+    assert!(seen.len() > 2, "a long prompt reports progress along the way: {seen:?}");
 }
 
 #[test]
 fn the_context_length_is_enforced() {
     let mut s = Session::untokenized(model(), SessionSettings::default());
-    let err = s.run_ids(prompt(401), Control::default()).unwrap_err();
-    assert!(matches!(err, EngineError::ContextOverflow { tokens: 401, context: 400 }), "{err}");
-    s.run_ids(prompt(400), Control::default()).unwrap();
+    let err = s.run_ids(prompt(1201), Control::default()).unwrap_err();
+    assert!(matches!(err, EngineError::ContextOverflow { tokens: 1201, context: 1200 }), "{err}");
+    s.run_ids(prompt(1200), Control::default()).unwrap();
     let err = s.step(Control::default()).unwrap_err();
     assert!(matches!(err, EngineError::ContextOverflow { .. }), "{err}");
-    assert_eq!(s.len(), 400);
+    assert_eq!(s.len(), 1200);
 }
 
 #[test]

@@ -9,9 +9,11 @@ use super::sampling::{top_tokens, Sampling};
 use super::tokenizer::Tokenizer;
 use super::trace::Trace;
 
-/// Prompts are run in chunks of this many positions: progress is reported and cancellation
-/// honoured per chunk, and attention scratch memory stays bounded.
-const PREFILL_CHUNK: usize = 128;
+/// Prompts are run in chunks of this many positions: progress is reported per chunk, and memory
+/// for the chunk's intermediates stays bounded. Chunks this large keep the matrix products
+/// efficient (128-row chunks made a 912-token prefill ~1.5× slower). Cancellation is honoured
+/// between layers.
+const PREFILL_CHUNK: usize = 512;
 
 /// How a long computation is observed and stopped.
 #[derive(Default, Clone, Copy)]
