@@ -168,7 +168,13 @@ pub fn run(model_args: &ModelArgs, command: LabelCommand) -> Result<()> {
             let (fp, _) = store.model(model_args)?;
             let labels = store.open(&fp)?.labels(&LabelFilter { source, concept, applying: false })?;
             if stdout {
-                interchange::export(&labels, format, &mut std::io::stdout().lock())?;
+                let mut text = Vec::new();
+                interchange::export(&labels, format, &mut text)?;
+                // A reader that has seen enough (`| head`) is no failure.
+                match std::io::Write::write_all(&mut std::io::stdout().lock(), &text) {
+                    Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+                    _ => {}
+                }
             } else {
                 // Written beside the target and renamed: an interrupted export leaves no half file.
                 let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
