@@ -32,7 +32,10 @@ fn lexical_labels_show_on_the_neuron_take_verdicts_and_round_trip() {
     let letters: Vec<String> = ('a'..='z').map(|c| format!("\"{c}\"")).collect();
     std::fs::write(
         home.join("config/concepts.toml"),
-        format!("[[concept]]\nkey = \"letters\"\nname = \"letters\"\nseeds = [{}]\nquestion = \"Letters?\"\n", letters.join(", ")),
+        format!(
+            "[[concept]]\nkey = \"letters\"\nname = \"letters\"\nseeds = [{}]\nquestion = \"Letters?\"\n",
+            letters.join(", ")
+        ),
     )
     .unwrap();
 
@@ -50,7 +53,8 @@ fn lexical_labels_show_on_the_neuron_take_verdicts_and_round_trip() {
     let neuron = first["neuron"].as_str().unwrap().to_string();
     assert_eq!(first["label_source"], "lexicon");
 
-    let saved = ok(home, &["review", "verdict", &neuron, "letters", "disagree", "--note", "only vowels", "--corrected", "add"]);
+    let saved =
+        ok(home, &["review", "verdict", &neuron, "letters", "disagree", "--note", "only vowels", "--corrected", "add"]);
     assert!(saved.starts_with("saved\t1\t"), "{saved}");
     let shown = ok(home, &["neuron", &neuron]);
     assert!(shown.contains("label:      letters (lexicon, yes)"), "{shown}");
