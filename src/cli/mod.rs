@@ -2,7 +2,9 @@
 mod bench;
 mod index;
 mod inspect;
+mod label;
 mod neuron;
+mod review;
 
 use std::path::PathBuf;
 
@@ -51,6 +53,12 @@ pub enum Command {
     Index(index::IndexCommand),
     /// Find neurons by the tokens they promote
     Search(index::SearchArgs),
+    /// Concept labels: the lexical pre-filter, the LLM step, import and export
+    #[command(subcommand)]
+    Label(label::LabelCommand),
+    /// Checking labels by hand: verdicts, the review queue, agreement statistics
+    #[command(subcommand)]
+    Review(review::ReviewCommand),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -66,6 +74,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Neuron(args)) => neuron::run(&cli.model, args),
         Some(Command::Index(command)) => index::run_index(&cli.model, command),
         Some(Command::Search(args)) => index::run_search(&cli.model, args),
+        Some(Command::Label(command)) => label::run(&cli.model, command),
+        Some(Command::Review(command)) => review::run(&cli.model, command),
         None => inspect::run(&cli.model, inspect::InspectArgs::demo()),
     }
 }

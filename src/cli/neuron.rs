@@ -1,10 +1,15 @@
 //! `neuronav neuron L21N7027`: what a neuron promotes and suppresses.
+use std::path::PathBuf;
+
 use clap::Args;
-use color_eyre::eyre::{bail, Result};
+use color_eyre::eyre::{bail, eyre, Result};
 use serde::Serialize;
 
 use super::ModelArgs;
 use crate::engine::neuron::NeuronId;
+use crate::paths::Paths;
+use crate::science::labels::label::{Label, Verdict};
+use crate::science::labels::store::LabelStore;
 use crate::science::projection::{self, ProjectionSettings};
 
 #[derive(Debug, Args)]
@@ -16,6 +21,9 @@ pub struct NeuronArgs {
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
+    /// The label database [default: labels.sqlite3 in the data directory]
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -41,6 +49,8 @@ struct NeuronReport {
     norm_gain: bool,
     promotes: Vec<TokenReport>,
     suppresses: Vec<TokenReport>,
+    labels: Vec<Label>,
+    verdicts: Vec<Verdict>,
 }
 
 #[derive(Serialize)]
@@ -67,11 +77,24 @@ pub fn run(model_args: &ModelArgs, args: NeuronArgs) -> Result<()> {
     let tokens = |v: &[projection::TokenLogit]| -> Vec<TokenReport> {
         v.iter().map(|t| TokenReport { id: t.token, text: tok.token_display(t.token), logit: t.logit }).collect()
     };
+    let db = match &args.db {
+        Some(p) => p.clone(),
+        None => LabelStore::default_path(&Paths::resolve().map_err(|e| eyre!(e))?.data),
+    };
+    // Looking at a neuron creates no database; with none there are no labels to show.
+    let (labels, verdicts) = if db.is_file() {
+        let store = LabelStore::open(&db, &loaded.fingerprint)?;
+        (store.labels_for(args.neuron)?, store.verdicts_for(args.neuron)?)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let report = NeuronReport {
         neuron: args.neuron.to_string(),
         norm_gain: args.projection.norm_gain,
         promotes: tokens(&p.top),
         suppresses: tokens(&p.bottom),
+        labels,
+        verdicts,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -82,5 +105,15 @@ pub fn run(model_args: &ModelArgs, args: NeuronArgs) -> Result<()> {
         |v: &[TokenReport]| v.iter().map(|t| format!("{} {:+.2}", t.text, t.logit)).collect::<Vec<_>>().join("  ");
     println!("promotes:   {}", line(&report.promotes));
     println!("suppresses: {}", line(&report.suppresses));
+    for l in &report.labels {
+        let said = if l.applies { "yes" } else { "no" };
+        let answer = if l.answer.is_empty() { String::new() } else { format!(": {}", l.answer.replace('\n', " ")) };
+        println!("label:      {} ({}, {said}){answer}", l.concept, l.source);
+    }
+    for v in &report.verdicts {
+        let corrected = v.corrected.as_deref().map_or(String::new(), |c| format!(", is {c}"));
+        let note = v.note.as_deref().map_or(String::new(), |n| format!(": {n}"));
+        println!("verdict:    {} {}{corrected} ({}){note}", v.concept, v.verdict, v.time);
+    }
     Ok(())
 }

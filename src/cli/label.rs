@@ -1,0 +1,290 @@
+//! `neuronav label lexical|llm|import|export`: making concept labels and moving them in and out.
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+use color_eyre::eyre::{bail, eyre, Result, WrapErr};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::ModelArgs;
+use crate::engine::fingerprint::fingerprint;
+use crate::engine::loader;
+use crate::engine::session::Control;
+use crate::paths::Paths;
+use crate::science::labels::concepts::Concepts;
+use crate::science::labels::endpoint::{Endpoint, LlmConfig, ENV_API_KEY};
+use crate::science::labels::interchange::{self, Format, Shape};
+use crate::science::labels::label::LEXICON;
+use crate::science::labels::lexical::{self, LexicalSettings};
+use crate::science::labels::llm::{self, Candidate};
+use crate::science::labels::store::{LabelFilter, LabelStore};
+use crate::science::projection::ProjectionSettings;
+use crate::science::vocab_index::VocabIndex;
+
+/// Which label store to use, and for which model.
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// The label database [default: labels.sqlite3 in the data directory]
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// The model's fingerprint, to use the store without the model's files (neuron ids are then
+    /// not checked against the model's size)
+    #[arg(long, value_name = "HEX")]
+    pub fingerprint: Option<String>,
+}
+
+impl StoreArgs {
+    pub fn path(&self) -> Result<PathBuf> {
+        match &self.db {
+            Some(p) => Ok(p.clone()),
+            None => Ok(LabelStore::default_path(&Paths::resolve().map_err(|e| eyre!(e))?.data)),
+        }
+    }
+
+    /// The fingerprint given, or the model's; and the model's shape when its files were read.
+    pub fn model(&self, model_args: &ModelArgs) -> Result<(String, Option<Shape>)> {
+        if let Some(fp) = &self.fingerprint {
+            return Ok((fp.clone(), None));
+        }
+        let path = model_args.resolve_path()?;
+        let (_, config, _) = loader::open(&path).wrap_err_with(|| format!("opening {}", path.display()))?;
+        let shape = Shape { n_layers: config.num_layers, d_ff: config.intermediate_size };
+        Ok((fingerprint(&path)?, Some(shape)))
+    }
+
+    pub fn open(&self, fingerprint: &str) -> Result<LabelStore> {
+        Ok(LabelStore::open(&self.path()?, fingerprint)?)
+    }
+}
+
+/// The built-in concepts with the user's from the config directory.
+pub fn concepts() -> Result<Concepts> {
+    let paths = Paths::resolve().map_err(|e| eyre!(e))?;
+    Ok(Concepts::load(&paths.config.join("concepts.toml"))?)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabelCommand {
+    /// Label every neuron whose promoted tokens include at least two seed words of a concept
+    /// (the method's pre-filter; source "lexicon")
+    Lexical {
+        /// Skip layers below this one
+        #[arg(long, default_value_t = 6)]
+        min_layer: usize,
+        /// Promoted tokens (of 20) that must equal a seed word
+        #[arg(long, default_value_t = 2)]
+        min_matches: usize,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Ask an LLM each concept's question about the lexicon's candidates (resumable: pairs
+    /// already answered by the same LLM model are skipped). The API key is read from
+    /// NEURONAV_LLM_API_KEY or OPENAI_API_KEY
+    Llm(LlmArgs),
+    /// Import labels from a JSON, JSONL or CSV file (columns neuron,concept,label_source,answer)
+    Import {
+        file: PathBuf,
+        /// File format [default: from the extension]
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Export labels as JSON, JSONL or CSV
+    Export {
+        /// Where to write ("-": standard output)
+        file: PathBuf,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Only labels from this source
+        #[arg(long)]
+        source: Option<String>,
+        /// Only labels of this concept
+        #[arg(long)]
+        concept: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LlmArgs {
+    /// Only candidates of this concept
+    #[arg(long)]
+    concept: Option<String>,
+    /// Ask about at most this many candidates
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Chat endpoint up to the API version [env NEURONAV_LLM_BASE_URL; config [llm] base_url]
+    #[arg(long)]
+    base_url: Option<String>,
+    /// LLM asked, and the source its labels are stored under [env NEURONAV_LLM_MODEL; default gpt-4-turbo]
+    #[arg(long)]
+    llm_model: Option<String>,
+    /// Requests in flight at once [default: 4]
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Seconds one request may take [default: 60]
+    #[arg(long)]
+    timeout: Option<f64>,
+    /// Retries of a failed request [default: 4]
+    #[arg(long)]
+    retries: Option<u32>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+pub fn run(model_args: &ModelArgs, command: LabelCommand) -> Result<()> {
+    match command {
+        LabelCommand::Lexical { min_layer, min_matches, store } => {
+            run_lexical(model_args, LexicalSettings { min_layer, min_matches }, &store)
+        }
+        LabelCommand::Llm(args) => run_llm(model_args, args),
+        LabelCommand::Import { file, format, store } => {
+            let format = format_of(&file, format)?;
+            let (fp, shape) = store.model(model_args)?;
+            let Some(shape) = shape else {
+                bail!("import checks neuron ids against the model: give --model, not --fingerprint")
+            };
+            let mut db = store.open(&fp)?;
+            let report = interchange::import(&mut db, &file, format, shape, &concepts()?)?;
+            let unit = if report.items { "item" } else { "line" };
+            for r in &report.rejected {
+                eprintln!("{}: {unit} {}: {}", file.display(), r.at, r.reason);
+            }
+            println!(
+                "{}: {} imported, {} updated, {} already in the store, {} rejected",
+                file.display(),
+                report.imported,
+                report.updated,
+                report.unchanged,
+                report.rejected.len()
+            );
+            Ok(())
+        }
+        LabelCommand::Export { file, format, source, concept, store } => {
+            let stdout = file == Path::new("-");
+            let format = if stdout { format.unwrap_or(Format::Jsonl) } else { format_of(&file, format)? };
+            let (fp, _) = store.model(model_args)?;
+            let labels = store.open(&fp)?.labels(&LabelFilter { source, concept, applying: false })?;
+            if stdout {
+                let mut text = Vec::new();
+                interchange::export(&labels, format, &mut text)?;
+                // A reader that has seen enough (`| head`) is no failure.
+                match std::io::Write::write_all(&mut std::io::stdout().lock(), &text) {
+                    Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+                    _ => {}
+                }
+            } else {
+                // Written beside the target and renamed: an interrupted export leaves no half file.
+                let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let mut tmp =
+                    tempfile::NamedTempFile::new_in(dir).wrap_err_with(|| format!("writing {}", file.display()))?;
+                interchange::export(&labels, format, &mut std::io::BufWriter::new(tmp.as_file_mut()))?;
+                tmp.persist(&file).wrap_err_with(|| format!("writing {}", file.display()))?;
+                eprintln!("{} labels written to {}", labels.len(), file.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn format_of(file: &Path, format: Option<Format>) -> Result<Format> {
+    format.or_else(|| Format::of_path(file)).ok_or_else(|| {
+        eyre!("{}: cannot tell the format from the extension; give --format json|jsonl|csv", file.display())
+    })
+}
+
+fn run_lexical(model_args: &ModelArgs, settings: LexicalSettings, store: &StoreArgs) -> Result<()> {
+    let concepts = concepts()?;
+    let loaded = model_args.load()?;
+    let cache = Paths::resolve().map_err(|e| eyre!(e))?.cache;
+    let started = Instant::now();
+    let (index, built) = VocabIndex::load_or_build(
+        loaded.model.as_ref(),
+        &cache,
+        &loaded.fingerprint,
+        ProjectionSettings::default(),
+        Control::default(),
+    )?;
+    let index_time = started.elapsed();
+    let started = Instant::now();
+    let texts = lexical::token_texts(&loaded.tokenizer, loaded.config.vocab_size);
+    let labels = lexical::prefilter(&index, &texts, &concepts, settings);
+    let filter_time = started.elapsed();
+    let mut db = store.open(&loaded.fingerprint)?;
+    db.upsert_labels(&labels)?;
+    eprintln!(
+        "index {} in {:.2} s; {} neurons of layers >= {} filtered in {:.2} s",
+        if built { "built" } else { "loaded" },
+        index_time.as_secs_f64(),
+        index.d_ff * index.n_layers.saturating_sub(settings.min_layer),
+        settings.min_layer,
+        filter_time.as_secs_f64()
+    );
+    for c in concepts.iter() {
+        let n = labels.iter().filter(|l| l.concept == c.key).count();
+        println!("{:<12} {n:>6} neurons", c.key);
+    }
+    let distinct: std::collections::HashSet<_> = labels.iter().map(|l| l.neuron).collect();
+    println!("{:<12} {:>6} neurons ({} labels) -> {}", "any", distinct.len(), labels.len(), db.path().display());
+    Ok(())
+}
+
+fn run_llm(model_args: &ModelArgs, args: LlmArgs) -> Result<()> {
+    let concepts = concepts()?;
+    if let Some(c) = &args.concept {
+        concepts.require(c)?;
+    }
+    let config = LlmConfig::load(&Paths::resolve().map_err(|e| eyre!(e))?.config.join("config.toml"))?;
+    let flags = LlmConfig {
+        base_url: args.base_url,
+        model: args.llm_model,
+        concurrency: args.concurrency,
+        timeout_secs: args.timeout,
+        retries: args.retries,
+    };
+    let endpoint = Endpoint::resolve(flags, config)?;
+    if !endpoint.has_key() {
+        eprintln!("no API key in {ENV_API_KEY} or OPENAI_API_KEY; sending requests without one");
+    }
+    let (fp, _) = args.store.model(model_args)?;
+    let mut store = args.store.open(&fp)?;
+    let filter = LabelFilter { source: Some(LEXICON.into()), concept: args.concept, applying: true };
+    let mut candidates: Vec<Candidate> = store
+        .labels(&filter)?
+        .into_iter()
+        .map(|l| Candidate { neuron: l.neuron, concept: l.concept, evidence: l.evidence })
+        .collect();
+    if candidates.is_empty() {
+        bail!("no lexicon labels to ask about; run `neuronav label lexical` first");
+    }
+    if let Some(limit) = args.limit {
+        candidates.truncate(limit);
+    }
+    let bar = ProgressBar::new(0)
+        .with_style(ProgressStyle::with_template("{msg} {bar:40} {pos}/{len}, {eta} left").expect("valid template"));
+    let progress = |p: llm::Progress| {
+        bar.set_length(p.total as u64);
+        bar.set_position(p.done as u64);
+        bar.set_message(format!("{} yes, {} failed", p.labelled, p.failed));
+    };
+    let report = llm::label(&mut store, &endpoint, &concepts, &candidates, &progress)?;
+    bar.finish_and_clear();
+    for (c, why) in &report.failed {
+        eprintln!("{} {}: {why}", c.neuron, c.concept);
+    }
+    println!(
+        "{}: {} answered ({} yes), {} already answered, {} without an answer, {} requests",
+        endpoint.model,
+        report.answered,
+        report.labelled,
+        report.skipped,
+        report.failed.len(),
+        report.requests
+    );
+    if !report.failed.is_empty() {
+        bail!("{} pairs got no answer; run the command again to ask them", report.failed.len());
+    }
+    Ok(())
+}

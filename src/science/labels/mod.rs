@@ -1,0 +1,19 @@
+//! Concept labels: which neurons carry which of the method's concepts, who says so, and what
+//! people checking them said.
+//!
+//! - `concepts`: the concepts (built in, plus the user's), each with seed words and a question;
+//! - `lexical`: the seed-word pre-filter over the whole-model index;
+//! - `llm` and `endpoint`: the Yes/No question to an OpenAI-compatible chat endpoint;
+//! - `store`: labels and verdicts in SQLite, keyed by model fingerprint;
+//! - `interchange`: JSON, JSONL and CSV label files in and out;
+//! - `agreement`: agreement with verdicts and Cohen's kappa between sources.
+pub mod agreement;
+pub mod concepts;
+pub mod endpoint;
+pub mod error;
+pub mod interchange;
+pub mod label;
+pub mod lexical;
+mod lines;
+pub mod llm;
+pub mod store;
