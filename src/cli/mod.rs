@@ -19,6 +19,8 @@ use crate::paths::Paths;
 pub struct Cli {
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub explorer: crate::tui::TuiArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -66,7 +68,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Neuron(args)) => neuron::run(&cli.model, args),
         Some(Command::Index(command)) => index::run_index(&cli.model, command),
         Some(Command::Search(args)) => index::run_search(&cli.model, args),
-        None => inspect::run(&cli.model, inspect::InspectArgs::demo()),
+        None => crate::tui::run(&cli.model, cli.explorer),
     }
 }
 

@@ -1,0 +1,54 @@
+//! The terminal's life: raw mode, alternate screen, mouse and bracketed paste on entry; all of it
+//! undone on exit, on drop, and by the panic hook before the panic report is printed.
+use std::io::{stdout, Stdout};
+
+use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture};
+use crossterm::execute;
+use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+
+pub type Backend = CrosstermBackend<Stdout>;
+
+pub struct Tui {
+    pub terminal: Terminal<Backend>,
+}
+
+impl Tui {
+    pub fn enter() -> std::io::Result<Tui> {
+        install_panic_hook();
+        enable_raw_mode()?;
+        let mut out = stdout();
+        if let Err(e) = execute!(out, EnterAlternateScreen, EnableMouseCapture, EnableBracketedPaste) {
+            restore();
+            return Err(e);
+        }
+        let terminal = Terminal::new(CrosstermBackend::new(out))?;
+        Ok(Tui { terminal })
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        restore();
+        let _ = self.terminal.show_cursor();
+    }
+}
+
+/// Puts the terminal back as the shell expects it. Safe to call more than once; errors are
+/// ignored because there is nowhere left to report them.
+pub fn restore() {
+    let _ = disable_raw_mode();
+    let _ =
+        execute!(stdout(), DisableBracketedPaste, DisableMouseCapture, LeaveAlternateScreen, crossterm::cursor::Show);
+}
+
+/// Chains a hook that restores the terminal in front of the installed one (color-eyre's), so the
+/// report lands on a sane screen.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        previous(info);
+    }));
+}
