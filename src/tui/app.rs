@@ -644,7 +644,7 @@ impl App {
         let text = line.lines().join(" ");
         match kind {
             LineKind::Command => match command::parse(&text) {
-                Ok(cmd) => self.execute(cmd),
+                Ok(cmd) => self.run_command(cmd),
                 Err(e) => {
                     self.error(e);
                     Vec::new()
@@ -657,7 +657,14 @@ impl App {
         }
     }
 
+    /// Runs a command of the command line.
     pub fn execute(&mut self, cmd: Command) -> Vec<Effect> {
+        let mut effects = self.run_command(cmd);
+        effects.extend(self.refresh());
+        effects
+    }
+
+    fn run_command(&mut self, cmd: Command) -> Vec<Effect> {
         match cmd {
             Command::Quit => return vec![Effect::Quit],
             Command::GotoNeuron(n) => {

@@ -184,33 +184,40 @@ impl Worker {
                 }
             } else {
                 match self.rx.recv() {
-                    Ok(c) => self.queued.push_back(c),
+                    Ok(c) => self.accept(c),
                     Err(_) => return,
                 }
             }
         }
     }
 
-    /// Moves everything waiting on the channel into the queue, keeping only the latest of the
-    /// cursor-driven queries. Returns false once the UI has hung up.
+    /// Moves everything waiting on the channel into the queue. Returns false once the UI has
+    /// hung up.
     fn fill_queue(&mut self) -> bool {
         loop {
             match self.rx.try_recv() {
-                Ok((epoch, EngineCmd::Project { neurons })) => {
-                    if self.current(epoch) {
-                        self.projections = neurons.into();
-                    }
-                }
-                Ok((epoch, cmd)) => {
-                    let latest_wins = matches!(cmd, EngineCmd::Detail { .. } | EngineCmd::Lens { .. });
-                    if latest_wins {
-                        let kind = std::mem::discriminant(&cmd);
-                        self.queued.retain(|(_, c)| std::mem::discriminant(c) != kind);
-                    }
-                    self.queued.push_back((epoch, cmd));
-                }
+                Ok(c) => self.accept(c),
                 Err(TryRecvError::Empty) => return true,
                 Err(TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
+    /// Queues a command, keeping only the latest of the cursor-driven queries; a projection
+    /// request replaces the projections still to do.
+    fn accept(&mut self, (epoch, cmd): (u64, EngineCmd)) {
+        match cmd {
+            EngineCmd::Project { neurons } => {
+                if self.current(epoch) {
+                    self.projections = neurons.into();
+                }
+            }
+            cmd => {
+                if matches!(cmd, EngineCmd::Detail { .. } | EngineCmd::Lens { .. }) {
+                    let kind = std::mem::discriminant(&cmd);
+                    self.queued.retain(|(_, c)| std::mem::discriminant(c) != kind);
+                }
+                self.queued.push_back((epoch, cmd));
             }
         }
     }
@@ -235,10 +242,7 @@ impl Worker {
             EngineCmd::RunPrompt { text } => self.run_prompt(&text),
             EngineCmd::Step { n, stop_at_eos } => self.step(n, stop_at_eos),
             EngineCmd::StepBack => self.step_back(),
-            EngineCmd::Project { neurons } => {
-                self.projections = neurons.into();
-                Ok(())
-            }
+            EngineCmd::Project { .. } => unreachable!("accept() takes projection requests"),
             EngineCmd::Detail { neuron } => self.detail(neuron),
             EngineCmd::Lens { position } => self.lens(position),
             EngineCmd::SetTopK(k) => self.with_session(|s| s.set_top_k(k)),
