@@ -1,6 +1,7 @@
 //! The terminal's life: raw mode, alternate screen, mouse and bracketed paste on entry; all of it
 //! undone on exit, on drop, and by the panic hook before the panic report is printed.
 use std::io::{stdout, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture};
 use crossterm::execute;
@@ -10,6 +11,10 @@ use ratatui::Terminal;
 
 pub type Backend = CrosstermBackend<Stdout>;
 
+/// Whether the terminal is in the explorer's modes. Leaving the alternate screen twice would
+/// move the cursor back to where the explorer started, over a panic report printed in between.
+static ENTERED: AtomicBool = AtomicBool::new(false);
+
 pub struct Tui {
     pub terminal: Terminal<Backend>,
 }
@@ -18,6 +23,7 @@ impl Tui {
     pub fn enter() -> std::io::Result<Tui> {
         install_panic_hook();
         enable_raw_mode()?;
+        ENTERED.store(true, Ordering::SeqCst);
         let mut out = stdout();
         if let Err(e) = execute!(out, EnterAlternateScreen, EnableMouseCapture, EnableBracketedPaste) {
             restore();
@@ -31,13 +37,15 @@ impl Tui {
 impl Drop for Tui {
     fn drop(&mut self) {
         restore();
-        let _ = self.terminal.show_cursor();
     }
 }
 
-/// Puts the terminal back as the shell expects it. Safe to call more than once; errors are
-/// ignored because there is nowhere left to report them.
+/// Puts the terminal back as the shell expects it. Only the first call after entering acts;
+/// errors are ignored because there is nowhere left to report them.
 pub fn restore() {
+    if !ENTERED.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let _ = disable_raw_mode();
     let _ =
         execute!(stdout(), DisableBracketedPaste, DisableMouseCapture, LeaveAlternateScreen, crossterm::cursor::Show);
