@@ -38,7 +38,7 @@ fn app() -> App {
     app.on_engine(EngineMsg::Idle);
     let hit = |l: usize, j: usize| NeuronHit {
         index: ((l * 131 + j * 977) % 1536) as u32,
-        m: if j % 3 == 0 { -1.5 } else { 2.0 } / (1.0 + j as f32),
+        m: if j.is_multiple_of(3) { -1.5 } else { 2.0 } / (1.0 + j as f32),
         s: 3.0 / (1.0 + j as f32),
     };
     let snapshot = Snapshot {

@@ -462,12 +462,9 @@ impl App {
                 };
                 self.row = 0;
             }
-            Action::OpenNeuron => match mode {
-                Mode::Normal => match self.selected_neuron() {
-                    Some(n) => self.open_neuron(n),
-                    None => self.error("no neuron selected"),
-                },
-                _ => {}
+            Action::OpenNeuron => match self.selected_neuron() {
+                Some(n) => self.open_neuron(n),
+                None => self.error("no neuron selected"),
             },
             Action::OpenLens => {
                 self.show_lens = !(self.show_lens && self.focus == Focus::Lens);
