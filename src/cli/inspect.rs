@@ -59,21 +59,6 @@ pub enum Format {
 }
 
 impl InspectArgs {
-    /// What `neuronav` with no arguments shows.
-    pub fn demo() -> Self {
-        InspectArgs {
-            prompt: Some("Question: Roger has 5 tennis balls. He buys 2 more cans of 3 tennis balls each. How many tennis balls does he have now?\nLet's think step by step\n".into()),
-            prompt_file: None,
-            generate: 12,
-            top_k: 5,
-            positions: Positions::Last,
-            format: Format::Table,
-            temperature: 0.0,
-            top_p: 1.0,
-            seed: 0,
-        }
-    }
-
     fn sampling(&self) -> Sampling {
         if self.temperature > 0.0 {
             Sampling::Random { temperature: self.temperature, top_p: self.top_p, seed: self.seed }

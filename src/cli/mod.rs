@@ -21,6 +21,8 @@ use crate::paths::Paths;
 pub struct Cli {
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub explorer: crate::tui::TuiArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -76,7 +78,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Search(args)) => index::run_search(&cli.model, args),
         Some(Command::Label(command)) => label::run(&cli.model, command),
         Some(Command::Review(command)) => review::run(&cli.model, command),
-        None => inspect::run(&cli.model, inspect::InspectArgs::demo()),
+        None => crate::tui::run(&cli.model, cli.explorer),
     }
 }
 

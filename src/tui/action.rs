@@ -1,0 +1,123 @@
+//! Everything a key can do. The keymap file names these in snake_case (`run = "step_back"`), and
+//! each variant's doc line is its description in the help overlay.
+use serde::Deserialize;
+use strum::{EnumIter, EnumMessage, IntoStaticStr};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, EnumIter, EnumMessage, IntoStaticStr)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Action {
+    /// Does nothing; binding a key to it unbinds the key
+    Noop,
+    /// Quit neuronav
+    Quit,
+    /// Cancel the running job, or quit when nothing runs
+    Interrupt,
+    /// Cancel the running job, close a popup or clear the search
+    Cancel,
+    /// Show or hide the key reference
+    Help,
+    /// Move focus to the next pane
+    FocusNext,
+    /// Move focus to the previous pane
+    FocusPrev,
+    /// Let the focused pane fill the screen, or restore the layout
+    Zoom,
+    /// Open the command line (:goto L21N7027, :k 10, :export f.json, :q)
+    CommandLine,
+    /// Search the current view for a neuron id or a token
+    Search,
+    /// Jump to the next search match
+    SearchNext,
+    /// Jump to the previous search match
+    SearchPrev,
+    /// Edit the prompt
+    EditPrompt,
+    /// Pick a prompt from the bundled examples and the method's variants
+    PickPrompt,
+    /// Run the prompt (prefill), replacing the text computed so far
+    RunPrompt,
+    /// Generate one token
+    Step,
+    /// Generate several tokens (:n sets how many)
+    StepMany,
+    /// Take back the last generated token
+    StepBack,
+    /// Switch between greedy and seeded sampling
+    ToggleSampling,
+    /// Stop generating at the end-of-sequence token, or continue past it
+    ToggleEos,
+    /// Move up in the focused pane
+    Up,
+    /// Move down in the focused pane
+    Down,
+    /// Move left in the focused pane (previous position or layer)
+    Left,
+    /// Move right in the focused pane (next position or layer)
+    Right,
+    /// Page up in the focused pane
+    PageUp,
+    /// Page down in the focused pane
+    PageDown,
+    /// Go to the first item of the focused pane
+    Top,
+    /// Go to the last item of the focused pane
+    Bottom,
+    /// Select the previous token position
+    PrevPosition,
+    /// Select the next token position
+    NextPosition,
+    /// Select the previous layer
+    PrevLayer,
+    /// Select the next layer
+    NextLayer,
+    /// Cycle the layer view: one layer, side by side, all-layers grid
+    CycleLayerView,
+    /// Sort neurons by score s or by |m|
+    ToggleSort,
+    /// Show all neurons, only positive m, or only negative m
+    CycleSignFilter,
+    /// Open the selected neuron's detail
+    OpenNeuron,
+    /// Show the logit lens of the selected position
+    OpenLens,
+    /// Switch theme: dark, light, 16 colours
+    CycleTheme,
+    /// Undo the last edit of the prompt
+    Undo,
+    /// Redo an undone edit of the prompt
+    Redo,
+    /// Accept: run the command line, finish a search, pick the highlighted entry
+    Confirm,
+}
+
+impl Action {
+    /// The action's name as the keymap writes it.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// The one-line description shown in help.
+    pub fn doc(self) -> &'static str {
+        self.get_documentation().unwrap_or("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::IntoEnumIterator;
+
+    #[test]
+    fn every_action_has_a_doc_line_and_round_trips_by_name() {
+        for a in Action::iter() {
+            assert!(!a.doc().trim().is_empty(), "{a:?} has no doc line");
+            let parsed: Action = serde::Deserialize::deserialize(serde::de::value::StrDeserializer::<
+                serde::de::value::Error,
+            >::new(a.name()))
+            .unwrap();
+            assert_eq!(parsed, a);
+        }
+        assert_eq!(Action::StepBack.name(), "step_back");
+    }
+}

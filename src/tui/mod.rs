@@ -1,0 +1,158 @@
+//! The terminal explorer: `neuronav` with no subcommand.
+//!
+//! Threads: input (blocking crossterm reads), the engine worker (owns the model and session), a
+//! ticker for the progress spinner, and the main thread, which selects over their channels, runs
+//! the reducer and redraws when something changed.
+pub mod action;
+pub mod app;
+pub mod command;
+pub mod export;
+pub mod key;
+pub mod keymap;
+pub mod labels;
+pub mod prompts;
+pub mod snapshot;
+pub mod terminal;
+pub mod theme;
+pub mod ui;
+pub mod worker;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use color_eyre::eyre::{eyre, Result, WrapErr};
+use crossbeam_channel::{select, unbounded};
+use crossterm::event::{Event, KeyEventKind};
+
+use self::app::{App, Effect};
+use self::keymap::Keymap;
+use self::theme::ThemeName;
+use self::worker::{Engine, EngineCmd};
+use crate::cli::ModelArgs;
+use crate::engine::session::SessionSettings;
+use crate::paths::Paths;
+
+/// Options of the explorer (`neuronav` with no subcommand).
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    /// Open with the prompt in this file
+    #[arg(long, value_name = "FILE")]
+    pub open: Option<PathBuf>,
+    /// dark, light, basic (16 colours) or plain; NO_COLOR selects plain
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Neurons kept per layer and position
+    #[arg(long, default_value_t = 20)]
+    pub top_k: usize,
+    /// The method's data directory, whose prompts/*.txt variants the prompt picker offers
+    #[arg(long, value_name = "DIR", default_value = "../shared/data/rai-yao-2024")]
+    pub data: PathBuf,
+}
+
+/// Set to make the explorer panic after its first frame: how the tests check that a panic
+/// leaves the terminal restored.
+const PANIC_FOR_TESTS: &str = "NEURONAV_TEST_PANIC";
+
+pub fn run(model: &ModelArgs, args: TuiArgs) -> Result<()> {
+    let paths = Paths::resolve().map_err(|e| eyre!(e))?;
+    let (keymap, warnings) = Keymap::load(&paths.config.join("keymap.toml")).map_err(|e| eyre!(e))?;
+    let theme = match &args.theme {
+        Some(name) => {
+            ThemeName::parse(name).ok_or_else(|| eyre!("unknown theme '{name}' (dark, light, basic, plain)"))?
+        }
+        None => ThemeName::from_env(),
+    };
+    let mut prompts = prompts::examples();
+    let (variants, problems) = prompts::method_variants(&args.data);
+    prompts.extend(variants);
+    let mut app = App::new(keymap, prompts, theme);
+    app.settings.top_k = args.top_k.max(1);
+    if let Some(file) = &args.open {
+        let text =
+            std::fs::read_to_string(file).wrap_err_with(|| format!("reading the prompt from {}", file.display()))?;
+        app.set_prompt(&text);
+    }
+    if let Some(w) = warnings.into_iter().chain(problems).next() {
+        app.on_prompt_file(std::path::Path::new(""), Err(w));
+    }
+    let engine = Engine::spawn(paths);
+    engine.send(EngineCmd::Load {
+        model: model.model.clone(),
+        device: model.device,
+        dtype: model.dtype,
+        settings: SessionSettings { top_k: app.settings.top_k, sampling: app.settings.sampling() },
+    });
+    let mut tui = terminal::Tui::enter().wrap_err("setting up the terminal")?;
+    let result = main_loop(&mut tui, &mut app, &engine);
+    drop(tui);
+    result
+}
+
+fn main_loop(tui: &mut terminal::Tui, app: &mut App, engine: &Engine) -> Result<()> {
+    let size = tui.terminal.size()?;
+    app.on_resize(size.width, size.height);
+    let (input_tx, input) = unbounded();
+    std::thread::Builder::new().name("input".into()).spawn(move || loop {
+        let event = crossterm::event::read();
+        let failed = event.is_err();
+        if input_tx.send(event).is_err() || failed {
+            return;
+        }
+    })?;
+    let ticker = crossbeam_channel::tick(Duration::from_millis(120));
+    let panic_for_tests = std::env::var_os(PANIC_FOR_TESTS).is_some();
+    let mut dirty = true;
+    loop {
+        if dirty {
+            tui.terminal.draw(|frame| ui::draw(frame, app)).wrap_err("drawing the screen")?;
+            if panic_for_tests {
+                panic!("{PANIC_FOR_TESTS} is set");
+            }
+        }
+        let effects = select! {
+            recv(input) -> event => {
+                dirty = true;
+                match event.map_err(|_| eyre!("the input thread stopped"))?.wrap_err("reading the terminal")? {
+                    Event::Key(k) if k.kind != KeyEventKind::Release => app.on_key(k),
+                    Event::Paste(text) => { app.on_paste(&text); app.refresh() }
+                    Event::Mouse(m) => app.on_mouse(m),
+                    Event::Resize(w, h) => app.on_resize(w, h),
+                    _ => Vec::new(),
+                }
+            }
+            recv(engine.rx) -> msg => {
+                dirty = true;
+                let Ok(msg) = msg else { return Err(eyre!("the engine stopped")) };
+                let mut effects = app.on_engine(msg);
+                // A burst (projections) is drawn once.
+                while let Ok(more) = engine.rx.try_recv() {
+                    effects.extend(app.on_engine(more));
+                }
+                effects
+            }
+            recv(ticker) -> _ => {
+                dirty = app.busy.is_some();
+                Vec::new()
+            }
+        };
+        for effect in effects {
+            match effect {
+                Effect::Engine(cmd) => engine.send(cmd),
+                Effect::Cancel => {
+                    engine.cancel();
+                    app.cancelled();
+                }
+                Effect::Quit => return Ok(()),
+                Effect::Export { path, contents } => {
+                    let result = export::write_atomically(&path, &contents);
+                    app.on_exported(&path, result);
+                }
+                Effect::ReadPrompt(path) => {
+                    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
+                    app.on_prompt_file(&path, text);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Where each pane goes. One pure function of the terminal size and the state, used both to draw
+//! and to map mouse clicks back to panes.
+use std::ops::Range;
+
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+
+use crate::tui::app::{App, Focus, LayerView};
+
+/// Below this the explorer switches to a compact layout without borders.
+pub const FULL: (u16, u16) = (60, 20);
+/// Below this nothing readable fits; a message says so.
+pub const MINIMUM: (u16, u16) = (30, 8);
+/// Width of one column in the side-by-side layer view.
+pub const COLUMN_WIDTH: u16 = 34;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Regions {
+    pub prompt: Rect,
+    pub tokens: Rect,
+    pub layers: Rect,
+    pub detail: Rect,
+    pub lens: Rect,
+    pub status: Rect,
+    /// The message / command line.
+    pub line: Rect,
+    /// The compact layout: panes without borders.
+    pub compact: bool,
+    pub too_small: bool,
+}
+
+impl Regions {
+    pub fn pane_at(&self, at: Position) -> Option<Focus> {
+        [
+            (self.prompt, Focus::Prompt),
+            (self.tokens, Focus::Tokens),
+            (self.layers, Focus::Layers),
+            (self.detail, Focus::Detail),
+            (self.lens, Focus::Lens),
+        ]
+        .into_iter()
+        .find(|(r, _)| r.contains(at))
+        .map(|(_, f)| f)
+    }
+
+    pub fn of(&self, focus: Focus) -> Rect {
+        match focus {
+            Focus::Prompt => self.prompt,
+            Focus::Tokens => self.tokens,
+            Focus::Layers => self.layers,
+            Focus::Detail => self.detail,
+            Focus::Lens => self.lens,
+        }
+    }
+}
+
+pub fn regions(area: Rect, app: &App) -> Regions {
+    let mut r = Regions::default();
+    if area.width < MINIMUM.0 || area.height < MINIMUM.1 {
+        r.too_small = true;
+        return r;
+    }
+    let [body, status, line] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    r.status = status;
+    r.line = line;
+    if area.width < FULL.0 || area.height < FULL.1 {
+        r.compact = true;
+        let [tokens, main] = Layout::vertical([Constraint::Length(2), Constraint::Fill(1)]).areas(body);
+        r.tokens = tokens;
+        match app.focus {
+            Focus::Prompt => r.prompt = main,
+            Focus::Detail if app.detail_neuron.is_some() => r.detail = main,
+            Focus::Lens if app.show_lens => r.lens = main,
+            _ => r.layers = main,
+        }
+        return r;
+    }
+    if app.zoom {
+        match app.focus {
+            Focus::Detail if app.detail_neuron.is_none() => r.layers = body,
+            Focus::Lens if !app.show_lens => r.layers = body,
+            focus => match focus {
+                Focus::Prompt => r.prompt = body,
+                Focus::Tokens => r.tokens = body,
+                Focus::Layers => r.layers = body,
+                Focus::Detail => r.detail = body,
+                Focus::Lens => r.lens = body,
+            },
+        }
+        return r;
+    }
+    let prompt_height = if app.editing { (body.height / 3).max(5) } else { 5 };
+    let [prompt, tokens, main] =
+        Layout::vertical([Constraint::Length(prompt_height), Constraint::Length(5), Constraint::Fill(1)]).areas(body);
+    r.prompt = prompt;
+    r.tokens = tokens;
+    let side = app.detail_neuron.is_some() || app.show_lens;
+    if !side {
+        r.layers = main;
+        return r;
+    }
+    let [layers, right] = Layout::horizontal([Constraint::Percentage(58), Constraint::Fill(1)]).areas(main);
+    r.layers = layers;
+    match (app.detail_neuron.is_some(), app.show_lens) {
+        (true, true) => {
+            let [d, l] = Layout::vertical([Constraint::Percentage(55), Constraint::Fill(1)]).areas(right);
+            r.detail = d;
+            r.lens = l;
+        }
+        (true, false) => r.detail = right,
+        _ => r.lens = right,
+    }
+    r
+}
+
+/// Number of layer columns that fit side by side in a pane of `width`.
+pub fn columns(width: u16) -> usize {
+    (width.saturating_sub(2) / COLUMN_WIDTH).max(1) as usize
+}
+
+/// The layers the layer pane shows in detail (whose projections it needs).
+pub fn visible_layers(area: Rect, app: &App) -> Range<usize> {
+    let layers = app.layers();
+    if layers == 0 {
+        return 0..0;
+    }
+    match app.layer_view {
+        LayerView::Single | LayerView::Grid => app.layer..app.layer + 1,
+        LayerView::SideBySide => {
+            let n = columns(regions(area, app).layers.width).min(layers);
+            let start = first_column(app.layer, n, layers);
+            start..start + n
+        }
+    }
+}
+
+/// The first layer shown side by side so that `layer` is visible: whole pages of `n`.
+pub fn first_column(layer: usize, n: usize, layers: usize) -> usize {
+    ((layer / n) * n).min(layers.saturating_sub(n))
+}

@@ -1,0 +1,91 @@
+//! The status bar (model, device, step, layer, key hints) and the line below it (messages, the
+//! command line, the chord being typed).
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use crate::engine::sampling::Sampling;
+use crate::tui::action::Action;
+use crate::tui::app::{App, LineKind};
+use crate::tui::keymap::Mode;
+use crate::tui::worker::Job;
+
+/// The actions whose keys the status bar shows, per mode.
+fn hints(mode: Mode) -> &'static [(Action, &'static str)] {
+    match mode {
+        Mode::Normal => {
+            &[(Action::Help, "help"), (Action::RunPrompt, "run"), (Action::Step, "step"), (Action::CommandLine, "cmd")]
+        }
+        Mode::Prompt => &[(Action::Cancel, "done"), (Action::RunPrompt, "run"), (Action::Undo, "undo")],
+        Mode::Line => &[(Action::Confirm, "ok"), (Action::Cancel, "close")],
+        Mode::Help => &[(Action::Cancel, "close")],
+        Mode::Picker => &[(Action::Confirm, "load"), (Action::Cancel, "close")],
+    }
+}
+
+pub fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let mut parts: Vec<String> = Vec::new();
+    match &app.model {
+        Some(m) => {
+            parts.push(m.name.trim_end_matches(".gguf").to_string());
+            parts.push(m.device.clone());
+        }
+        None => parts.push("no model yet".into()),
+    }
+    if let Some(s) = &app.snapshot {
+        parts.push(format!("step {}", s.generated()));
+        parts.push(format!("pos {}/{}", app.position.min(s.len().saturating_sub(1)), s.len()));
+    }
+    if app.layers() > 0 {
+        parts.push(format!("L{}", app.layer));
+    }
+    parts.push(format!("K={}", app.settings.top_k));
+    parts.push(match app.settings.sampling() {
+        Sampling::Greedy => "greedy".into(),
+        Sampling::Random { temperature, seed, .. } => format!("T{temperature} seed {seed}"),
+    });
+    if let Some(b) = app.busy {
+        let what = match b.job {
+            Job::Loading => "loading",
+            Job::Prefill => "prefill",
+            Job::Generating => "generating",
+        };
+        parts.push(if b.total > 0 { format!("⟳ {what} {}/{}", b.done, b.total) } else { format!("⟳ {what}") });
+    }
+    let mode = app.mode();
+    let keys: Vec<String> = hints(mode)
+        .iter()
+        .filter_map(|(a, name)| app.keymap.keys_for(mode, *a).map(|k| format!("{k} {name}")))
+        .collect();
+    let left = format!(" {}", parts.join(" │ "));
+    let right = format!("{} ", keys.join("  "));
+    let pad = (area.width as usize).saturating_sub(left.chars().count() + right.chars().count());
+    let line = if pad > 0 { format!("{left}{}{right}", " ".repeat(pad)) } else { left };
+    frame.render_widget(Paragraph::new(line).style(t.status), area);
+}
+
+pub fn draw_line(frame: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    if let Some((kind, line)) = &app.line {
+        let prefix = if *kind == LineKind::Command { ":" } else { "/" };
+        let text = line.lines().join(" ");
+        let cursor = line.cursor().1;
+        frame.render_widget(Paragraph::new(format!("{prefix}{text}")), area);
+        frame.set_cursor_position((area.x + 1 + cursor as u16, area.y));
+        return;
+    }
+    if !app.pending.is_empty() {
+        let keys: String = app.pending.iter().map(|k| k.to_string()).collect();
+        let more = app.keymap.continuations(app.mode(), &app.pending);
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![Span::styled(format!("{keys} … "), t.accent), Span::raw(more)])),
+            area,
+        );
+        return;
+    }
+    if let Some((text, error)) = &app.message {
+        frame.render_widget(Paragraph::new(Span::styled(text.clone(), if *error { t.error } else { t.dim })), area);
+    }
+}

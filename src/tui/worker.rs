@@ -1,0 +1,481 @@
+//! The engine worker: the one thread that owns the model and the `Session`. The UI sends it
+//! commands and receives plain-data results; it never waits on it.
+//!
+//! Cancellation: `Engine::cancel` bumps an epoch and raises a flag. Commands are stamped with the
+//! epoch they were sent in; the worker skips commands sent before the latest cancel and lowers the
+//! flag before running a current one, so a cancel pressed while idle does not kill the next run.
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+
+use super::snapshot::*;
+use crate::engine::default_model;
+use crate::engine::loader::{self, DeviceChoice};
+use crate::engine::model::WeightDType;
+use crate::engine::neuron::NeuronId;
+use crate::engine::sampling::{top_tokens, Sampling};
+use crate::engine::session::{Control, Session, SessionSettings};
+use crate::engine::tokenizer::Tokenizer;
+use crate::engine::EngineError;
+use crate::paths::Paths;
+use crate::science::projection::{project, ProjectionSettings, TokenLogit};
+
+/// Tokens shown at each end of a neuron's projection.
+const PROJECTION_TOKENS: usize = 12;
+
+/// What the UI asks of the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineCmd {
+    /// Open a model (the default model, fetched when missing, if `model` is None).
+    Load {
+        model: Option<PathBuf>,
+        device: DeviceChoice,
+        dtype: WeightDType,
+        settings: SessionSettings,
+    },
+    /// Forget the text and run `text` as the prompt (prefill).
+    RunPrompt {
+        text: String,
+    },
+    /// Generate `n` tokens, one forward pass each; stop early at EOS when asked to.
+    Step {
+        n: usize,
+        stop_at_eos: bool,
+    },
+    /// Take back the last generated token.
+    StepBack,
+    /// Project these neurons' value vectors to the vocabulary. Latest wins: a new request replaces
+    /// what is still queued of an older one.
+    Project {
+        neurons: Vec<NeuronId>,
+    },
+    /// One neuron over the whole text. Latest wins.
+    Detail {
+        neuron: NeuronId,
+    },
+    /// The logit lens at a position. Latest wins.
+    Lens {
+        position: usize,
+    },
+    SetTopK(usize),
+    SetSampling(Sampling),
+}
+
+/// What kind of long job a progress report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    Loading,
+    Prefill,
+    Generating,
+}
+
+/// What the engine tells the UI.
+#[derive(Debug, Clone)]
+pub enum EngineMsg {
+    Status(String),
+    Loaded(Arc<ModelInfo>),
+    Progress {
+        job: Job,
+        done: usize,
+        total: usize,
+    },
+    Snapshot(Arc<Snapshot>),
+    Projection(Arc<ProjectionView>),
+    Detail(Arc<NeuronDetail>),
+    Lens(Arc<LensView>),
+    /// A run, step or load ended (finished, failed or cancelled).
+    Idle,
+    Error(String),
+}
+
+/// The UI's handle on the worker.
+pub struct Engine {
+    tx: Option<Sender<(u64, EngineCmd)>>,
+    pub rx: Receiver<EngineMsg>,
+    epoch: Arc<AtomicU64>,
+    flag: Arc<AtomicBool>,
+}
+
+impl Engine {
+    pub fn spawn(paths: Paths) -> Engine {
+        let (tx, cmd_rx) = crossbeam_channel::unbounded();
+        let (msg_tx, rx) = crossbeam_channel::unbounded();
+        let epoch = Arc::new(AtomicU64::new(0));
+        let flag = Arc::new(AtomicBool::new(false));
+        let worker = Worker {
+            rx: cmd_rx,
+            tx: msg_tx,
+            epoch: epoch.clone(),
+            flag: flag.clone(),
+            paths,
+            session: None,
+            generation: 0,
+            queued: VecDeque::new(),
+            projections: VecDeque::new(),
+            cache: HashMap::new(),
+        };
+        std::thread::Builder::new()
+            .name("engine".into())
+            .spawn(move || worker.run())
+            .expect("spawning the engine thread");
+        Engine { tx: Some(tx), rx, epoch, flag }
+    }
+
+    pub fn send(&self, cmd: EngineCmd) {
+        if let Some(tx) = &self.tx {
+            // A closed channel means the worker is gone; its last message already said why.
+            let _ = tx.send((self.epoch.load(Ordering::SeqCst), cmd));
+        }
+    }
+
+    /// Stops the running job at its next layer and drops every command not yet started.
+    pub fn cancel(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.flag.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Engine {
+    /// Stops the worker without waiting for it: a model load cannot be interrupted, and quitting
+    /// must not wait for one.
+    fn drop(&mut self) {
+        self.cancel();
+        self.tx = None;
+    }
+}
+
+struct Worker {
+    rx: Receiver<(u64, EngineCmd)>,
+    tx: Sender<EngineMsg>,
+    epoch: Arc<AtomicU64>,
+    flag: Arc<AtomicBool>,
+    paths: Paths,
+    session: Option<Session>,
+    /// Bumped whenever the session's text or ranking changes.
+    generation: u64,
+    queued: VecDeque<(u64, EngineCmd)>,
+    /// Neurons still to project for the latest `Project` request.
+    projections: VecDeque<NeuronId>,
+    cache: HashMap<NeuronId, Arc<ProjectionView>>,
+}
+
+impl Worker {
+    fn run(mut self) {
+        loop {
+            if !self.fill_queue() {
+                return;
+            }
+            if let Some((epoch, cmd)) = self.queued.pop_front() {
+                if !self.current(epoch) {
+                    // Every long job ends with Idle, also one dropped unstarted, so the UI's count
+                    // of running jobs stays true.
+                    if is_long(&cmd) {
+                        self.say(EngineMsg::Idle);
+                    }
+                    continue;
+                }
+                self.handle(cmd);
+            } else if let Some(neuron) = self.projections.pop_front() {
+                if let Some(view) = self.projection(neuron) {
+                    self.say(EngineMsg::Projection(view));
+                }
+            } else {
+                match self.rx.recv() {
+                    Ok(c) => self.accept(c),
+                    Err(_) => return,
+                }
+            }
+        }
+    }
+
+    /// Moves everything waiting on the channel into the queue. Returns false once the UI has
+    /// hung up.
+    fn fill_queue(&mut self) -> bool {
+        loop {
+            match self.rx.try_recv() {
+                Ok(c) => self.accept(c),
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
+    /// Queues a command, keeping only the latest of the cursor-driven queries; a projection
+    /// request replaces the projections still to do.
+    fn accept(&mut self, (epoch, cmd): (u64, EngineCmd)) {
+        match cmd {
+            EngineCmd::Project { neurons } => {
+                if self.current(epoch) {
+                    self.projections = neurons.into();
+                }
+            }
+            cmd => {
+                if matches!(cmd, EngineCmd::Detail { .. } | EngineCmd::Lens { .. }) {
+                    let kind = std::mem::discriminant(&cmd);
+                    self.queued.retain(|(_, c)| std::mem::discriminant(c) != kind);
+                }
+                self.queued.push_back((epoch, cmd));
+            }
+        }
+    }
+
+    /// Whether a command sent in `epoch` is still wanted; lowers the cancel flag if so.
+    fn current(&self, epoch: u64) -> bool {
+        if epoch != self.epoch.load(Ordering::SeqCst) {
+            return false;
+        }
+        self.flag.store(false, Ordering::SeqCst);
+        epoch == self.epoch.load(Ordering::SeqCst)
+    }
+
+    fn say(&self, msg: EngineMsg) {
+        let _ = self.tx.send(msg);
+    }
+
+    fn handle(&mut self, cmd: EngineCmd) {
+        let long = is_long(&cmd);
+        let result = match cmd {
+            EngineCmd::Load { model, device, dtype, settings } => self.load(model, device, dtype, settings),
+            EngineCmd::RunPrompt { text } => self.run_prompt(&text),
+            EngineCmd::Step { n, stop_at_eos } => self.step(n, stop_at_eos),
+            EngineCmd::StepBack => self.step_back(),
+            EngineCmd::Project { .. } => unreachable!("accept() takes projection requests"),
+            EngineCmd::Detail { neuron } => self.detail(neuron),
+            EngineCmd::Lens { position } => self.lens(position),
+            EngineCmd::SetTopK(k) => self.with_session(|s| s.set_top_k(k)),
+            EngineCmd::SetSampling(sampling) => self.with_session(|s| s.set_sampling(sampling)),
+        };
+        match result {
+            Ok(()) => {}
+            Err(EngineError::Cancelled) => self.say(EngineMsg::Status("cancelled".into())),
+            Err(e) => self.say(EngineMsg::Error(e.to_string())),
+        }
+        if long {
+            self.say(EngineMsg::Idle);
+        }
+    }
+
+    fn session(&self) -> Result<&Session, EngineError> {
+        self.session.as_ref().ok_or_else(|| EngineError::Invalid("no model is loaded yet".into()))
+    }
+
+    fn with_session(&mut self, f: impl FnOnce(&mut Session)) -> Result<(), EngineError> {
+        let session = self.session.as_mut().ok_or_else(|| EngineError::Invalid("no model is loaded yet".into()))?;
+        f(session);
+        if !session.is_empty() {
+            self.publish()?;
+        }
+        Ok(())
+    }
+
+    fn load(
+        &mut self,
+        model: Option<PathBuf>,
+        device: DeviceChoice,
+        dtype: WeightDType,
+        settings: SessionSettings,
+    ) -> Result<(), EngineError> {
+        let path = match model {
+            Some(p) => p,
+            None => {
+                let tx = self.tx.clone();
+                default_model::ensure(&self.paths.cache, &|msg| {
+                    let _ = tx.send(EngineMsg::Status(msg.to_string()));
+                })?
+            }
+        };
+        self.say(EngineMsg::Status(format!("loading {}", path.display())));
+        let tx = self.tx.clone();
+        let progress = |done, total| {
+            let _ = tx.send(EngineMsg::Progress { job: Job::Loading, done, total });
+        };
+        let loaded = loader::load(&path, device, dtype, &progress)?;
+        if let Some(note) = &loaded.note {
+            self.say(EngineMsg::Status(note.clone()));
+        }
+        let c = &loaded.config;
+        let info = ModelInfo {
+            name: loaded.name.clone(),
+            path: loaded.path.display().to_string(),
+            device: loaded.model.describe(),
+            layers: c.num_layers,
+            d_model: c.hidden_size,
+            d_ff: c.intermediate_size,
+            vocab: c.vocab_size,
+            eos: loaded.tokenizer.eos_id(),
+        };
+        self.session = Some(Session::new(loaded.model, loaded.tokenizer, settings));
+        self.cache.clear();
+        self.generation += 1;
+        self.say(EngineMsg::Loaded(Arc::new(info)));
+        Ok(())
+    }
+
+    fn run_prompt(&mut self, text: &str) -> Result<(), EngineError> {
+        let tx = self.tx.clone();
+        let progress = move |done, total| {
+            let _ = tx.send(EngineMsg::Progress { job: Job::Prefill, done, total });
+        };
+        let flag = self.flag.clone();
+        let session = self.session.as_mut().ok_or_else(|| EngineError::Invalid("no model is loaded yet".into()))?;
+        let control = Control { cancel: Some(&flag), progress: Some(&progress) };
+        let result = session.run_prompt(text, control);
+        self.generation += 1;
+        result?;
+        self.publish()
+    }
+
+    fn step(&mut self, n: usize, stop_at_eos: bool) -> Result<(), EngineError> {
+        let flag = self.flag.clone();
+        let none = |_, _| {};
+        for i in 0..n {
+            self.say(EngineMsg::Progress { job: Job::Generating, done: i, total: n });
+            let control = Control { cancel: Some(&flag), progress: Some(&none) };
+            let session = self.session.as_mut().ok_or_else(|| EngineError::Invalid("no model is loaded yet".into()))?;
+            let token = session.step(control)?;
+            let eos = session.tokenizer().and_then(|t| t.eos_id());
+            self.generation += 1;
+            self.publish()?;
+            if stop_at_eos && Some(token) == eos {
+                self.say(EngineMsg::Status("stopped at the end of sequence".into()));
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn step_back(&mut self) -> Result<(), EngineError> {
+        let session = self.session.as_mut().ok_or_else(|| EngineError::Invalid("no model is loaded yet".into()))?;
+        if !session.step_back() {
+            return Err(EngineError::Invalid("nothing generated to take back".into()));
+        }
+        self.generation += 1;
+        self.publish()
+    }
+
+    /// Sends the session as it is now.
+    fn publish(&self) -> Result<(), EngineError> {
+        let session = self.session()?;
+        let tok = tokenizer(session)?;
+        let trace = session.trace();
+        let tokens: Vec<TokenView> = trace.positions().map(|p| token_view(tok, p.token())).collect();
+        let top = trace.positions().map(|p| p.top().to_vec()).collect();
+        let next = match tokens.len() {
+            0 => Vec::new(),
+            n => session.next_tokens(&[n - 1], 5).remove(0),
+        };
+        let eos = tok.eos_id();
+        let snapshot = Snapshot {
+            generation: self.generation,
+            at_eos: session.len() > session.prompt_len() && tokens.last().map(|t| Some(t.id) == eos).unwrap_or(false),
+            tokens,
+            prompt_len: session.prompt_len(),
+            top,
+            next: next.into_iter().map(|t| TokenProbView { token: token_view(tok, t.id), prob: t.prob }).collect(),
+            settings: session.settings(),
+        };
+        self.say(EngineMsg::Snapshot(Arc::new(snapshot)));
+        Ok(())
+    }
+
+    fn projection(&mut self, neuron: NeuronId) -> Option<Arc<ProjectionView>> {
+        if let Some(p) = self.cache.get(&neuron) {
+            return Some(p.clone());
+        }
+        let session = self.session.as_ref()?;
+        let c = session.model().config();
+        if neuron.layer as usize >= c.num_layers || neuron.index as usize >= c.intermediate_size {
+            return None;
+        }
+        let tok = session.tokenizer()?;
+        let p =
+            project(session.model().as_ref(), neuron, ProjectionSettings { n: PROJECTION_TOKENS, norm_gain: false });
+        let views = |v: Vec<TokenLogit>| {
+            v.into_iter().map(|t| TokenLogitView { token: token_view(tok, t.token), logit: t.logit }).collect()
+        };
+        let view = Arc::new(ProjectionView { neuron, top: views(p.top), bottom: views(p.bottom) });
+        self.cache.insert(neuron, view.clone());
+        Some(view)
+    }
+
+    fn detail(&mut self, neuron: NeuronId) -> Result<(), EngineError> {
+        let session = self.session()?;
+        let c = session.model().config();
+        let (layer, index) = (neuron.layer as usize, neuron.index as usize);
+        if layer >= c.num_layers || index >= c.intermediate_size {
+            return Err(EngineError::Invalid(format!(
+                "{neuron} is not in this model ({} layers × {} neurons)",
+                c.num_layers, c.intermediate_size
+            )));
+        }
+        let norms = &session.model().value_norms()[layer];
+        let (mut m, mut rank) = (Vec::new(), Vec::new());
+        for p in session.trace().positions() {
+            let row = p.m(layer);
+            let s = row[index].abs() * norms[index];
+            m.push(row[index]);
+            rank.push(1 + row.iter().zip(norms).filter(|(x, n)| x.abs() * **n > s).count() as u32);
+        }
+        let value_norm = norms[index];
+        let generation = self.generation;
+        let projection = self.projection(neuron).expect("checked above");
+        self.say(EngineMsg::Detail(Arc::new(NeuronDetail { generation, neuron, projection, value_norm, m, rank })));
+        Ok(())
+    }
+
+    fn lens(&mut self, position: usize) -> Result<(), EngineError> {
+        let session = self.session()?;
+        let tok = tokenizer(session)?;
+        if position >= session.len() {
+            return Err(EngineError::Invalid(format!("position {position} is not computed")));
+        }
+        let model = session.model();
+        let (layers, vocab) = (model.config().num_layers, model.config().vocab_size);
+        let at = session.trace().position(position);
+        let resid: Vec<f32> =
+            (0..layers).flat_map(|l| at.resid_mid(l).iter().chain(at.resid_post(l)).copied()).collect();
+        let logits = model.logit_lens(&resid);
+        let top5 = |row: usize| {
+            top_tokens(&logits[row * vocab..(row + 1) * vocab], 5)
+                .into_iter()
+                .map(|(id, _, prob)| TokenProbView { token: token_view(tok, id), prob })
+                .collect()
+        };
+        let lens_layers = (0..layers).map(|l| LensLayer { before: top5(2 * l), after: top5(2 * l + 1) }).collect();
+        let predicted = session.next_tokens(&[position], 1).remove(0).remove(0).id;
+        let mut contributions = Vec::new();
+        for (l, hits) in at.top().iter().enumerate() {
+            for h in hits {
+                let row = model.project_value_vectors(l, h.index as usize, 1, false);
+                let neuron = NeuronId { layer: l as u32, index: h.index };
+                contributions.push(Contribution { neuron, m: h.m, logit: h.m * row[predicted as usize] });
+            }
+        }
+        contributions.sort_by(|a, b| b.logit.total_cmp(&a.logit));
+        let view = LensView {
+            generation: self.generation,
+            position,
+            predicted: token_view(tok, predicted),
+            layers: lens_layers,
+            contributions,
+        };
+        self.say(EngineMsg::Lens(Arc::new(view)));
+        Ok(())
+    }
+}
+
+/// Jobs that run forward passes (or load): the UI shows them as busy and can cancel them.
+fn is_long(cmd: &EngineCmd) -> bool {
+    matches!(cmd, EngineCmd::Load { .. } | EngineCmd::RunPrompt { .. } | EngineCmd::Step { .. })
+}
+
+fn tokenizer(session: &Session) -> Result<&Tokenizer, EngineError> {
+    session.tokenizer().map(|t| t.as_ref()).ok_or_else(|| EngineError::Invalid("the session has no tokenizer".into()))
+}
+
+fn token_view(tok: &Tokenizer, id: u32) -> TokenView {
+    TokenView { id, text: tok.token_display(id) }
+}

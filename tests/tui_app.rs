@@ -1,0 +1,342 @@
+//! The explorer's reducer without a terminal or a model: keys in, state and effects out.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use neuronav::engine::neuron::{NeuronHit, NeuronId};
+use neuronav::engine::session::SessionSettings;
+use neuronav::tui::app::{App, Effect, Focus, SearchHit, SortBy};
+use neuronav::tui::keymap::{Keymap, Mode};
+use neuronav::tui::labels::{LabelView, Labels};
+use neuronav::tui::prompts;
+use neuronav::tui::snapshot::{ModelInfo, Snapshot, TokenView};
+use neuronav::tui::theme::ThemeName;
+use neuronav::tui::worker::{EngineCmd, EngineMsg};
+
+fn info() -> Arc<ModelInfo> {
+    Arc::new(ModelInfo {
+        name: "tiny".into(),
+        path: "/m/tiny".into(),
+        device: "cpu f32".into(),
+        layers: 3,
+        d_model: 8,
+        d_ff: 50,
+        vocab: 100,
+        eos: Some(99),
+    })
+}
+
+/// Tokens "a b c d", and at every position layer l holds neurons l*10+1.. with alternating signs.
+fn snapshot(generation: u64, n: usize) -> Arc<Snapshot> {
+    let words = ["Tom", "␣has", "␣3", "␣apples", "␣and", "␣more"];
+    let tokens = (0..n).map(|i| TokenView { id: i as u32, text: words[i % words.len()].into() }).collect();
+    let top = (0..n)
+        .map(|_| {
+            (0..3u32)
+                .map(|l| {
+                    (0..5u32)
+                        .map(|j| NeuronHit {
+                            index: l * 10 + j + 1,
+                            m: if j % 2 == 0 { 1.0 + j as f32 } else { -(1.0 + j as f32) * 2.0 },
+                            s: 10.0 - j as f32,
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    Arc::new(Snapshot {
+        generation,
+        tokens,
+        prompt_len: n.min(4),
+        top,
+        next: Vec::new(),
+        settings: SessionSettings::default(),
+        at_eos: false,
+    })
+}
+
+fn app() -> App {
+    let mut app = App::new(Keymap::builtin(), prompts::examples(), ThemeName::Dark);
+    app.on_engine(EngineMsg::Loaded(info()));
+    app.on_engine(EngineMsg::Idle);
+    app
+}
+
+fn loaded_app() -> App {
+    let mut app = app();
+    app.on_engine(EngineMsg::Snapshot(snapshot(1, 6)));
+    app
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn special(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn ctrl(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+fn type_str(app: &mut App, s: &str) -> Vec<Effect> {
+    s.chars().flat_map(|c| app.on_key(key(c))).collect()
+}
+
+fn command(app: &mut App, line: &str) -> Vec<Effect> {
+    app.on_key(key(':'));
+    type_str(app, line);
+    app.on_key(special(KeyCode::Enter))
+}
+
+fn engine_cmds(effects: &[Effect]) -> Vec<&EngineCmd> {
+    effects.iter().filter_map(|e| if let Effect::Engine(c) = e { Some(c) } else { None }).collect()
+}
+
+#[test]
+fn typing_a_prompt_and_running_it_sends_the_text_to_the_engine() {
+    let mut app = app();
+    assert!(app.on_key(key('r')).is_empty(), "an empty prompt must not run");
+    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("empty")));
+    app.on_key(key('i'));
+    assert_eq!(app.mode(), Mode::Prompt);
+    type_str(&mut app, "2+3=");
+    app.on_key(special(KeyCode::Enter));
+    type_str(&mut app, "qs"); // keys bound in [normal] are text while editing
+    app.on_key(special(KeyCode::Esc));
+    assert_eq!(app.mode(), Mode::Normal);
+    let effects = app.on_key(key('r'));
+    assert_eq!(effects, vec![Effect::Engine(EngineCmd::RunPrompt { text: "2+3=\nqs".into() })]);
+    assert!(app.busy.is_some());
+}
+
+#[test]
+fn undo_and_paste_edit_the_prompt() {
+    let mut app = app();
+    app.on_key(key('i'));
+    type_str(&mut app, "abc");
+    app.on_key(ctrl('z'));
+    assert_ne!(app.prompt_text(), "abc");
+    app.on_key(ctrl('y'));
+    assert_eq!(app.prompt_text(), "abc");
+    app.on_paste(" pasted\r\nline");
+    assert_eq!(app.prompt_text(), "abc pasted\nline");
+}
+
+#[test]
+fn a_chord_waits_for_its_second_key() {
+    let mut app = loaded_app();
+    app.focus = Focus::Layers;
+    for _ in 0..3 {
+        app.on_key(key('j'));
+    }
+    assert_eq!(app.row, 3);
+    app.on_key(key('g'));
+    assert_eq!(app.pending.len(), 1);
+    assert_eq!(app.row, 3);
+    app.on_key(key('g'));
+    assert!(app.pending.is_empty());
+    assert_eq!(app.row, 0);
+    app.on_key(key('G'));
+    assert_eq!(app.row, 4, "the last row of five");
+}
+
+#[test]
+fn interrupt_cancels_a_running_job_and_quits_when_idle() {
+    let mut app = loaded_app();
+    assert_eq!(app.on_key(key('s')), vec![Effect::Engine(EngineCmd::Step { n: 1, stop_at_eos: true })]);
+    assert_eq!(app.on_key(ctrl('c')), vec![Effect::Cancel]);
+    assert_eq!(app.on_key(special(KeyCode::Esc)), vec![Effect::Cancel]);
+    app.on_engine(EngineMsg::Idle);
+    assert!(app.busy.is_none());
+    assert_eq!(app.on_key(ctrl('c')), vec![Effect::Quit]);
+    assert_eq!(app.on_key(key('q')), vec![Effect::Quit]);
+}
+
+#[test]
+fn steps_queue_behind_a_running_one_and_busy_ends_with_the_last() {
+    let mut app = loaded_app();
+    let effects: Vec<Effect> = "sss".chars().flat_map(|c| app.on_key(key(c))).collect();
+    assert_eq!(engine_cmds(&effects).len(), 3);
+    app.on_engine(EngineMsg::Idle);
+    app.on_engine(EngineMsg::Idle);
+    assert!(app.busy.is_some());
+    app.on_engine(EngineMsg::Idle);
+    assert!(app.busy.is_none());
+    let effects = command(&mut app, "n 5");
+    assert!(effects.is_empty());
+    assert_eq!(app.on_key(key('S')), vec![Effect::Engine(EngineCmd::Step { n: 5, stop_at_eos: true })]);
+}
+
+#[test]
+fn at_eos_stepping_stops_until_continuing_is_chosen() {
+    let mut app = app();
+    let mut s = (*snapshot(1, 6)).clone();
+    s.at_eos = true;
+    app.on_engine(EngineMsg::Snapshot(Arc::new(s)));
+    assert!(app.on_key(key('s')).is_empty());
+    app.on_key(key('e'));
+    assert_eq!(app.on_key(key('s')), vec![Effect::Engine(EngineCmd::Step { n: 1, stop_at_eos: false })]);
+}
+
+#[test]
+fn a_snapshot_selects_the_last_position_and_rows_follow_sort_and_sign() {
+    let mut app = loaded_app();
+    assert_eq!(app.position, 5);
+    app.focus = Focus::Layers;
+    app.on_key(key('l'));
+    assert_eq!(app.layer, 1);
+    let ids: Vec<u32> = app.rows[1].iter().map(|h| h.index).collect();
+    assert_eq!(ids, vec![11, 12, 13, 14, 15], "by score");
+    app.on_key(key('o'));
+    assert_eq!(app.sort, SortBy::AbsM);
+    let ids: Vec<u32> = app.rows[1].iter().map(|h| h.index).collect();
+    assert_eq!(ids, vec![14, 15, 12, 13, 11], "|m| of N11..N15 is 1, 4, 3, 8, 5");
+    app.on_key(key('f'));
+    assert!(app.rows[1].iter().all(|h| h.m > 0.0));
+    app.on_key(key('f'));
+    assert!(app.rows[1].iter().all(|h| h.m < 0.0));
+    // A step at the end of the text moves the selection along; an older snapshot is ignored.
+    app.on_engine(EngineMsg::Snapshot(snapshot(2, 7)));
+    assert_eq!(app.position, 6);
+    app.on_engine(EngineMsg::Snapshot(snapshot(1, 3)));
+    assert_eq!(app.snapshot.as_ref().unwrap().len(), 7);
+}
+
+#[test]
+fn visible_neurons_are_projected_once() {
+    let mut app = app();
+    let effects = app.on_engine(EngineMsg::Snapshot(snapshot(1, 6)));
+    let cmds = engine_cmds(&effects);
+    let EngineCmd::Project { neurons } = cmds[0] else { panic!("{cmds:?}") };
+    assert_eq!(neurons.len(), 5);
+    assert_eq!(neurons[0], NeuronId { layer: 0, index: 1 });
+    assert!(engine_cmds(&app.on_key(key('j'))).is_empty(), "already requested");
+}
+
+#[test]
+fn goto_opens_the_neuron_detail_and_bad_commands_say_why() {
+    let mut app = loaded_app();
+    let effects = command(&mut app, "goto L2N23");
+    let neuron = NeuronId { layer: 2, index: 23 };
+    assert_eq!(app.detail_neuron, Some(neuron));
+    assert_eq!(app.layer, 2);
+    assert_eq!(app.row, 2, "N23 is the third row of layer 2");
+    assert_eq!(app.focus, Focus::Detail);
+    assert!(engine_cmds(&effects).contains(&&EngineCmd::Detail { neuron }));
+    command(&mut app, "goto L9N1");
+    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("3 layers")));
+    command(&mut app, "k x");
+    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("'x'")));
+    assert_eq!(command(&mut app, "k 7"), vec![Effect::Engine(EngineCmd::SetTopK(7))]);
+    assert_eq!(command(&mut app, "q"), vec![Effect::Quit]);
+}
+
+#[test]
+fn search_finds_tokens_and_neurons() {
+    let mut app = loaded_app();
+    app.on_key(key('/'));
+    type_str(&mut app, "apples");
+    app.on_key(special(KeyCode::Enter));
+    assert_eq!(app.position, 3);
+    assert_eq!(app.focus, Focus::Tokens);
+    app.on_key(key('/'));
+    type_str(&mut app, "N13");
+    app.on_key(special(KeyCode::Enter));
+    assert_eq!(app.search.as_ref().unwrap().hits, vec![SearchHit::Neuron(NeuronId { layer: 1, index: 13 })]);
+    assert_eq!((app.layer, app.row, app.focus), (1, 2, Focus::Layers));
+    app.on_key(key('/'));
+    type_str(&mut app, "zebra");
+    app.on_key(special(KeyCode::Enter));
+    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("not found")));
+}
+
+#[test]
+fn label_filters_use_the_labels_seam() {
+    let mut app = loaded_app();
+    let label = |c: &str| vec![LabelView { concept: c.into(), source: "lexical".into() }];
+    app.labels = Labels::new(HashMap::from([
+        (NeuronId { layer: 0, index: 2 }, label("add")),
+        (NeuronId { layer: 0, index: 4 }, label("mult")),
+    ]));
+    command(&mut app, "concept add");
+    let ids: Vec<u32> = app.rows[0].iter().map(|h| h.index).collect();
+    assert_eq!(ids, vec![2]);
+    command(&mut app, "concept");
+    command(&mut app, "source lexical");
+    assert_eq!(app.rows[0].len(), 2);
+}
+
+#[test]
+fn export_writes_model_prompt_settings_and_neurons() {
+    let mut app = loaded_app();
+    app.last_prompt = "Tom has 3 apples".into();
+    let effects = command(&mut app, "export session /tmp/x.json");
+    let [Effect::Export { path, contents }] = effects.as_slice() else { panic!("{effects:?}") };
+    assert_eq!(path.to_str(), Some("/tmp/x.json"));
+    let doc: serde_json::Value = serde_json::from_str(contents).unwrap();
+    assert_eq!(doc["model"]["name"], "tiny");
+    assert_eq!(doc["prompt"], "Tom has 3 apples");
+    assert_eq!(doc["settings"]["top_k"], 20);
+    assert_eq!(doc["tokens"].as_array().unwrap().len(), 6);
+    assert_eq!(doc["positions"][5]["neurons"][0]["id"], "L0N1");
+    assert_eq!(doc["positions"][5]["neurons"].as_array().unwrap().len(), 15);
+    let effects = command(&mut app, "export position /tmp/x.csv");
+    let [Effect::Export { contents, .. }] = effects.as_slice() else { panic!("{effects:?}") };
+    let lines: Vec<&str> = contents.lines().collect();
+    assert_eq!(lines.len(), 16);
+    assert!(lines[1].starts_with("5,5,␣more,true,0,1,L0N1,1,10,"), "{}", lines[1]);
+    command(&mut app, "export /tmp/x.txt");
+    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains(".json or a .csv")));
+}
+
+#[test]
+fn tab_cycles_the_visible_panes_and_the_picker_loads_a_prompt() {
+    let mut app = loaded_app();
+    app.focus = Focus::Prompt;
+    let order: Vec<Focus> = (0..3)
+        .map(|_| {
+            app.on_key(special(KeyCode::Tab));
+            app.focus
+        })
+        .collect();
+    assert_eq!(order, vec![Focus::Tokens, Focus::Layers, Focus::Prompt], "no detail or lens open");
+    app.on_key(key('p'));
+    assert_eq!(app.mode(), Mode::Picker);
+    app.on_key(key('j'));
+    app.on_key(special(KeyCode::Enter));
+    assert_eq!(app.prompt_text().trim_end(), prompts::examples()[1].text.trim_end());
+    app.on_key(key('?'));
+    assert_eq!(app.mode(), Mode::Help);
+    app.on_key(key('q'));
+    assert_eq!(app.mode(), Mode::Normal, "q closes help instead of quitting");
+}
+
+#[test]
+fn mouse_clicks_select_tokens_and_rows_and_the_wheel_scrolls() {
+    let mut app = loaded_app();
+    app.on_resize(120, 40);
+    let regions = neuronav::tui::ui::layout::regions(app.size, &app);
+    // Tokens are laid out from the strip's inner left edge: "Tom ␣has ␣3 …"; column 5 is "␣has".
+    let click = |x, y| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: x,
+        row: y,
+        modifiers: KeyModifiers::NONE,
+    };
+    app.on_mouse(click(regions.tokens.x + 1 + 5, regions.tokens.y + 1));
+    assert_eq!((app.focus, app.position), (Focus::Tokens, 1));
+    // Rows start below the border and the header line.
+    app.on_mouse(click(regions.layers.x + 3, regions.layers.y + 2 + 3));
+    assert_eq!((app.focus, app.row), (Focus::Layers, 3));
+    let wheel = MouseEvent {
+        kind: MouseEventKind::ScrollUp,
+        column: regions.layers.x + 3,
+        row: regions.layers.y + 3,
+        modifiers: KeyModifiers::NONE,
+    };
+    app.on_mouse(wheel);
+    assert_eq!(app.row, 2);
+}

@@ -1,0 +1,148 @@
+//! The real binary in a real terminal (tmux) on the default model: type a prompt, run, step,
+//! open a layer, jump to a neuron, quit; then check the shell got its terminal back, also after a
+//! panic.
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+mod common;
+
+fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux").args(args).output().expect("running tmux");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+struct Pane {
+    name: String,
+}
+
+impl Pane {
+    /// Starts `command` in a detached 200x60 tmux session; afterwards the shell prints the exit
+    /// status and the terminal mode, and waits so the pane can still be read.
+    fn start(name: &str, command: &str) -> Pane {
+        let _ = tmux(&["kill-session", "-t", name]);
+        let script = format!("{command}; echo EXITED $?; stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo; sleep 120");
+        tmux(&["new-session", "-d", "-s", name, "-x", "200", "-y", "60", "sh", "-c", &script]);
+        Pane { name: name.to_string() }
+    }
+
+    fn screen(&self) -> String {
+        // With the scrollback: a panic report can be longer than the screen.
+        tmux(&["capture-pane", "-p", "-S", "-", "-t", &self.name])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            tmux(&["send-keys", "-t", &self.name, k]);
+        }
+    }
+
+    fn text(&self, text: &str) {
+        tmux(&["send-keys", "-t", &self.name, "-l", text]);
+    }
+
+    /// Polls the screen until it shows `what` (the app redraws on its own schedule).
+    fn wait_for(&self, what: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let s = self.screen();
+            if s.contains(what) {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "'{what}' did not appear; the screen shows:\n{s}");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for Pane {
+    fn drop(&mut self) {
+        let _ = tmux(&["kill-session", "-t", &self.name]);
+    }
+}
+
+fn have_tmux() -> bool {
+    if Command::new("tmux").arg("-V").output().is_ok() {
+        return true;
+    }
+    eprintln!("SKIPPED: tmux is not installed (apt-get install tmux); the terminal end-to-end test did not run");
+    false
+}
+
+fn command(model: &Path, home: &Path, extra_env: &str) -> String {
+    format!(
+        "{extra_env} NEURONAV_HOME={} {} --model {}",
+        home.display(),
+        env!("CARGO_BIN_EXE_neuronav"),
+        model.display()
+    )
+}
+
+#[test]
+fn explore_the_default_model_in_a_terminal() {
+    if !have_tmux() {
+        return;
+    }
+    let model = common::default_model();
+    let home = tempfile::tempdir().unwrap();
+    let pane = Pane::start("neuronav-e2e", &command(&model, home.path(), ""));
+    pane.wait_for("loaded: 30 layers × 1536 neurons", Duration::from_secs(120));
+
+    pane.keys(&["i"]);
+    pane.wait_for("prompt · editing", Duration::from_secs(5));
+    pane.text("Question: Tom has 3 apples and buys 4 more. How many apples does he have?");
+    pane.keys(&["Escape", "r"]);
+    let s = pane.wait_for("0 generated", Duration::from_secs(60));
+    assert!(s.contains("␣apples") && s.contains("layer 0"), "{s}");
+
+    pane.keys(&["s", "s", "s"]);
+    let s = pane.wait_for("3 generated", Duration::from_secs(60));
+    assert!(s.contains("step 3"), "the status bar counts steps:\n{s}");
+
+    // Key latency while the model generates: help opens during a 40-token run.
+    pane.text(":n 40");
+    pane.keys(&["Enter", "S"]);
+    pane.wait_for("⟳ generating", Duration::from_secs(10));
+    let asked = Instant::now();
+    pane.keys(&["?"]);
+    pane.wait_for("keys · Esc closes", Duration::from_secs(5));
+    eprintln!("help opened {} ms after the key, during generation", asked.elapsed().as_millis());
+    pane.keys(&["Escape"]);
+    pane.wait_for("? help", Duration::from_secs(5));
+    // Ctrl-C cancels a running job (and quits only when nothing runs).
+    pane.keys(&["C-c"]);
+    let s = pane.wait_for("cancelled", Duration::from_secs(10));
+    assert!(!s.contains("43 generated"), "the run was not cancelled:\n{s}");
+
+    pane.text(":layer 20");
+    pane.keys(&["Enter"]);
+    let s = pane.wait_for("layer 20 ·", Duration::from_secs(5));
+    assert!(s.contains("│N"), "layer 20 lists neurons:\n{s}");
+
+    pane.text(":goto L20N7");
+    pane.keys(&["Enter"]);
+    let s = pane.wait_for("promotes:", Duration::from_secs(20));
+    assert!(s.contains("neuron L20N7") && s.contains("m over tokens"), "{s}");
+
+    pane.keys(&["q"]);
+    let s = pane.wait_for("EXITED", Duration::from_secs(10));
+    assert!(s.contains("EXITED 0"), "{s}");
+    assert!(s.contains("icanon echo") && !s.contains("-icanon"), "the terminal was not restored:\n{s}");
+}
+
+#[test]
+fn a_panic_restores_the_terminal_before_reporting() {
+    if !have_tmux() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let model = common::fixture("tiny-llama");
+    let pane = Pane::start(
+        "neuronav-panic",
+        &command(&model, home.path(), "NEURONAV_TEST_PANIC=1 RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0"),
+    );
+    let s = pane.wait_for("EXITED", Duration::from_secs(30));
+    assert!(s.contains("NEURONAV_TEST_PANIC is set"), "the panic report is missing:\n{s}");
+    assert!(!s.contains("EXITED 0"), "{s}");
+    assert!(s.contains("icanon echo") && !s.contains("-icanon"), "the terminal was not restored:\n{s}");
+}
