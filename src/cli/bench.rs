@@ -6,11 +6,14 @@ use clap::Args;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use serde::Serialize;
 
+use super::index::search_tokens;
 use super::ModelArgs;
 use crate::engine::config::Preset;
 use crate::engine::loader;
 use crate::engine::session::{Control, Session, SessionSettings};
+use crate::science::projection::ProjectionSettings;
 use crate::science::prompts;
+use crate::science::vocab_index::VocabIndex;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -34,6 +37,17 @@ pub struct BenchArgs {
     /// Prompt length for --random
     #[arg(long, default_value_t = 912)]
     pub tokens: usize,
+    /// Also build the whole-model vocabulary index (in memory), reload it from disk and search it
+    #[arg(long)]
+    pub index: bool,
+    /// The device's peak FLOP/s in TFLOP/s (e.g. 989 for an H100 SXM in f16), to report prefill
+    /// and index speed as a fraction of it
+    #[arg(long, value_name = "TFLOPS")]
+    pub peak_tflops: Option<f64>,
+    /// The device's memory bandwidth in GB/s (e.g. 3350 for an H100 SXM), to report decoding as a
+    /// fraction of the bound that reading the weights once per token sets
+    #[arg(long, value_name = "GBPS")]
+    pub bandwidth_gbps: Option<f64>,
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
@@ -50,7 +64,28 @@ struct BenchReport {
     prefill_tokens_per_second: f64,
     decode_tokens: usize,
     decode_tokens_per_second: f64,
+    /// FLOP/s achieved by the prefill.
+    prefill_tflops: f64,
+    /// Weight bytes read per decoded token, and the rate that makes.
+    decode_weight_bytes: usize,
+    decode_weight_gbps: f64,
+    /// Fractions of the hardware limits given with --peak-tflops / --bandwidth-gbps.
+    prefill_fraction_of_peak: Option<f64>,
+    decode_fraction_of_bandwidth_bound: Option<f64>,
+    index: Option<IndexReport>,
     peak_rss_mib: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct IndexReport {
+    neurons: usize,
+    build_seconds: f64,
+    build_tflops: f64,
+    build_fraction_of_peak: Option<f64>,
+    reload_seconds: f64,
+    /// Searching the index for the neurons that promote one token (`+` when the model has it).
+    search_ms: f64,
+    search_hits: usize,
 }
 
 pub fn run(model_args: &ModelArgs, args: BenchArgs) -> Result<()> {
@@ -90,6 +125,12 @@ pub fn run(model_args: &ModelArgs, args: BenchArgs) -> Result<()> {
         session.step(Control::default())?;
     }
     let decode_seconds = t.elapsed().as_secs_f64();
+    let config = session.model().config().clone();
+    let prefill_tflops = config.forward_flops(0, prompt_tokens) / best / 1e12;
+    let decode_weight_bytes = session.model().weight_bytes_per_token();
+    let decode_tokens_per_second = args.decode as f64 / decode_seconds;
+    let decode_weight_gbps = decode_weight_bytes as f64 * decode_tokens_per_second / 1e9;
+    let index = if args.index { Some(bench_index(&session, args.peak_tflops)?) } else { None };
     let report = BenchReport {
         model: name,
         device: session.model().describe(),
@@ -99,7 +140,13 @@ pub fn run(model_args: &ModelArgs, args: BenchArgs) -> Result<()> {
         prefill_seconds: best,
         prefill_tokens_per_second: prompt_tokens as f64 / best,
         decode_tokens: args.decode,
-        decode_tokens_per_second: args.decode as f64 / decode_seconds,
+        decode_tokens_per_second,
+        prefill_tflops,
+        decode_weight_bytes,
+        decode_weight_gbps,
+        prefill_fraction_of_peak: args.peak_tflops.map(|peak| prefill_tflops / peak),
+        decode_fraction_of_bandwidth_bound: args.bandwidth_gbps.map(|bw| decode_weight_gbps / bw),
+        index,
         peak_rss_mib: peak_rss_mib(),
     };
     if args.json {
@@ -111,15 +158,74 @@ pub fn run(model_args: &ModelArgs, args: BenchArgs) -> Result<()> {
             "prefill          {} tokens in {:.2} s = {:.0} tok/s (full capture)",
             report.prompt_tokens, report.prefill_seconds, report.prefill_tokens_per_second
         );
+        let fraction = |f: Option<f64>, of: &str| f.map_or(String::new(), |f| format!(", {:.0}% of {of}", 100.0 * f));
+        println!(
+            "                 {:.2} TFLOP/s{}",
+            report.prefill_tflops,
+            fraction(report.prefill_fraction_of_peak, "peak")
+        );
         println!(
             "decode           {} tokens, {:.1} tok/s (full capture)",
             report.decode_tokens, report.decode_tokens_per_second
         );
+        println!(
+            "                 {:.0} MB of weights a token, {:.1} GB/s{}",
+            report.decode_weight_bytes as f64 / 1e6,
+            report.decode_weight_gbps,
+            fraction(report.decode_fraction_of_bandwidth_bound, "the bandwidth bound")
+        );
+        if let Some(ix) = &report.index {
+            println!(
+                "vocab index      {} neurons in {:.1} s, {:.2} TFLOP/s{}",
+                ix.neurons,
+                ix.build_seconds,
+                ix.build_tflops,
+                fraction(ix.build_fraction_of_peak, "peak")
+            );
+            println!(
+                "                 reload {:.2} s, search {:.1} ms ({} neurons)",
+                ix.reload_seconds, ix.search_ms, ix.search_hits
+            );
+        }
         if let Some(rss) = report.peak_rss_mib {
             println!("peak RSS         {rss:.0} MiB");
         }
     }
     Ok(())
+}
+
+/// Builds the vocabulary index of the session's model, saves and reloads it, and searches it.
+fn bench_index(session: &Session, peak_tflops: Option<f64>) -> Result<IndexReport> {
+    let model = session.model().as_ref();
+    let config = model.config();
+    let settings = ProjectionSettings::default();
+    let t = Instant::now();
+    let index = VocabIndex::build(model, settings, Control::default())?;
+    let build_seconds = t.elapsed().as_secs_f64();
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("index.safetensors");
+    index.save(&path)?;
+    drop(index);
+    let t = Instant::now();
+    let index = VocabIndex::load(&path)?;
+    let reload_seconds = t.elapsed().as_secs_f64();
+    let tokens = match session.tokenizer() {
+        Some(tokenizer) => search_tokens(tokenizer, "+")?,
+        None => vec![1],
+    };
+    let t = Instant::now();
+    let search_hits = index.promoting(&tokens).len();
+    let search_ms = t.elapsed().as_secs_f64() * 1e3;
+    let build_tflops = config.index_flops() / build_seconds / 1e12;
+    Ok(IndexReport {
+        neurons: config.num_neurons(),
+        build_seconds,
+        build_tflops,
+        build_fraction_of_peak: peak_tflops.map(|peak| build_tflops / peak),
+        reload_seconds,
+        search_ms,
+        search_hits,
+    })
 }
 
 /// The 8-shot CoT prompt with the first GSM8K test question.

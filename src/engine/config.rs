@@ -67,6 +67,30 @@ impl ModelConfig {
     pub fn num_neurons(&self) -> usize {
         self.num_layers * self.intermediate_size
     }
+
+    /// Weights of the linear layers of all blocks (attention and feed-forward), which every
+    /// position multiplies through.
+    pub fn block_matrix_params(&self) -> usize {
+        let (d, ff) = (self.hidden_size, self.intermediate_size);
+        let (q, kv) = (self.num_heads * self.head_dim, self.num_kv_heads * self.head_dim);
+        self.num_layers * (d * q + 2 * d * kv + q * d + 3 * d * ff)
+    }
+
+    /// Floating-point operations of a forward pass over positions `start..start + t`, counting a
+    /// multiply-add as 2: the block matrices for every position, causal attention over all
+    /// cached positions, and the unembedding of the last position only (as the engine runs it).
+    pub fn forward_flops(&self, start: usize, t: usize) -> f64 {
+        let matrices = 2.0 * t as f64 * self.block_matrix_params() as f64;
+        // Σ over the new positions of the keys each sees, × (q·k and p·v) × heads × head_dim.
+        let keys: f64 = (start + 1..=start + t).map(|k| k as f64).sum();
+        let attention = 4.0 * keys * (self.num_layers * self.num_heads * self.head_dim) as f64;
+        matrices + attention + 2.0 * (self.hidden_size * self.vocab_size) as f64
+    }
+
+    /// Floating-point operations of projecting every neuron's value vector to the vocabulary.
+    pub fn index_flops(&self) -> f64 {
+        2.0 * (self.num_neurons() * self.hidden_size * self.vocab_size) as f64
+    }
 }
 
 /// The fields of a Hugging Face Llama `config.json` the engine reads.

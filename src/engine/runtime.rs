@@ -13,6 +13,9 @@ pub trait Model: Send + Sync {
     fn value_norms(&self) -> &[Vec<f32>];
     /// The device and element type, for display (`cpu f32`).
     fn describe(&self) -> String;
+    /// Bytes of weights one decoding step reads: every matrix of the blocks and the unembedding,
+    /// in the form the backend multiplies them in.
+    fn weight_bytes_per_token(&self) -> usize;
     fn new_cache(&self) -> Box<dyn Cache>;
     /// Runs `tokens` after the positions already in `cache` (see [`Llama::forward`]).
     fn forward(&self, tokens: &[u32], cache: &mut dyn Cache, keep_going: &dyn Fn() -> bool) -> Result<Captured>;
@@ -57,6 +60,9 @@ where
     }
     fn describe(&self) -> String {
         format!("{:?} {:?}", self.device, self.dtype).to_lowercase()
+    }
+    fn weight_bytes_per_token(&self) -> usize {
+        Llama::weight_bytes_per_token(self)
     }
     fn new_cache(&self) -> Box<dyn Cache> {
         Box::new(KvCache::<B>::new(self.config.num_layers))

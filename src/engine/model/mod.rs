@@ -126,6 +126,17 @@ impl<B: EngineBackend> Llama<B> {
         })
     }
 
+    /// Bytes of weights a single-position forward pass reads (see [`Linear::bytes_per_row_product`]).
+    pub fn weight_bytes_per_token(&self) -> usize {
+        let blocks: usize = self
+            .blocks
+            .iter()
+            .flat_map(|b| [&b.q_proj, &b.k_proj, &b.v_proj, &b.o_proj, &b.gate_proj, &b.up_proj, &b.down_proj])
+            .map(Linear::bytes_per_row_product)
+            .sum();
+        blocks + self.lm_head.bytes_per_row_product()
+    }
+
     /// W_U · x for normalised residuals `x: [n, d_model]`, giving `[n, vocab]`.
     fn unembed(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         <B as EngineBackend>::linear(x, &self.lm_head)

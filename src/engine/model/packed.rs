@@ -49,6 +49,11 @@ impl PackedRows {
         fits.then_some(PackedRows { format, rows, cols, bytes })
     }
 
+    /// The blocks as stored: `rows × cols / 32` of them.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// y = W·x for `x: [cols]`, giving `[rows]`; rows are computed in parallel.
     pub fn matvec(&self, x: &[f32]) -> Vec<f32> {
         assert_eq!(x.len(), self.cols, "input width");
