@@ -144,24 +144,44 @@ mod cuda {
     use burn::backend::cuda::{Cuda, CudaDevice};
     use burn::prelude::*;
 
-    /// Checks that a CUDA driver and GPU answer. burn panics when they don't, so the probe runs
-    /// behind `catch_unwind` with the panic message silenced.
-    pub fn available() -> std::result::Result<(), Option<String>> {
+    /// Runs `f`, turning a panic into its message. burn's CUDA runtime panics where it cannot go
+    /// on (no driver, out of memory); the panic hook is silenced meanwhile, so a terminal UI's
+    /// hook does not take the process down for what is an ordinary error here.
+    fn quietly<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
         let hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
-        let probe = std::panic::catch_unwind(|| {
-            let device = CudaDevice::default();
-            Tensor::<Cuda, 1>::zeros([1], &device).into_data()
-        });
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
         std::panic::set_hook(hook);
-        probe.map(|_| ()).map_err(|e| {
-            let why = e
-                .downcast_ref::<String>()
+        result.map_err(|e| {
+            e.downcast_ref::<String>()
                 .cloned()
                 .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown error".into());
-            Some(format!("no usable CUDA device ({why}); running on the CPU"))
+                .unwrap_or_else(|| "unknown error".into())
         })
+    }
+
+    /// Checks that a CUDA driver and GPU answer.
+    pub fn available() -> std::result::Result<(), Option<String>> {
+        quietly(|| Tensor::<Cuda, 1>::zeros([1], &CudaDevice::default()).into_data())
+            .map(|_| ())
+            .map_err(|why| Some(format!("no usable CUDA device ({why}); running on the CPU")))
+    }
+
+    fn require() -> Result<()> {
+        available().map_err(|why| EngineError::Device(why.unwrap_or_else(|| "CUDA is not available".into())))
+    }
+
+    /// What a failure while placing the weights on the GPU says: the runtime's message and how
+    /// much the weights need.
+    fn placing_failed(config: &ModelConfig, dtype: WeightDType, why: String) -> EngineError {
+        let embeddings = if config.tie_word_embeddings { 1 } else { 2 } * config.vocab_size * config.hidden_size;
+        let bytes = (config.block_matrix_params() + embeddings) * dtype.burn().size();
+        EngineError::Device(format!(
+            "placing the weights on the GPU failed: {why}. The weights alone need {:.2} GB in {}; \
+             --dtype f16 halves f32's share, or run with --device cpu",
+            bytes as f64 / 1e9,
+            dtype.name()
+        ))
     }
 
     pub fn load(
@@ -170,13 +190,17 @@ mod cuda {
         dtype: WeightDType,
         progress: &dyn Fn(usize, usize),
     ) -> Result<Arc<dyn Model>> {
-        available().map_err(|why| EngineError::Device(why.unwrap_or_else(|| "CUDA is not available".into())))?;
+        require()?;
         let device = CudaDevice::default();
-        Ok(Arc::new(Llama::<Cuda>::load(checkpoint, config, &device, dtype, progress)?))
+        let model = quietly(|| Llama::<Cuda>::load(checkpoint, config, &device, dtype, progress))
+            .map_err(|why| placing_failed(config, dtype, why))??;
+        Ok(Arc::new(model))
     }
 
     pub fn random(config: &ModelConfig, dtype: WeightDType, seed: u64) -> Result<Arc<dyn Model>> {
-        available().map_err(|why| EngineError::Device(why.unwrap_or_else(|| "CUDA is not available".into())))?;
-        Ok(Arc::new(Llama::<Cuda>::random(config, &CudaDevice::default(), dtype, seed)))
+        require()?;
+        let model = quietly(|| Llama::<Cuda>::random(config, &CudaDevice::default(), dtype, seed))
+            .map_err(|why| placing_failed(config, dtype, why))?;
+        Ok(Arc::new(model))
     }
 }
