@@ -66,7 +66,8 @@ fn f16_on_cuda_keeps_the_cpu_top_k_up_to_near_ties() {
             for l in 0..cpu.config.num_layers {
                 let ours = &a.trace().position(p).top()[l];
                 let theirs = &b.trace().position(p).top()[l];
-                let set = |v: &[neuronav::engine::neuron::NeuronHit]| v.iter().map(|h| h.index).collect::<BTreeSet<_>>();
+                let set =
+                    |v: &[neuronav::engine::neuron::NeuronHit]| v.iter().map(|h| h.index).collect::<BTreeSet<_>>();
                 // Neurons in one set only must sit at the boundary: within 1% of the K-th score.
                 let kth = ours.last().unwrap().s;
                 for j in set(ours).symmetric_difference(&set(theirs)) {

@@ -53,7 +53,7 @@ pub fn load(
         DeviceChoice::Cuda => (cuda::load(&checkpoint, &config, dtype, progress)?, None),
         DeviceChoice::Auto => match cuda::available() {
             Ok(()) => (cuda::load(&checkpoint, &config, dtype, progress)?, None),
-            Err(why) => (load_cpu(&checkpoint, &config, dtype, progress)?, why),
+            Err(why) => (load_cpu(&checkpoint, &config, dtype, progress)?, why.map(fallback_note)),
         },
     };
     let name = path.file_name().unwrap_or(path.as_os_str()).to_string_lossy().into_owned();
@@ -86,6 +86,11 @@ pub fn open(path: &Path) -> Result<(Checkpoint, ModelConfig, Tokenizer)> {
     Ok((checkpoint, config, tokenizer))
 }
 
+/// What `--device auto` says when it falls back to the CPU.
+fn fallback_note(why: String) -> String {
+    format!("no usable CUDA device ({why}); running on the CPU")
+}
+
 /// A model of `config`'s shapes with random weights (see [`Llama::random`]).
 pub fn random(
     config: &ModelConfig,
@@ -101,7 +106,7 @@ pub fn random(
         DeviceChoice::Cuda => (cuda::random(config, dtype, seed)?, None),
         DeviceChoice::Auto => match cuda::available() {
             Ok(()) => (cuda::random(config, dtype, seed)?, None),
-            Err(why) => cpu(why),
+            Err(why) => cpu(why.map(fallback_note)),
         },
     })
 }
@@ -160,15 +165,19 @@ mod cuda {
         })
     }
 
-    /// Checks that a CUDA driver and GPU answer.
+    /// Checks that a CUDA driver and GPU answer; the error is the runtime's reason.
     pub fn available() -> std::result::Result<(), Option<String>> {
-        quietly(|| Tensor::<Cuda, 1>::zeros([1], &CudaDevice::default()).into_data())
-            .map(|_| ())
-            .map_err(|why| Some(format!("no usable CUDA device ({why}); running on the CPU")))
+        quietly(|| Tensor::<Cuda, 1>::zeros([1], &CudaDevice::default()).into_data()).map(|_| ()).map_err(Some)
     }
 
     fn require() -> Result<()> {
-        available().map_err(|why| EngineError::Device(why.unwrap_or_else(|| "CUDA is not available".into())))
+        available().map_err(|why| {
+            EngineError::Device(format!(
+                "no usable CUDA device ({}); is the NVIDIA driver installed and a GPU visible? \
+                 --device cpu runs without one",
+                why.unwrap_or_else(|| "unknown reason".into())
+            ))
+        })
     }
 
     /// What a failure while placing the weights on the GPU says: the runtime's message and how
