@@ -30,7 +30,11 @@ const LABELS: &[(&str, &str, &str, bool)] = &[
 fn counts_equal_a_direct_reading_of_the_top_k_lists() {
     let loaded = loader::load(&fixture("tiny-llama"), DeviceChoice::Cpu, WeightDType::F32, &|_, _| {}).unwrap();
     // Neurons that surely fire: the top three of each layer at the first position of prompt A.
-    let mut probe = Session::new(loaded.model.clone(), loaded.tokenizer.clone(), SessionSettings { top_k: 8, ..Default::default() });
+    let mut probe = Session::new(
+        loaded.model.clone(),
+        loaded.tokenizer.clone(),
+        SessionSettings { top_k: 8, ..Default::default() },
+    );
     probe.run_prompt("one plus two", Default::default()).unwrap();
     let concepts = ["add", "formula", "connections"];
     let mut pairs = Vec::new();
@@ -44,7 +48,11 @@ fn counts_equal_a_direct_reading_of_the_top_k_lists() {
     }
     let neurons = ReasoningNeurons::from_pairs(pairs.clone());
     for prompt in ["one plus two", "seven minus four is"] {
-        let mut s = Session::new(loaded.model.clone(), loaded.tokenizer.clone(), SessionSettings { top_k: 8, ..Default::default() });
+        let mut s = Session::new(
+            loaded.model.clone(),
+            loaded.tokenizer.clone(),
+            SessionSettings { top_k: 8, ..Default::default() },
+        );
         let run = sample::run(&mut s, prompt, 3, &neurons).unwrap();
         // Independently: walk every counted position's raw lists.
         let mut per_concept: BTreeMap<String, (u64, f64)> = BTreeMap::new();
@@ -127,8 +135,20 @@ fn analyze(dir: &Path, extra: &[&str]) -> String {
 
 fn run_args<'a>(dir: &'a str, out: &'a str) -> Vec<String> {
     [
-        "--variants", &format!("{dir}/variants"), "--data", &format!("{dir}/data.jsonl"), "--samples", "3", "--seed", "4",
-        "--generate", "3", "--top-k", "10", "--out", out,
+        "--variants",
+        &format!("{dir}/variants"),
+        "--data",
+        &format!("{dir}/data.jsonl"),
+        "--samples",
+        "3",
+        "--seed",
+        "4",
+        "--generate",
+        "3",
+        "--top-k",
+        "10",
+        "--out",
+        out,
     ]
     .iter()
     .map(|s| s.to_string())
@@ -220,7 +240,8 @@ fn ablation_runs_baseline_ablated_and_random_conditions() {
     let mut a = run_args(d, &out);
     a.extend(["--ablate", "reasoning", "--ablation", "zero"].map(String::from));
     analyze(dir, &a.iter().map(String::as_str).collect::<Vec<_>>());
-    let spec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(format!("{out}/run.json")).unwrap()).unwrap();
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{out}/run.json")).unwrap()).unwrap();
     let conditions = spec["conditions"].as_array().unwrap();
     let names: Vec<&str> = conditions.iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["baseline", "ablated", "random"]);
@@ -233,4 +254,96 @@ fn ablation_runs_baseline_ablated_and_random_conditions() {
     for row in summary.lines().filter(|l| l.starts_with("ablated,")) {
         assert_eq!(row.split(',').nth(7), Some("0"), "{row}");
     }
+}
+
+fn neuronav(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_neuronav"))
+        .env("NEURONAV_HOME", dir.join("home"))
+        .arg("--model")
+        .arg(fixture("tiny-llama"))
+        .args(["--device", "cpu"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn compare_reports_both_sides_as_the_library_counts_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_fixture_run(tmp.path());
+    let (a, b) = ("one plus two", "seven minus four is");
+    let json = neuronav(
+        tmp.path(),
+        &["compare", "--prompt-a", a, "--prompt-b", b, "--generate", "2", "--top-k", "40", "--format", "json"],
+    );
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["reasoning_neurons"], 3, "applying labels only");
+    let loaded = loader::load(&fixture("tiny-llama"), DeviceChoice::Cpu, WeightDType::F32, &|_, _| {}).unwrap();
+    let neurons = ReasoningNeurons::from_pairs(
+        LABELS.iter().filter(|l| l.3).map(|&(n, c, _, _)| (n.parse().unwrap(), c.to_string())),
+    );
+    let mut side_hits = Vec::new();
+    for (side, prompt) in [("a", a), ("b", b)] {
+        let mut s = Session::new(
+            loaded.model.clone(),
+            loaded.tokenizer.clone(),
+            SessionSettings { top_k: 40, ..Default::default() },
+        );
+        let run = sample::run(&mut s, prompt, 2, &neurons).unwrap();
+        let got = &report[side]["activations"];
+        assert_eq!(got["overall"]["hits"], run.activations.overall.hits, "{side}");
+        for c in ["add", "formula", "subtract"] {
+            assert_eq!(
+                got["per_concept"][c]["hits"].as_u64().unwrap_or(0),
+                run.activations.concept(c).hits,
+                "{side} {c}"
+            );
+        }
+        side_hits.push(run.activations.per_neuron.keys().map(|k| k.to_string()).collect::<Vec<_>>());
+    }
+    let only_a: Vec<String> = side_hits[0].iter().filter(|n| !side_hits[1].contains(n)).cloned().collect();
+    let listed: Vec<String> = report["only_a"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            let id =
+                NeuronId { layer: v["layer"].as_u64().unwrap() as u32, index: v["index"].as_u64().unwrap() as u32 };
+            id.to_string()
+        })
+        .collect();
+    assert_eq!(listed, only_a);
+    let csv = neuronav(tmp.path(), &["compare", "--prompt-a", a, "--prompt-b", b, "--top-k", "40", "--format", "csv"]);
+    assert!(csv.starts_with("concept,count_a,count_b,mean_s_a,mean_s_b\nall,"), "{csv}");
+}
+
+#[test]
+fn intervene_shows_the_ablated_run_beside_the_original() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = neuronav(
+        tmp.path(),
+        &["intervene", "--prompt", "one plus two", "--scale", "L2N5=40", "--generate", "3", "--json"],
+    );
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let (o, i) = (&report["original"], &report["intervened"]);
+    assert_eq!(o["next_tokens"].as_array().unwrap().len(), 10);
+    let probs = |r: &serde_json::Value| -> Vec<f64> {
+        r["next_tokens"].as_array().unwrap().iter().map(|t| t["prob"].as_f64().unwrap()).collect()
+    };
+    assert_ne!(probs(o), probs(i), "a 40-fold neuron in the last layer moves the distribution");
+    let plain = neuronav(
+        tmp.path(),
+        &["intervene", "--prompt", "one plus two", "--scale", "L2N5=1", "--generate", "3", "--json"],
+    );
+    let plain: serde_json::Value = serde_json::from_str(&plain).unwrap();
+    assert_eq!(plain["original"], plain["intervened"], "a factor of 1 changes nothing");
+    let out = Command::new(env!("CARGO_BIN_EXE_neuronav"))
+        .env("NEURONAV_HOME", tmp.path().join("home"))
+        .args(["--model", fixture("tiny-llama").to_str().unwrap(), "intervene", "--prompt", "x", "--ablate", "L9N1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("L9N1 is not in this model"));
 }

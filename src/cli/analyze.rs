@@ -136,7 +136,11 @@ fn run_analysis(model_args: &ModelArgs, args: RunArgs) -> Result<()> {
         answer_occurrence: args.answer_occurrence,
         variants: all_variants.iter().map(|v| v.name.clone()).collect(),
         concepts: args.reasoning.concept_keys(),
-        neurons: neurons.ids().into_iter().map(|id| (id, neurons.concepts_of(id).unwrap().iter().cloned().collect())).collect(),
+        neurons: neurons
+            .ids()
+            .into_iter()
+            .map(|id| (id, neurons.concepts_of(id).unwrap().iter().cloned().collect()))
+            .collect(),
         only_correct: args.only_correct.clone(),
         conditions,
     };
@@ -155,11 +159,21 @@ fn run_analysis(model_args: &ModelArgs, args: RunArgs) -> Result<()> {
         let variant = &all_variants[item.variant];
         let problem = &problems[item.question];
         let mut session = Session::new(loaded.model.clone(), loaded.tokenizer.clone(), settings);
-        session.set_interventions(condition.mode.interventions(&condition.neurons, args.seed, loaded.config.hidden_size));
+        session.set_interventions(condition.mode.interventions(
+            &condition.neurons,
+            args.seed,
+            loaded.config.hidden_size,
+        ));
         let t = Instant::now();
         let run = sample::run(&mut session, &variant.prompt(&problem.question), args.generate, &neurons)?;
-        let result =
-            SampleResult::score(&condition.name, &variant.name, item.question, &problem.answer, spec.answer_occurrence, run);
+        let result = SampleResult::score(
+            &condition.name,
+            &variant.name,
+            item.question,
+            &problem.answer,
+            spec.answer_occurrence,
+            run,
+        );
         results::write(&path, &result)?;
         done += 1;
         eprintln!(
@@ -179,7 +193,12 @@ fn run_analysis(model_args: &ModelArgs, args: RunArgs) -> Result<()> {
         let rows = summary::write_summary(out)?;
         print!("{}", summary::to_markdown(&rows, &spec.concepts));
     } else {
-        eprintln!("shard {}/{} done; when all are, run `neuronav analyze merge --out {}`", args.shard.index, args.shard.count, out.display());
+        eprintln!(
+            "shard {}/{} done; when all are, run `neuronav analyze merge --out {}`",
+            args.shard.index,
+            args.shard.count,
+            out.display()
+        );
     }
     Ok(())
 }

@@ -203,15 +203,7 @@ fn write_table(r: &Report, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "\n{:<14} {:>8} {:>8} {:>9} {:>9}", "concept", "count A", "count B", "mean s A", "mean s B")?;
     let overall = ConceptRow { concept: "all".into(), a: r.a.activations.overall, b: r.b.activations.overall };
     for c in std::iter::once(&overall).chain(&r.concepts) {
-        writeln!(
-            out,
-            "{:<14} {:>8} {:>8} {:>9.3} {:>9.3}",
-            c.concept,
-            c.a.hits,
-            c.b.hits,
-            c.a.mean_s(),
-            c.b.mean_s()
-        )?;
+        writeln!(out, "{:<14} {:>8} {:>8} {:>9.3} {:>9.3}", c.concept, c.a.hits, c.b.hits, c.a.mean_s(), c.b.mean_s())?;
     }
     writeln!(out, "\n{:<6} {:>8} {:>8}", "layer", "count A", "count B")?;
     for (l, a, b) in &r.layers {

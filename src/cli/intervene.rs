@@ -121,7 +121,14 @@ pub fn run(model_args: &ModelArgs, args: InterveneArgs) -> Result<()> {
     writeln!(out, "intervened: {:?}", report.intervened.generated_text)?;
     writeln!(out, "\nnext token after the prompt\n{:<24} {:>7}   {:<24} {:>7}", "original", "p", "intervened", "p")?;
     for (a, b) in report.original.next_tokens.iter().zip(&report.intervened.next_tokens) {
-        writeln!(out, "{:<24} {:>7.4}   {:<24} {:>7.4}", format!("{:?}", a.text), a.prob, format!("{:?}", b.text), b.prob)?;
+        writeln!(
+            out,
+            "{:<24} {:>7.4}   {:<24} {:>7.4}",
+            format!("{:?}", a.text),
+            a.prob,
+            format!("{:?}", b.text),
+            b.prob
+        )?;
     }
     Ok(())
 }

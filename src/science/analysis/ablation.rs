@@ -47,7 +47,9 @@ pub fn parse_ids(spec: &str) -> Result<Vec<NeuronId>> {
     for (i, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("");
         for word in line.split([',', ' ', '\t']).filter(|w| !w.trim().is_empty()) {
-            let id = word.parse::<NeuronId>().map_err(|e| AnalysisError::Invalid(format!("{origin}, line {}: {e}", i + 1)))?;
+            let id = word
+                .parse::<NeuronId>()
+                .map_err(|e| AnalysisError::Invalid(format!("{origin}, line {}: {e}", i + 1)))?;
             ids.insert(id);
         }
     }
@@ -60,7 +62,9 @@ pub fn parse_ids(spec: &str) -> Result<Vec<NeuronId>> {
 /// Checks that `ids` exist in a model of `n_layers` × `d_ff`.
 pub fn check_ids(ids: &[NeuronId], n_layers: usize, d_ff: usize) -> Result<()> {
     match ids.iter().find(|id| id.layer as usize >= n_layers || id.index as usize >= d_ff) {
-        Some(id) => Err(AnalysisError::Invalid(format!("{id} is not in this model ({n_layers} layers × {d_ff} neurons)"))),
+        Some(id) => {
+            Err(AnalysisError::Invalid(format!("{id} is not in this model ({n_layers} layers × {d_ff} neurons)")))
+        }
         None => Ok(()),
     }
 }
@@ -84,12 +88,13 @@ pub fn matched_random(ids: &[NeuronId], exclude: &[NeuronId], d_ff: usize, seed:
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut out = Vec::new();
     for (&layer, &n) in &per_layer {
-        let mut pool: Vec<NeuronId> = (0..d_ff as u32)
-            .map(|index| NeuronId { layer, index })
-            .filter(|id| !exclude.contains(id))
-            .collect();
+        let mut pool: Vec<NeuronId> =
+            (0..d_ff as u32).map(|index| NeuronId { layer, index }).filter(|id| !exclude.contains(id)).collect();
         if pool.len() < n {
-            return Err(AnalysisError::Invalid(format!("layer {layer} has only {} other neurons to draw {n}", pool.len())));
+            return Err(AnalysisError::Invalid(format!(
+                "layer {layer} has only {} other neurons to draw {n}",
+                pool.len()
+            )));
         }
         pool.shuffle(&mut rng);
         out.extend_from_slice(&pool[..n]);

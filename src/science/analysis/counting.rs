@@ -205,8 +205,8 @@ mod tests {
             (id(1, 2), "formula".to_string()),
         ]);
         // Two positions, two layers; neuron 1 of layer 1 and neuron 2 of layer 0 are not labelled.
-        let p0 = vec![vec![hit(1, 2.0), hit(2, 9.0)], vec![hit(2, 1.0), hit(1, 5.0)]];
-        let p1 = vec![vec![hit(3, 1.0)], vec![hit(2, 3.0)]];
+        let p0 = [vec![hit(1, 2.0), hit(2, 9.0)], vec![hit(2, 1.0), hit(1, 5.0)]];
+        let p1 = [vec![hit(3, 1.0)], vec![hit(2, 3.0)]];
         let a = Activations::count([&p0[..], &p1[..]], &neurons);
         assert_eq!(a.positions, 2);
         assert_eq!(a.overall, Tally { hits: 3, sum_s: 6.0 });

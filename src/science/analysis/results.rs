@@ -31,7 +31,10 @@ pub fn read(path: &Path) -> Result<Option<SampleResult>> {
         Err(e) => return Err(AnalysisError::io(path, e)),
     };
     serde_json::from_str(&text).map(Some).map_err(|e| {
-        AnalysisError::Invalid(format!("{}: not a sample result ({e}); delete it to run the sample again", path.display()))
+        AnalysisError::Invalid(format!(
+            "{}: not a sample result ({e}); delete it to run the sample again",
+            path.display()
+        ))
     })
 }
 
@@ -46,7 +49,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a/b/q00001.json");
         assert_eq!(read(&path).unwrap(), None);
-        let run = Run { prompt_tokens: 3, generated_text: "The answer is 5.".into(), activations: Activations::default() };
+        let run =
+            Run { prompt_tokens: 3, generated_text: "The answer is 5.".into(), activations: Activations::default() };
         let result = SampleResult::score("baseline", "cot", 1, "x\n#### 5", 1, run);
         assert!(result.correct);
         write(&path, &result).unwrap();

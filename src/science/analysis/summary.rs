@@ -60,9 +60,9 @@ pub fn summarize(spec: &RunSpec, out: &Path) -> Result<Vec<Row>> {
     let kept = |item: &Item| -> bool {
         match filter_variant {
             None => true,
-            Some(v) => loaded.iter().any(|(i, r)| {
-                i.condition == 0 && Some(i.variant) == v && i.question == item.question && r.correct
-            }),
+            Some(v) => loaded
+                .iter()
+                .any(|(i, r)| i.condition == 0 && Some(i.variant) == v && i.question == item.question && r.correct),
         }
     };
     let mut rows = Vec::new();
@@ -93,10 +93,19 @@ pub fn summarize(spec: &RunSpec, out: &Path) -> Result<Vec<Row>> {
 /// The rows as a CSV table: totals, then activations and mean s of each concept.
 pub fn to_csv(rows: &[Row], concepts: &[String]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> =
-        ["condition", "variant", "samples", "correct", "accuracy", "counted_samples", "positions", "activations", "mean_s"]
-            .map(String::from)
-            .to_vec();
+    let mut header: Vec<String> = [
+        "condition",
+        "variant",
+        "samples",
+        "correct",
+        "accuracy",
+        "counted_samples",
+        "positions",
+        "activations",
+        "mean_s",
+    ]
+    .map(String::from)
+    .to_vec();
     for c in concepts {
         header.push(format!("{c}_activations"));
         header.push(format!("{c}_mean_s"));
