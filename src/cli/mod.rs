@@ -1,9 +1,13 @@
 //! The headless command line: each subcommand is a thin view over the engine's session API.
+mod analyze;
 mod bench;
+mod compare;
 mod index;
 mod inspect;
+mod intervene;
 mod label;
 mod neuron;
+mod reasoning;
 mod review;
 
 use std::path::PathBuf;
@@ -61,6 +65,13 @@ pub enum Command {
     /// Checking labels by hand: verdicts, the review queue, agreement statistics
     #[command(subcommand)]
     Review(review::ReviewCommand),
+    /// Two prompts side by side: reasoning-neuron activations per concept and layer
+    Compare(compare::CompareArgs),
+    /// Ablate or scale neurons and regenerate beside the unmodified run
+    Intervene(intervene::InterveneArgs),
+    /// Accuracy and reasoning-neuron activations over prompt variants and GSM8K questions
+    /// (resumable, shardable; `analyze merge` summarizes shards)
+    Analyze(analyze::AnalyzeArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -78,6 +89,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Search(args)) => index::run_search(&cli.model, args),
         Some(Command::Label(command)) => label::run(&cli.model, command),
         Some(Command::Review(command)) => review::run(&cli.model, command),
+        Some(Command::Compare(args)) => compare::run(&cli.model, args),
+        Some(Command::Intervene(args)) => intervene::run(&cli.model, args),
+        Some(Command::Analyze(args)) => analyze::run(&cli.model, args),
         None => crate::tui::run(&cli.model, cli.explorer),
     }
 }

@@ -4,6 +4,7 @@ use std::any::Any;
 
 use super::config::ModelConfig;
 use super::error::Result;
+use super::intervention::Interventions;
 use super::model::{Captured, EngineBackend, KvCache, Llama};
 
 /// A loaded model: everything a session asks of it.
@@ -18,7 +19,13 @@ pub trait Model: Send + Sync {
     fn weight_bytes_per_token(&self) -> usize;
     fn new_cache(&self) -> Box<dyn Cache>;
     /// Runs `tokens` after the positions already in `cache` (see [`Llama::forward`]).
-    fn forward(&self, tokens: &[u32], cache: &mut dyn Cache, keep_going: &dyn Fn() -> bool) -> Result<Captured>;
+    fn forward(
+        &self,
+        tokens: &[u32],
+        cache: &mut dyn Cache,
+        interventions: &Interventions,
+        keep_going: &dyn Fn() -> bool,
+    ) -> Result<Captured>;
     /// Final norm and unembedding of residual vectors: `[n, d_model]` to `[n, vocab]`, flattened.
     fn logit_lens(&self, resid: &[f32]) -> Vec<f32>;
     /// Vocabulary logits of value vectors (see [`Llama::project_value_vectors`]): `[count, vocab]`.
@@ -67,10 +74,16 @@ where
     fn new_cache(&self) -> Box<dyn Cache> {
         Box::new(KvCache::<B>::new(self.config.num_layers))
     }
-    fn forward(&self, tokens: &[u32], cache: &mut dyn Cache, keep_going: &dyn Fn() -> bool) -> Result<Captured> {
+    fn forward(
+        &self,
+        tokens: &[u32],
+        cache: &mut dyn Cache,
+        interventions: &Interventions,
+        keep_going: &dyn Fn() -> bool,
+    ) -> Result<Captured> {
         let cache =
             cache.as_any_mut().downcast_mut::<KvCache<B>>().expect("a cache is only used with the model that made it");
-        Llama::forward(self, tokens, cache, keep_going)
+        Llama::forward(self, tokens, cache, interventions, keep_going)
     }
     fn logit_lens(&self, resid: &[f32]) -> Vec<f32> {
         Llama::logit_lens(self, resid)

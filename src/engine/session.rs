@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::error::{EngineError, Result};
+use super::intervention::Interventions;
 use super::runtime::{Cache, Model};
 use super::sampling::{top_tokens, Sampling};
 use super::tokenizer::Tokenizer;
@@ -65,6 +66,8 @@ pub struct Session {
     settings: SessionSettings,
     trace: Trace,
     prompt_len: usize,
+    /// Applied to every forward pass from the next one on.
+    interventions: Interventions,
 }
 
 impl Session {
@@ -81,7 +84,7 @@ impl Session {
         let cache = model.new_cache();
         let c = model.config();
         let trace = Trace::new(c.num_layers, c.hidden_size, c.intermediate_size);
-        Session { model, tokenizer, cache, settings, trace, prompt_len: 0 }
+        Session { model, tokenizer, cache, settings, trace, prompt_len: 0, interventions: Interventions::default() }
     }
 
     pub fn model(&self) -> &Arc<dyn Model> {
@@ -99,6 +102,16 @@ impl Session {
     /// Changes the sampling used by later steps.
     pub fn set_sampling(&mut self, sampling: Sampling) {
         self.settings.sampling = sampling;
+    }
+
+    /// Changes chosen neurons in later forward passes (ablation); positions already computed
+    /// keep what they computed, so run the prompt again to see the effect on all of them.
+    pub fn set_interventions(&mut self, interventions: Interventions) {
+        self.interventions = interventions;
+    }
+
+    pub fn interventions(&self) -> &Interventions {
+        &self.interventions
     }
 
     /// Changes K and re-ranks every position already computed (no forward pass needed).
@@ -147,7 +160,7 @@ impl Session {
     /// Runs `tokens` after the current positions and records their traces.
     fn run(&mut self, tokens: &[u32], control: Control) -> Result<()> {
         let keep_going = || !control.cancelled();
-        let captured = self.model.forward(tokens, self.cache.as_mut(), &keep_going)?;
+        let captured = self.model.forward(tokens, self.cache.as_mut(), &self.interventions, &keep_going)?;
         self.trace.push(
             tokens.to_vec(),
             captured.m,

@@ -1,4 +1,5 @@
 //! The research methods on top of the engine.
+pub mod analysis;
 pub mod labels;
 pub mod projection;
 pub mod prompts;

@@ -1,7 +1,9 @@
 //! One transformer block: attention and the SwiGLU feed-forward layer whose neurons we trace.
 use burn::prelude::*;
 use burn::tensor::activation::silu;
+use burn::tensor::Int;
 
+use super::super::intervention::LayerIntervention;
 use super::backend::{EngineBackend, Heads};
 use super::linear::Linear;
 use super::rope::Rope;
@@ -46,8 +48,34 @@ fn linear<B: EngineBackend>(x: Tensor<B, 2>, w: &Linear<B>) -> Tensor<B, 2> {
     <B as EngineBackend>::linear(x, w)
 }
 
+/// m ⊙ f for `m: [t, d_ff]`, with f_j the factor given for neuron j and 1 elsewhere.
+fn scale_coefficients<B: Backend>(m: Tensor<B, 2>, scale: &[(u32, f32)]) -> Tensor<B, 2> {
+    if scale.is_empty() {
+        return m;
+    }
+    let [_, d_ff] = m.dims();
+    let mut factors = vec![1f32; d_ff];
+    scale.iter().for_each(|&(j, f)| factors[j as usize] = f);
+    let factors = Tensor::<B, 1>::from_data(TensorData::new(factors, [d_ff]), (&m.device(), m.dtype()));
+    m * factors.unsqueeze::<2>()
+}
+
+/// Σ_j m_j·n_j over the noised neurons j, for `m: [t, d_ff]` and noise n_j: `[d_model]`;
+/// returns `[t, d_model]`.
+fn value_noise_term<B: Backend>(m: Tensor<B, 2>, noise: &[(u32, Vec<f32>)]) -> Tensor<B, 2> {
+    let (device, dtype) = (m.device(), m.dtype());
+    let d_model = noise[0].1.len();
+    let ids: Vec<i64> = noise.iter().map(|&(j, _)| j as i64).collect();
+    let ids = Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [noise.len()]), &device);
+    let n: Vec<f32> = noise.iter().flat_map(|(_, n)| n.iter().copied()).collect();
+    let n = Tensor::<B, 2>::from_data(TensorData::new(n, [noise.len(), d_model]), (&device, dtype));
+    m.select(1, ids).matmul(n)
+}
+
 impl<B: EngineBackend> Block<B> {
     /// Runs positions `start..start + t` of `h: [t, d_model]`; returns the block's output `[t, d_model]`.
+    /// `intervention` changes chosen neurons of the feed-forward layer (see `engine::intervention`).
+    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
         h: Tensor<B, 2>,
@@ -56,13 +84,22 @@ impl<B: EngineBackend> Block<B> {
         eps: f32,
         rope: &Rope<B>,
         cache: &mut B::Kv,
+        intervention: Option<&LayerIntervention>,
     ) -> (Tensor<B, 2>, BlockCapture<B>) {
         let resid_mid = h.clone() + self.attention(rms_norm(h, &self.attn_norm, eps), start, heads, rope, cache);
         let x = rms_norm(resid_mid.clone(), &self.ffn_norm, eps);
         // FFN(x) = W_down · (silu(W_gate·x) ⊙ W_up·x)
         let m = silu(linear(x.clone(), &self.gate_proj)) * linear(x, &self.up_proj);
-        let out = resid_mid.clone() + linear(m.clone(), &self.down_proj);
-        (out, BlockCapture { resid_mid, m })
+        let Some(intervention) = intervention else {
+            let out = resid_mid.clone() + linear(m.clone(), &self.down_proj);
+            return (out, BlockCapture { resid_mid, m });
+        };
+        let m = scale_coefficients(m, &intervention.scale);
+        let mut ffn = linear(m.clone(), &self.down_proj);
+        if !intervention.noise.is_empty() {
+            ffn = ffn + value_noise_term(m.clone(), &intervention.noise);
+        }
+        (resid_mid.clone() + ffn, BlockCapture { resid_mid, m })
     }
 
     /// Causal grouped-query attention of `x: [t, d_model]` over the cache and itself.

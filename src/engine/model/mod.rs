@@ -23,6 +23,7 @@ use rope::Rope;
 
 use super::config::ModelConfig;
 use super::error::{EngineError, Result};
+use super::intervention::Interventions;
 
 /// A loaded model on one device.
 pub struct Llama<B: EngineBackend> {
@@ -80,8 +81,14 @@ pub struct Captured {
 impl<B: EngineBackend> Llama<B> {
     /// Runs `tokens` at positions `cache.len()..` and appends them to the cache.
     /// `keep_going` is asked between blocks; when it says stop, the cache is rolled back and
-    /// `Cancelled` returned.
-    pub fn forward(&self, tokens: &[u32], cache: &mut KvCache<B>, keep_going: &dyn Fn() -> bool) -> Result<Captured> {
+    /// `Cancelled` returned. `interventions` change chosen neurons (none when empty).
+    pub fn forward(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache<B>,
+        interventions: &Interventions,
+        keep_going: &dyn Fn() -> bool,
+    ) -> Result<Captured> {
         let start = cache.len();
         let t = tokens.len();
         if t == 0 {
@@ -105,12 +112,13 @@ impl<B: EngineBackend> Llama<B> {
             head_dim: self.config.head_dim,
         };
         let (mut ms, mut mids, mut posts) = (Vec::new(), Vec::new(), Vec::new());
-        for (block, layer_cache) in self.blocks.iter().zip(cache.layers.iter_mut()) {
+        for (l, (block, layer_cache)) in self.blocks.iter().zip(cache.layers.iter_mut()).enumerate() {
             if !keep_going() {
                 cache.truncate(start);
                 return Err(EngineError::Cancelled);
             }
-            let (out, capture) = block.forward(h, start, heads, self.config.rms_norm_eps, &self.rope, layer_cache);
+            let eps = self.config.rms_norm_eps;
+            let (out, capture) = block.forward(h, start, heads, eps, &self.rope, layer_cache, interventions.layer(l));
             ms.push(capture.m);
             mids.push(capture.resid_mid);
             posts.push(out.clone());

@@ -1,0 +1,204 @@
+//! `neuronav analyze`: the method's analysis over prompt variants and GSM8K questions — accuracy
+//! and reasoning-neuron activations per variant, optionally under ablation — resumable and
+//! shardable (docs/analyze.md). `neuronav analyze merge` summarizes the shards' results.
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+use color_eyre::eyre::{bail, Result};
+
+use super::reasoning::ReasoningArgs;
+use super::ModelArgs;
+use crate::engine::session::{Session, SessionSettings};
+use crate::science::analysis::ablation::{self, AblationMode};
+use crate::science::analysis::answer::IN_GENERATED_TEXT;
+use crate::science::analysis::plan::{Condition, RunSpec, Shard, BASELINE};
+use crate::science::analysis::sample::{self, SampleResult};
+use crate::science::analysis::{dataset, results, summary, variants};
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct AnalyzeArgs {
+    #[command(subcommand)]
+    pub command: Option<AnalyzeCommand>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AnalyzeCommand {
+    /// Summarize the results in --out once every shard has finished
+    Merge {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Directory of prompt variants (`NAME.txt` exemplar files); every variant is run
+    #[arg(long, value_name = "DIR", required = true)]
+    pub variants: Option<PathBuf>,
+    /// GSM8K-style JSON lines file (`question`, `answer` ending in "#### N")
+    #[arg(long, value_name = "FILE", required = true)]
+    pub data: Option<PathBuf>,
+    /// Questions drawn from --data
+    #[arg(long, default_value_t = 20)]
+    pub samples: usize,
+    /// Seed of the question draw, the random control neurons and the value-vector noise
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Count activations only on questions this variant answers correctly (accuracy still uses all)
+    #[arg(long, value_name = "VARIANT")]
+    pub only_correct: Option<String>,
+    /// Tokens generated greedily per sample (the method: 150)
+    #[arg(long, default_value_t = 150)]
+    pub generate: usize,
+    /// Neurons per layer and position that count as activated
+    #[arg(long, default_value_t = 20)]
+    pub top_k: usize,
+    /// Where results, run.json and the summary go
+    #[arg(long, value_name = "DIR", required = true)]
+    pub out: Option<PathBuf>,
+    /// Run only this part of the samples: index/count, e.g. 0/4
+    #[arg(long, value_name = "I/N", default_value = "0/1")]
+    pub shard: Shard,
+    /// Also run the ablation experiment: `reasoning` (every reasoning neuron), `random:N` (N of
+    /// them drawn with --seed), a list like L21N7027,L3N5, or a file of ids; adds the conditions
+    /// `ablated` and `random` (as many other neurons of the same layers)
+    #[arg(long, value_name = "SPEC")]
+    pub ablate: Option<String>,
+    /// How ablated neurons are removed
+    #[arg(long, value_enum, default_value_t)]
+    pub ablation: AblationMode,
+    /// Which "The answer is " holds the prediction: 1 in generated text (9 if it included the
+    /// 8-exemplar prompt)
+    #[arg(long, default_value_t = IN_GENERATED_TEXT)]
+    pub answer_occurrence: usize,
+    #[command(flatten)]
+    pub reasoning: ReasoningArgs,
+}
+
+pub fn run(model_args: &ModelArgs, args: AnalyzeArgs) -> Result<()> {
+    match args.command {
+        Some(AnalyzeCommand::Merge { out }) => {
+            let spec = RunSpec::load(&out)?;
+            let rows = summary::write_summary(&out)?;
+            print!("{}", summary::to_markdown(&rows, &spec.concepts));
+            eprintln!("wrote {} and {}", out.join("summary.md").display(), out.join("summary.csv").display());
+            Ok(())
+        }
+        None => run_analysis(model_args, args.run),
+    }
+}
+
+fn run_analysis(model_args: &ModelArgs, args: RunArgs) -> Result<()> {
+    let (Some(variants_dir), Some(data), Some(out)) = (&args.variants, &args.data, &args.out) else {
+        bail!("analyze needs --variants, --data and --out");
+    };
+    let all_variants = variants::load_dir(variants_dir)?;
+    let problems = dataset::load(data)?;
+    if let Some(v) = &args.only_correct {
+        if !all_variants.iter().any(|x| &x.name == v) {
+            bail!("--only-correct {v}: no such variant in {}", variants_dir.display());
+        }
+    }
+    let questions = dataset::sample(problems.len(), args.samples, args.seed)?;
+    let loaded = model_args.load()?;
+    let neurons = args.reasoning.load(&loaded.fingerprint)?;
+    let (n_layers, d_ff) = (loaded.config.num_layers, loaded.config.intermediate_size);
+    let mut conditions = vec![Condition { name: BASELINE.into(), mode: args.ablation, neurons: vec![] }];
+    if let Some(spec) = &args.ablate {
+        let reasoning = neurons.ids();
+        let ablated = if spec == "reasoning" {
+            reasoning.clone()
+        } else if let Some(n) = spec.strip_prefix("random:") {
+            let n: usize = n.parse().map_err(|_| color_eyre::eyre::eyre!("--ablate {spec}: N must be a number"))?;
+            ablation::draw(&reasoning, n, args.seed)?
+        } else {
+            ablation::parse_ids(spec)?
+        };
+        if ablated.is_empty() {
+            bail!("--ablate {spec}: no neurons to ablate (no reasoning neurons labelled?)");
+        }
+        ablation::check_ids(&ablated, n_layers, d_ff)?;
+        let control = ablation::matched_random(&ablated, &reasoning, d_ff, args.seed)?;
+        conditions.push(Condition { name: "ablated".into(), mode: args.ablation, neurons: ablated });
+        conditions.push(Condition { name: "random".into(), mode: args.ablation, neurons: control });
+    }
+    let spec = RunSpec {
+        model: loaded.fingerprint.clone(),
+        data: data.display().to_string(),
+        questions,
+        seed: args.seed,
+        generate: args.generate,
+        top_k: args.top_k,
+        answer_occurrence: args.answer_occurrence,
+        variants: all_variants.iter().map(|v| v.name.clone()).collect(),
+        concepts: args.reasoning.concept_keys(),
+        neurons: neurons
+            .ids()
+            .into_iter()
+            .map(|id| (id, neurons.concepts_of(id).unwrap().iter().cloned().collect()))
+            .collect(),
+        only_correct: args.only_correct.clone(),
+        conditions,
+    };
+    spec.claim(out)?;
+    let items = spec.shard_items(args.shard);
+    let started = Instant::now();
+    let (mut done, mut skipped) = (0, 0);
+    let settings = SessionSettings { top_k: args.top_k, ..Default::default() };
+    for (k, item) in items.iter().enumerate() {
+        let path = spec.result_path(out, item);
+        if results::read(&path)?.is_some() {
+            skipped += 1;
+            continue;
+        }
+        let condition = &spec.conditions[item.condition];
+        let variant = &all_variants[item.variant];
+        let problem = &problems[item.question];
+        let mut session = Session::new(loaded.model.clone(), loaded.tokenizer.clone(), settings);
+        session.set_interventions(condition.mode.interventions(
+            &condition.neurons,
+            args.seed,
+            loaded.config.hidden_size,
+        ));
+        let t = Instant::now();
+        let run = sample::run(&mut session, &variant.prompt(&problem.question), args.generate, &neurons)?;
+        let result = SampleResult::score(
+            &condition.name,
+            &variant.name,
+            item.question,
+            &problem.answer,
+            spec.answer_occurrence,
+            run,
+        );
+        results::write(&path, &result)?;
+        done += 1;
+        eprintln!(
+            "[{}/{}] {} {} q{}: {} activations, {} ({:.1}s)",
+            k + 1,
+            items.len(),
+            condition.name,
+            variant.name,
+            item.question,
+            result.run.activations.overall.hits,
+            if result.correct { "correct" } else { "wrong" },
+            t.elapsed().as_secs_f64()
+        );
+    }
+    eprintln!("{done} samples run, {skipped} already done, in {:.1}s", started.elapsed().as_secs_f64());
+    if args.shard.count == 1 {
+        let rows = summary::write_summary(out)?;
+        print!("{}", summary::to_markdown(&rows, &spec.concepts));
+    } else {
+        eprintln!(
+            "shard {}/{} done; when all are, run `neuronav analyze merge --out {}`",
+            args.shard.index,
+            args.shard.count,
+            out.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! `neuronav intervene`: ablate or scale chosen neurons, regenerate, and show the text and the
+//! next-token distribution beside the unmodified run.
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args};
+use color_eyre::eyre::{eyre, Result, WrapErr};
+use serde::Serialize;
+
+use super::compare::QuestionArgs;
+use super::ModelArgs;
+use crate::engine::intervention::Interventions;
+use crate::engine::neuron::NeuronId;
+use crate::engine::session::{Control, Session, SessionSettings, TokenProb};
+use crate::science::analysis::ablation::{self, AblationMode};
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").required(true)), group(ArgGroup::new("change").required(true).multiple(true)))]
+pub struct InterveneArgs {
+    #[arg(long, group = "source", value_name = "TEXT")]
+    pub prompt: Option<String>,
+    #[arg(long, group = "source", value_name = "FILE")]
+    pub prompt_file: Option<PathBuf>,
+    /// A variant of --variants with the question --question-index of --data
+    #[arg(long, group = "source", value_name = "NAME")]
+    pub variant: Option<String>,
+    #[command(flatten)]
+    pub question: QuestionArgs,
+    /// Neurons to ablate: a list like L21N7027,L3N5 or a file of ids
+    #[arg(long, group = "change", value_name = "IDS|FILE")]
+    pub ablate: Option<String>,
+    /// How --ablate removes them
+    #[arg(long, value_enum, default_value_t)]
+    pub ablation: AblationMode,
+    /// Seed of the value-vector noise
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Multiply one neuron's coefficient: L21N7027=2.5 (repeat for several)
+    #[arg(long, group = "change", value_name = "ID=FACTOR")]
+    pub scale: Vec<String>,
+    /// Tokens generated greedily by each run
+    #[arg(long, default_value_t = 20)]
+    pub generate: usize,
+    /// Next-token candidates shown at the last prompt position
+    #[arg(long, default_value_t = 10)]
+    pub top_n: usize,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct RunReport {
+    generated_text: String,
+    next_tokens: Vec<Candidate>,
+}
+
+#[derive(Serialize)]
+struct Candidate {
+    id: u32,
+    text: String,
+    prob: f32,
+}
+
+#[derive(Serialize)]
+struct Report {
+    ablated: Vec<NeuronId>,
+    ablation: AblationMode,
+    scaled: Vec<(NeuronId, f32)>,
+    original: RunReport,
+    intervened: RunReport,
+}
+
+fn parse_scale(s: &str) -> Result<(NeuronId, f32)> {
+    let (id, f) = s.split_once('=').ok_or_else(|| eyre!("--scale {s}: expected ID=FACTOR, like L21N7027=2.5"))?;
+    let id: NeuronId = id.parse().map_err(|e| eyre!("--scale {s}: {e}"))?;
+    let f: f32 = f.trim().parse().map_err(|_| eyre!("--scale {s}: '{f}' is not a number"))?;
+    Ok((id, f))
+}
+
+pub fn run(model_args: &ModelArgs, args: InterveneArgs) -> Result<()> {
+    let prompt = args.question.prompt(&args.prompt, &args.prompt_file, &args.variant)?;
+    let ablated = args.ablate.as_deref().map(ablation::parse_ids).transpose()?.unwrap_or_default();
+    let scaled = args.scale.iter().map(|s| parse_scale(s)).collect::<Result<Vec<_>>>()?;
+    let loaded = model_args.load()?;
+    let c = &loaded.config;
+    let all: Vec<NeuronId> = ablated.iter().copied().chain(scaled.iter().map(|s| s.0)).collect();
+    ablation::check_ids(&all, c.num_layers, c.intermediate_size)?;
+    let mut interventions = args.ablation.interventions(&ablated, args.seed, c.hidden_size);
+    scaled.iter().for_each(|&(id, f)| {
+        interventions.scale(id, f);
+    });
+    let run_with = |i: Interventions| -> Result<RunReport> {
+        let mut session = Session::new(loaded.model.clone(), loaded.tokenizer.clone(), SessionSettings::default());
+        session.set_interventions(i);
+        session.run_prompt(&prompt, Control::default()).wrap_err("running the prompt")?;
+        let last = session.prompt_len() - 1;
+        let next = session.next_tokens(&[last], args.top_n).remove(0);
+        for _ in 0..args.generate {
+            session.step(Control::default())?;
+        }
+        let text = |t: &TokenProb| loaded.tokenizer.decode(&[t.id]);
+        Ok(RunReport {
+            generated_text: session.generated_text(),
+            next_tokens: next.iter().map(|t| Candidate { id: t.id, text: text(t), prob: t.prob }).collect(),
+        })
+    };
+    let report = Report {
+        original: run_with(Interventions::default())?,
+        intervened: run_with(interventions)?,
+        ablated,
+        ablation: args.ablation,
+        scaled,
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        return Ok(());
+    }
+    writeln!(out, "original:   {:?}", report.original.generated_text)?;
+    writeln!(out, "intervened: {:?}", report.intervened.generated_text)?;
+    writeln!(out, "\nnext token after the prompt\n{:<24} {:>7}   {:<24} {:>7}", "original", "p", "intervened", "p")?;
+    for (a, b) in report.original.next_tokens.iter().zip(&report.intervened.next_tokens) {
+        writeln!(
+            out,
+            "{:<24} {:>7.4}   {:<24} {:>7.4}",
+            format!("{:?}", a.text),
+            a.prob,
+            format!("{:?}", b.text),
+            b.prob
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! Choosing the reasoning neurons from the label store, shared by `compare`, `intervene` and
+//! `analyze`.
+use std::path::PathBuf;
+
+use clap::Args;
+use color_eyre::eyre::{eyre, Result};
+
+use crate::paths::Paths;
+use crate::science::analysis::counting::{ReasoningNeurons, Selection};
+use crate::science::labels::concepts::Concepts;
+use crate::science::labels::store::LabelStore;
+
+#[derive(Debug, Args, Clone)]
+pub struct ReasoningArgs {
+    /// Concepts whose neurons count (repeat for several) [default: the method's seven]
+    #[arg(long = "concept", value_name = "KEY")]
+    pub concepts: Vec<String>,
+    /// Label sources whose applying labels count (repeat for several) [default: every source]
+    #[arg(long = "source", value_name = "SOURCE")]
+    pub sources: Vec<String>,
+    /// The label database [default: labels.sqlite3 in the data directory]
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+}
+
+impl ReasoningArgs {
+    /// The concept keys reported, in order.
+    pub fn concept_keys(&self) -> Vec<String> {
+        if self.concepts.is_empty() {
+            Concepts::built_in().keys().into_iter().map(String::from).collect()
+        } else {
+            self.concepts.clone()
+        }
+    }
+
+    /// The neurons with applying labels of the chosen concepts and sources for the model
+    /// `fingerprint`.
+    pub fn load(&self, fingerprint: &str) -> Result<ReasoningNeurons> {
+        let path = match &self.db {
+            Some(p) => p.clone(),
+            None => LabelStore::default_path(&Paths::resolve().map_err(|e| eyre!(e))?.data),
+        };
+        let store = LabelStore::open(&path, fingerprint)?;
+        let selection = Selection { concepts: self.concept_keys(), sources: self.sources.clone() };
+        let neurons = ReasoningNeurons::from_labels(&store.labels_by_neuron()?, &selection);
+        if neurons.is_empty() {
+            eprintln!(
+                "note: {} holds no applying labels of these concepts for this model; \
+                 run `neuronav label lexical` to make some",
+                path.display()
+            );
+        }
+        Ok(neurons)
+    }
+}
