@@ -1,9 +1,14 @@
 //! The real binary in a real terminal (tmux) on the default model: type a prompt, run, step,
-//! open a layer, jump to a neuron, quit; then check the shell got its terminal back, also after a
-//! panic.
+//! open a layer, jump to a labelled neuron, record a verdict, quit; start again and find the
+//! verdict; check the shell got its terminal back, also after a panic.
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use neuronav::engine::fingerprint::fingerprint;
+use neuronav::engine::neuron::NeuronId;
+use neuronav::science::labels::label::{NewLabel, VerdictKind};
+use neuronav::science::labels::store::LabelStore;
 
 mod common;
 
@@ -85,6 +90,21 @@ fn explore_the_default_model_in_a_terminal() {
     }
     let model = common::default_model();
     let home = tempfile::tempdir().unwrap();
+    // A label to check, in the temporary home's store.
+    let neuron = NeuronId { layer: 20, index: 7 };
+    let db = LabelStore::default_path(&home.path().join("data"));
+    let fp = fingerprint(&model).unwrap();
+    LabelStore::open(&db, &fp)
+        .unwrap()
+        .upsert_label(&NewLabel {
+            neuron,
+            concept: "add".into(),
+            source: "e2e".into(),
+            applies: true,
+            evidence: vec!["plus".into(), "sum".into()],
+            answer: "Yes, addition".into(),
+        })
+        .unwrap();
     let pane = Pane::start("neuronav-e2e", &command(&model, home.path(), ""));
     pane.wait_for("loaded: 30 layers × 1536 neurons", Duration::from_secs(120));
 
@@ -123,11 +143,38 @@ fn explore_the_default_model_in_a_terminal() {
     pane.keys(&["Enter"]);
     let s = pane.wait_for("promotes:", Duration::from_secs(20));
     assert!(s.contains("neuron L20N7") && s.contains("m over tokens"), "{s}");
+    assert!(s.contains("label add (e2e)") && s.contains("answer: Yes, addition"), "the label is missing:\n{s}");
+
+    pane.text(":review e2e");
+    pane.keys(&["Enter"]);
+    let s = pane.wait_for("0 of 1 checked", Duration::from_secs(10));
+    assert!(s.contains("review · source e2e") && s.contains("L20N7  add  from e2e"), "{s}");
+    pane.keys(&["a"]);
+    let s = pane.wait_for("saved L20N7 add agree", Duration::from_secs(10));
+    assert!(s.contains("1 of 1 checked · agreed 1"), "{s}");
+    pane.keys(&["Escape"]);
+    pane.wait_for("verdict add agree", Duration::from_secs(10));
 
     pane.keys(&["q"]);
     let s = pane.wait_for("EXITED", Duration::from_secs(10));
     assert!(s.contains("EXITED 0"), "{s}");
     assert!(s.contains("icanon echo") && !s.contains("-icanon"), "the terminal was not restored:\n{s}");
+    drop(pane);
+    let stored = LabelStore::open(&db, &fp).unwrap().verdicts_for(neuron).unwrap();
+    assert_eq!(
+        stored.iter().map(|v| (v.concept.as_str(), v.verdict)).collect::<Vec<_>>(),
+        [("add", VerdictKind::Agree)]
+    );
+
+    // Started again, the explorer finds the verdict in the store.
+    let pane = Pane::start("neuronav-e2e", &command(&model, home.path(), ""));
+    pane.wait_for("loaded: 30 layers × 1536 neurons", Duration::from_secs(120));
+    pane.text(":review e2e");
+    pane.keys(&["Enter"]);
+    let s = pane.wait_for("1 of 1 checked · agreed 1", Duration::from_secs(10));
+    assert!(s.contains("agree · saved"), "{s}");
+    pane.keys(&["q"]);
+    assert!(pane.wait_for("EXITED", Duration::from_secs(10)).contains("EXITED 0"));
 }
 
 #[test]
