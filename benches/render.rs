@@ -34,6 +34,7 @@ fn app() -> App {
         d_ff: 1536,
         vocab: 49152,
         eos: Some(2),
+        fingerprint: "0123456789abcdef".into(),
     })));
     app.on_engine(EngineMsg::Idle);
     let hit = |l: usize, j: usize| NeuronHit {

@@ -5,8 +5,12 @@ use std::sync::Arc;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use neuronav::engine::neuron::{NeuronHit, NeuronId};
 use neuronav::engine::session::SessionSettings;
+use neuronav::science::labels::label::{Label, NewVerdict, Verdict, VerdictKind};
+use neuronav::science::labels::store::QueueItem;
+use neuronav::tui::action::Action;
 use neuronav::tui::app::{App, Effect, Focus, SearchHit, SortBy};
 use neuronav::tui::keymap::{Keymap, Mode};
+use neuronav::tui::label_worker::{LabelCmd, LabelMsg};
 use neuronav::tui::labels::{LabelView, Labels};
 use neuronav::tui::prompts;
 use neuronav::tui::snapshot::{ModelInfo, Snapshot, TokenView};
@@ -23,6 +27,7 @@ fn info() -> Arc<ModelInfo> {
         d_ff: 50,
         vocab: 100,
         eos: Some(99),
+        fingerprint: "0123456789abcdef".into(),
     })
 }
 
@@ -256,7 +261,7 @@ fn search_finds_tokens_and_neurons() {
 #[test]
 fn label_filters_use_the_labels_seam() {
     let mut app = loaded_app();
-    let label = |c: &str| vec![LabelView { concept: c.into(), source: "lexical".into() }];
+    let label = |c: &str| vec![LabelView { concept: c.into(), source: "lexical".into(), ..Default::default() }];
     app.labels = Labels::new(HashMap::from([
         (NeuronId { layer: 0, index: 2 }, label("add")),
         (NeuronId { layer: 0, index: 4 }, label("mult")),
@@ -339,4 +344,160 @@ fn mouse_clicks_select_tokens_and_rows_and_the_wheel_scrolls() {
     };
     app.on_mouse(wheel);
     assert_eq!(app.row, 2);
+}
+
+fn label(neuron: &str, concept: &str) -> Label {
+    Label {
+        neuron: neuron.parse().unwrap(),
+        concept: concept.into(),
+        source: "gpt".into(),
+        applies: true,
+        evidence: vec!["plus".into(), "sum".into()],
+        answer: "Yes, addition".into(),
+        time: "2026-01-01T00:00:00.000Z".into(),
+    }
+}
+
+fn verdict(id: i64, neuron: &str, concept: &str, kind: VerdictKind) -> Verdict {
+    Verdict {
+        id,
+        neuron: neuron.parse().unwrap(),
+        concept: concept.into(),
+        verdict: kind,
+        note: None,
+        corrected: None,
+        time: "2026-01-01T00:00:01.000Z".into(),
+    }
+}
+
+fn label_cmds(effects: &[Effect]) -> Vec<&LabelCmd> {
+    effects.iter().filter_map(|e| if let Effect::Labels(c) = e { Some(c) } else { None }).collect()
+}
+
+#[test]
+fn a_loaded_model_opens_its_labels_and_they_fill_panes_and_filters() {
+    let mut app = App::new(Keymap::builtin(), Vec::new(), ThemeName::Dark);
+    let effects = app.on_engine(EngineMsg::Loaded(info()));
+    assert_eq!(label_cmds(&effects), [&LabelCmd::Open { fingerprint: "0123456789abcdef".into() }]);
+    app.on_engine(EngineMsg::Idle);
+    app.on_engine(EngineMsg::Snapshot(snapshot(1, 6)));
+    let no = Label { applies: false, concept: "mult".into(), ..label("L0N4", "mult") };
+    let labels = Labels::from_store([label("L0N2", "add"), no], [verdict(3, "L0N2", "add", VerdictKind::Agree)]);
+    app.on_labels(LabelMsg::Loaded { path: "/d/labels.sqlite3".into(), labels });
+    let n2 = NeuronId { layer: 0, index: 2 };
+    assert_eq!(app.labels.with_sources(n2), "add (gpt)");
+    assert!(app.labels.of(NeuronId { layer: 0, index: 4 }).is_empty(), "a No answer is no label");
+    assert_eq!(app.labels.verdicts_of(n2).len(), 1);
+    command(&mut app, "source gpt");
+    assert_eq!(app.rows[0].iter().map(|h| h.index).collect::<Vec<_>>(), vec![2]);
+    command(&mut app, "source lexicon");
+    assert!(app.rows[0].is_empty());
+}
+
+#[test]
+fn review_mode_records_verdicts_advances_and_counts_agreement() {
+    let mut app = loaded_app();
+    command(&mut app, "source gpt");
+    let effects = app.on_key(key('R'));
+    assert_eq!(label_cmds(&effects), [&LabelCmd::Queue { source: Some("gpt".into()), concept: None }]);
+    assert_eq!(app.mode(), Mode::Review);
+    let checked =
+        QueueItem { label: label("L1N11", "mult"), verdict: Some(verdict(1, "L1N11", "mult", VerdictKind::Agree)) };
+    let items = vec![
+        QueueItem { label: label("L2N40", "add"), verdict: None },
+        QueueItem { label: label("L2N41", "add"), verdict: None },
+        checked,
+    ];
+    let effects = app.on_labels(LabelMsg::Queue { source: Some("gpt".into()), concept: None, items });
+    let l2n40: NeuronId = "L2N40".parse().unwrap();
+    let l2n41: NeuronId = "L2N41".parse().unwrap();
+    assert_eq!(engine_cmds(&effects), [&EngineCmd::Project { neurons: vec![l2n40, l2n41] }], "this and the next item");
+    let review = app.review.as_ref().unwrap();
+    assert_eq!((review.len(), review.at, review.unchecked()), (3, 0, 2));
+    assert_eq!((review.agreement.overall.checked, review.agreement.overall.agreed), (1, 1));
+
+    // A note goes with the next verdict; the verdict is sent, shown as saving, and the queue moves on.
+    app.on_key(key('n'));
+    assert_eq!(app.mode(), Mode::Line);
+    type_str(&mut app, "plus and sum");
+    app.on_key(special(KeyCode::Enter));
+    let effects = app.on_key(key('a'));
+    let sent = NewVerdict {
+        neuron: l2n40,
+        concept: "add".into(),
+        verdict: VerdictKind::Agree,
+        note: Some("plus and sum".into()),
+        corrected: None,
+    };
+    assert_eq!(label_cmds(&effects), [&LabelCmd::Record(sent)]);
+    let review = app.review.as_ref().unwrap();
+    assert_eq!(review.at, 1);
+    assert_eq!(review.items.as_ref().unwrap()[0].saving, Some(VerdictKind::Agree));
+    assert_eq!(review.agreement.overall.checked, 1, "not counted before the store says it is saved");
+
+    app.on_labels(LabelMsg::Saved(verdict(7, "L2N40", "add", VerdictKind::Agree)));
+    let review = app.review.as_ref().unwrap();
+    let first = &review.items.as_ref().unwrap()[0];
+    assert_eq!((first.saving, first.verdict.as_ref().map(|v| v.id)), (None, Some(7)));
+    assert_eq!((review.agreement.overall.checked, review.agreement.overall.agreed), (2, 2));
+    assert_eq!(review.unchecked(), 1);
+    assert!(app.message.as_ref().is_some_and(|(m, err)| !err && m.contains("saved L2N40 add agree")));
+    assert_eq!(app.labels.verdicts_of(l2n40).len(), 1, "the detail pane sees the verdict");
+
+    // Correcting the concept records a disagree verdict with the concept named.
+    app.on_key(key('c'));
+    for _ in 0.."add".len() {
+        app.on_key(special(KeyCode::Backspace));
+    }
+    type_str(&mut app, "mult");
+    let effects = app.on_key(special(KeyCode::Enter));
+    let corrected = NewVerdict {
+        neuron: l2n41,
+        concept: "add".into(),
+        verdict: VerdictKind::Disagree,
+        note: None,
+        corrected: Some("mult".into()),
+    };
+    assert_eq!(label_cmds(&effects), [&LabelCmd::Record(corrected.clone())]);
+    app.on_labels(LabelMsg::NotSaved { verdict: corrected, error: "disk full".into() });
+    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("not saved") && m.contains("disk full")));
+    let review = app.review.as_ref().unwrap();
+    assert_eq!(review.items.as_ref().unwrap()[1].saving, None);
+    assert_eq!(review.items.as_ref().unwrap()[1].verdict, None);
+
+    // The last item stays selected; a new verdict on an already checked pair replaces it in the counts.
+    let effects = app.on_key(key('d'));
+    assert!(matches!(label_cmds(&effects)[..], [LabelCmd::Record(NewVerdict { verdict: VerdictKind::Disagree, .. })]));
+    assert_eq!(app.review.as_ref().unwrap().at, 2);
+    app.on_labels(LabelMsg::Saved(verdict(9, "L1N11", "mult", VerdictKind::Disagree)));
+    let a = app.review.as_ref().unwrap().agreement.overall;
+    assert_eq!((a.labels, a.checked, a.agreed, a.disagreed), (3, 2, 1, 1));
+    assert_eq!(a.rate(), Some(0.5));
+
+    app.on_key(key('k'));
+    assert_eq!(app.review.as_ref().unwrap().at, 1);
+    app.on_key(special(KeyCode::Esc));
+    assert!(app.review.is_none());
+    assert_eq!(app.mode(), Mode::Normal);
+    let effects = command(&mut app, "review * add");
+    assert_eq!(label_cmds(&effects), [&LabelCmd::Queue { source: None, concept: Some("add".into()) }]);
+}
+
+#[test]
+fn review_needs_a_model_and_an_empty_queue_says_so() {
+    let mut app = App::new(Keymap::builtin(), Vec::new(), ThemeName::Dark);
+    assert!(app.update(Action::Review).is_empty());
+    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("loading")));
+    let mut app = loaded_app();
+    app.on_key(key('R'));
+    app.on_labels(LabelMsg::Queue { source: None, concept: None, items: Vec::new() });
+    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("no labels to review")));
+    assert!(app.on_key(key('a')).is_empty());
+    app.on_key(key('?'));
+    let help: Vec<String> = neuronav::tui::ui::popup::help_lines(&app)
+        .iter()
+        .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+        .collect();
+    assert_eq!(help[0], "[review]", "help over review lists its keys first");
+    assert!(help.iter().any(|l| l.contains('a') && l.contains("Agree")), "{help:?}");
 }

@@ -2,20 +2,24 @@
 //! model. Each assertion reads the text of one named region and checks it against numbers
 //! computed independently through the engine's own API.
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use neuronav::engine::fingerprint::fingerprint;
 use neuronav::engine::loader::{self, DeviceChoice};
 use neuronav::engine::model::WeightDType;
 use neuronav::engine::neuron::NeuronId;
 use neuronav::engine::session::{Control, Session, SessionSettings};
 use neuronav::paths::Paths;
+use neuronav::science::labels::label::{NewLabel, VerdictKind};
+use neuronav::science::labels::store::LabelStore;
 use neuronav::science::projection::{project, ProjectionSettings};
 use neuronav::tui::action::Action;
 use neuronav::tui::app::{App, Effect, LayerView};
 use neuronav::tui::command::Command;
 use neuronav::tui::keymap::Keymap;
+use neuronav::tui::label_worker::LabelWorker;
 use neuronav::tui::labels::{LabelView, Labels};
 use neuronav::tui::theme::ThemeName;
 use neuronav::tui::ui::{self, layout};
@@ -33,35 +37,55 @@ fn tiny() -> PathBuf {
     common::fixture("tiny-llama")
 }
 
-/// Sends the effects to the engine and feeds its answers to the app until `done` holds.
+/// The engine worker and the label thread over a temporary home.
+struct Workers {
+    engine: Engine,
+    labels: LabelWorker,
+    _home: tempfile::TempDir,
+}
+
+fn paths(home: &Path) -> Paths {
+    Paths { cache: home.join("cache"), data: home.join("data"), config: home.join("config") }
+}
+
+/// Sends the effects to the workers and feeds their answers to the app until `done` holds.
 #[track_caller]
-fn pump(app: &mut App, engine: &Engine, effects: Vec<Effect>, done: impl Fn(&App) -> bool) {
+fn pump(app: &mut App, workers: &Workers, effects: Vec<Effect>, done: impl Fn(&App) -> bool) {
     let mut queue = effects;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         for e in queue.drain(..) {
-            if let Effect::Engine(cmd) = e {
-                engine.send(cmd);
+            match e {
+                Effect::Engine(cmd) => workers.engine.send(cmd),
+                Effect::Labels(cmd) => workers.labels.send(cmd),
+                _ => {}
             }
         }
         if done(app) {
             return;
         }
-        let left = deadline.checked_duration_since(Instant::now()).expect("the engine did not answer in time");
-        let msg = engine.rx.recv_timeout(left).expect("the engine did not answer in time");
-        queue = app.on_engine(msg);
+        let left = deadline.checked_duration_since(Instant::now()).expect("the workers did not answer in time");
+        queue = crossbeam_channel::select! {
+            recv(workers.engine.rx) -> msg => app.on_engine(msg.expect("the engine stopped")),
+            recv(workers.labels.rx) -> msg => app.on_labels(msg.expect("the label thread stopped")),
+            default(left) => panic!("the workers did not answer in time"),
+        };
     }
 }
 
 /// The app after running PROMPT on the tiny model, with every visible projection in.
-fn explored(width: u16, height: u16) -> (App, Engine) {
-    let home = tempfile::tempdir().unwrap();
-    let paths =
-        Paths { cache: home.path().join("cache"), data: home.path().join("data"), config: home.path().join("config") };
-    let engine = Engine::spawn(paths);
+fn explored(width: u16, height: u16) -> (App, Workers) {
+    explored_in(width, height, tempfile::tempdir().unwrap())
+}
+
+/// The same with `home` as the data directory's parent (where the label store lives).
+fn explored_in(width: u16, height: u16, home: tempfile::TempDir) -> (App, Workers) {
+    let paths = paths(home.path());
+    let labels = LabelWorker::spawn(LabelStore::default_path(&paths.data));
+    let engine = Workers { engine: Engine::spawn(paths), labels, _home: home };
     let mut app = App::new(Keymap::builtin(), Vec::new(), ThemeName::Dark);
     app.on_resize(width, height);
-    engine.send(EngineCmd::Load {
+    engine.engine.send(EngineCmd::Load {
         model: Some(tiny()),
         device: DeviceChoice::Cpu,
         dtype: WeightDType::F32,
@@ -117,8 +141,10 @@ fn layer_pane_shows_the_top_neurons_their_labels_and_promoted_tokens() {
     let last = session.len() - 1;
     let best = session.trace().position(last).top()[0][0];
     let id = NeuronId { layer: 0, index: best.index };
-    app.labels =
-        Labels::new(HashMap::from([(id, vec![LabelView { concept: "addition".into(), source: "lexical".into() }])]));
+    app.labels = Labels::new(HashMap::from([(
+        id,
+        vec![LabelView { concept: "addition".into(), source: "lexical".into(), ..Default::default() }],
+    )]));
     let buffer = render(&app);
     let regions = layout::regions(app.size, &app);
     let layers = text(&buffer, regions.layers);
@@ -202,4 +228,88 @@ fn small_terminals_get_a_compact_layout_or_a_clear_message() {
     let buffer = render(&app);
     let all = text(&buffer, Rect::new(0, 0, 20, 5));
     assert!(all.contains("too small"), "{all}");
+}
+
+#[test]
+fn labels_from_the_store_show_with_their_source_and_review_commits_verdicts() {
+    let (session, tok) = reference();
+    let last = session.len() - 1;
+    let top = session.trace().position(last).top();
+    let first = NeuronId { layer: 0, index: top[0][0].index };
+    let second = NeuronId { layer: 2, index: top[2][0].index };
+    let home = tempfile::tempdir().unwrap();
+    let db = LabelStore::default_path(&paths(home.path()).data);
+    let fp = fingerprint(&tiny()).unwrap();
+    let new = |neuron, concept: &str, source: &str, applies, answer: &str| NewLabel {
+        neuron,
+        concept: concept.into(),
+        source: source.into(),
+        applies,
+        evidence: vec!["plus".into(), "sum".into()],
+        answer: answer.into(),
+    };
+    LabelStore::open(&db, &fp)
+        .unwrap()
+        .upsert_labels(&[
+            new(first, "add", "gpt-test", true, "Yes, these are about addition"),
+            new(first, "mult", "gpt-test", false, "No, not multiplication"),
+            new(second, "add", "lexicon", true, ""),
+        ])
+        .unwrap();
+    let (mut app, workers) = explored_in(160, 50, home);
+    pump(&mut app, &workers, Vec::new(), |a| !a.labels.is_empty());
+
+    let buffer = render(&app);
+    let regions = layout::regions(app.size, &app);
+    let layers = text(&buffer, regions.layers);
+    let row = layers.lines().find(|l| l.contains(&format!("N{} ", first.index))).unwrap();
+    assert!(row.contains("add (gpt-test)"), "label and source missing: {row}");
+    assert!(!layers.contains("mult"), "a No answer shows as a label:\n{layers}");
+    assert!(text(&buffer, regions.status).contains("2 labelled"));
+
+    app.execute(Command::FilterSource(Some("lexicon".into())));
+    assert!(app.rows[0].is_empty(), "layer 0 has no lexicon label");
+    assert_eq!(app.rows[2].iter().map(|h| h.index).collect::<Vec<_>>(), [second.index]);
+    app.execute(Command::FilterSource(None));
+    app.execute(Command::FilterConcept(Some("add".into())));
+    assert_eq!(app.rows[0].iter().map(|h| h.index).collect::<Vec<_>>(), [first.index]);
+    app.execute(Command::FilterConcept(None));
+
+    let effects = app.execute(Command::GotoNeuron(first));
+    pump(&mut app, &workers, effects, |a| a.detail.is_some());
+    let buffer = render(&app);
+    let detail = text(&buffer, layout::regions(app.size, &app).detail);
+    assert!(detail.contains("add (gpt-test)") && detail.contains("evidence: plus sum"), "{detail}");
+    assert!(detail.contains("answer: Yes, these are about addition"), "{detail}");
+    assert!(!detail.contains("mult") && !detail.contains("verdict"), "{detail}");
+
+    let effects = app.execute(Command::Review { source: Some("gpt-test".into()), concept: None });
+    pump(&mut app, &workers, effects, |a| {
+        a.review.as_ref().is_some_and(|r| r.len() == 1) && a.projections.contains_key(&first)
+    });
+    let screen = |app: &App| text(&render(app), layout::regions(app.size, app).review);
+    let review = screen(&app);
+    let p = project(session.model().as_ref(), first, ProjectionSettings { n: 3, norm_gain: false });
+    let promoted: Vec<String> = p.top.iter().map(|t| tok.token_display(t.token)).collect();
+    let line = review.lines().find(|l| l.contains("promotes")).unwrap_or_else(|| panic!("{review}"));
+    assert!(line.contains(&promoted.join(" ")), "promoted tokens {promoted:?} missing: {line}");
+    assert!(review.contains("evidence    plus sum") && review.contains("Yes, these are about addition"), "{review}");
+    assert!(review.contains("0 of 1 checked"), "{review}");
+
+    let effects = app.update(Action::Agree);
+    pump(&mut app, &workers, effects, |a| a.message.as_ref().is_some_and(|(m, _)| m.starts_with("saved")));
+    let review = screen(&app);
+    assert!(review.contains("1 of 1 checked · agreed 1 · disagreed 0 · unsure 0 · rate 100%"), "{review}");
+    let stored = LabelStore::open(&LabelStore::default_path(&paths(workers._home.path()).data), &fp)
+        .unwrap()
+        .verdicts_for(first)
+        .unwrap();
+    assert_eq!(
+        stored.iter().map(|v| (v.concept.as_str(), v.verdict)).collect::<Vec<_>>(),
+        [("add", VerdictKind::Agree)]
+    );
+
+    app.update(Action::Cancel);
+    let detail = text(&render(&app), layout::regions(app.size, &app).detail);
+    assert!(detail.contains("add agree"), "the verdict shows in the detail:\n{detail}");
 }

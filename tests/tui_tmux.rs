@@ -1,14 +1,22 @@
 //! The real binary in a real terminal (tmux) on the default model: type a prompt, run, step,
-//! open a layer, jump to a neuron, quit; then check the shell got its terminal back, also after a
-//! panic.
+//! open a layer, jump to a labelled neuron, record a verdict, quit; start again and find the
+//! verdict; check the shell got its terminal back, also after a panic.
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use neuronav::engine::fingerprint::fingerprint;
+use neuronav::engine::neuron::NeuronId;
+use neuronav::science::labels::label::{NewLabel, VerdictKind};
+use neuronav::science::labels::store::LabelStore;
+
 mod common;
 
+/// Runs tmux on a server of this test process's own, so that tests running elsewhere on the
+/// machine with the same session names cannot touch its panes.
 fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux").args(args).output().expect("running tmux");
+    let socket = format!("neuronav-test-{}", std::process::id());
+    let out = Command::new("tmux").args(["-L", &socket]).args(args).output().expect("running tmux");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -18,10 +26,10 @@ struct Pane {
 
 impl Pane {
     /// Starts `command` in a detached 200x60 tmux session; afterwards the shell prints the exit
-    /// status and the terminal mode, and waits so the pane can still be read.
+    /// status, the terminal mode and SHELL-BACK, and waits so the pane can still be read.
     fn start(name: &str, command: &str) -> Pane {
         let _ = tmux(&["kill-session", "-t", name]);
-        let script = format!("{command}; echo EXITED $?; stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo; sleep 120");
+        let script = format!("{command}; echo EXITED $?; stty -a | tr ' ' '\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo; echo SHELL-BACK; sleep 120");
         tmux(&["new-session", "-d", "-s", name, "-x", "200", "-y", "60", "sh", "-c", &script]);
         Pane { name: name.to_string() }
     }
@@ -85,13 +93,31 @@ fn explore_the_default_model_in_a_terminal() {
     }
     let model = common::default_model();
     let home = tempfile::tempdir().unwrap();
+    // A label to check, in the temporary home's store.
+    let neuron = NeuronId { layer: 20, index: 7 };
+    let db = LabelStore::default_path(&home.path().join("data"));
+    let fp = fingerprint(&model).unwrap();
+    LabelStore::open(&db, &fp)
+        .unwrap()
+        .upsert_label(&NewLabel {
+            neuron,
+            concept: "add".into(),
+            source: "e2e".into(),
+            applies: true,
+            evidence: vec!["plus".into(), "sum".into()],
+            answer: "Yes, addition".into(),
+        })
+        .unwrap();
     let pane = Pane::start("neuronav-e2e", &command(&model, home.path(), ""));
     pane.wait_for("loaded: 30 layers × 1536 neurons", Duration::from_secs(120));
 
     pane.keys(&["i"]);
     pane.wait_for("prompt · editing", Duration::from_secs(5));
     pane.text("Question: Tom has 3 apples and buys 4 more. How many apples does he have?");
-    pane.keys(&["Escape", "r"]);
+    // Esc and r sent together would read as Alt-r: wait for the editor to close first.
+    pane.keys(&["Escape"]);
+    pane.wait_for("┌ prompt ─", Duration::from_secs(5));
+    pane.keys(&["r"]);
     let s = pane.wait_for("0 generated", Duration::from_secs(60));
     assert!(s.contains("␣apples") && s.contains("layer 0"), "{s}");
 
@@ -99,8 +125,11 @@ fn explore_the_default_model_in_a_terminal() {
     let s = pane.wait_for("3 generated", Duration::from_secs(60));
     assert!(s.contains("step 3"), "the status bar counts steps:\n{s}");
 
-    // Key latency while the model generates: help opens during a 40-token run.
-    pane.text(":n 40");
+    // Key latency while the model generates: help opens during a 200-token run.
+    // Past the end of sequence, so that the run is still going when Ctrl-C comes.
+    pane.keys(&["e"]);
+    pane.wait_for("continues past EOS", Duration::from_secs(5));
+    pane.text(":n 200");
     pane.keys(&["Enter", "S"]);
     pane.wait_for("⟳ generating", Duration::from_secs(10));
     let asked = Instant::now();
@@ -112,7 +141,7 @@ fn explore_the_default_model_in_a_terminal() {
     // Ctrl-C cancels a running job (and quits only when nothing runs).
     pane.keys(&["C-c"]);
     let s = pane.wait_for("cancelled", Duration::from_secs(10));
-    assert!(!s.contains("43 generated"), "the run was not cancelled:\n{s}");
+    assert!(!s.contains("203 generated"), "the run was not cancelled:\n{s}");
 
     pane.text(":layer 20");
     pane.keys(&["Enter"]);
@@ -123,11 +152,38 @@ fn explore_the_default_model_in_a_terminal() {
     pane.keys(&["Enter"]);
     let s = pane.wait_for("promotes:", Duration::from_secs(20));
     assert!(s.contains("neuron L20N7") && s.contains("m over tokens"), "{s}");
+    assert!(s.contains("label add (e2e)") && s.contains("answer: Yes, addition"), "the label is missing:\n{s}");
+
+    pane.text(":review e2e");
+    pane.keys(&["Enter"]);
+    let s = pane.wait_for("0 of 1 checked", Duration::from_secs(10));
+    assert!(s.contains("review · source e2e") && s.contains("L20N7  add  from e2e"), "{s}");
+    pane.keys(&["a"]);
+    let s = pane.wait_for("saved L20N7 add agree", Duration::from_secs(10));
+    assert!(s.contains("1 of 1 checked · agreed 1"), "{s}");
+    pane.keys(&["Escape"]);
+    pane.wait_for("verdict add agree", Duration::from_secs(10));
 
     pane.keys(&["q"]);
-    let s = pane.wait_for("EXITED", Duration::from_secs(10));
+    let s = pane.wait_for("SHELL-BACK", Duration::from_secs(10));
     assert!(s.contains("EXITED 0"), "{s}");
     assert!(s.contains("icanon echo") && !s.contains("-icanon"), "the terminal was not restored:\n{s}");
+    drop(pane);
+    let stored = LabelStore::open(&db, &fp).unwrap().verdicts_for(neuron).unwrap();
+    assert_eq!(
+        stored.iter().map(|v| (v.concept.as_str(), v.verdict)).collect::<Vec<_>>(),
+        [("add", VerdictKind::Agree)]
+    );
+
+    // Started again, the explorer finds the verdict in the store.
+    let pane = Pane::start("neuronav-e2e", &command(&model, home.path(), ""));
+    pane.wait_for("loaded: 30 layers × 1536 neurons", Duration::from_secs(120));
+    pane.text(":review e2e");
+    pane.keys(&["Enter"]);
+    let s = pane.wait_for("1 of 1 checked · agreed 1", Duration::from_secs(10));
+    assert!(s.contains("agree · saved"), "{s}");
+    pane.keys(&["q"]);
+    assert!(pane.wait_for("SHELL-BACK", Duration::from_secs(10)).contains("EXITED 0"));
 }
 
 #[test]
@@ -141,7 +197,7 @@ fn a_panic_restores_the_terminal_before_reporting() {
         "neuronav-panic",
         &command(&model, home.path(), "NEURONAV_TEST_PANIC=1 RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0"),
     );
-    let s = pane.wait_for("EXITED", Duration::from_secs(30));
+    let s = pane.wait_for("SHELL-BACK", Duration::from_secs(30));
     assert!(s.contains("NEURONAV_TEST_PANIC is set"), "the panic report is missing:\n{s}");
     assert!(!s.contains("EXITED 0"), "{s}");
     assert!(s.contains("icanon echo") && !s.contains("-icanon"), "the terminal was not restored:\n{s}");

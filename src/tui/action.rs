@@ -89,6 +89,18 @@ pub enum Action {
     Redo,
     /// Accept: run the command line, finish a search, pick the highlighted entry
     Confirm,
+    /// Review the labels passing the label filter, one by one (:review [source] [concept])
+    Review,
+    /// Review: the neuron carries the concept
+    Agree,
+    /// Review: the neuron does not carry the concept
+    Disagree,
+    /// Review: cannot tell
+    Unsure,
+    /// Review: type a note, saved with the next verdict on this label
+    Note,
+    /// Review: name the concept the neuron carries instead (saved as a disagree verdict)
+    Correct,
 }
 
 impl Action {

@@ -16,14 +16,17 @@ use super::command::{self, Command, ExportScope};
 use super::export;
 use super::key::Key;
 use super::keymap::{Keymap, Lookup, Mode};
+use super::label_worker::{LabelCmd, LabelMsg};
 use super::labels::{LabelFilter, Labels};
 use super::prompts::PromptEntry;
+use super::review::Review;
 use super::snapshot::*;
 use super::theme::{Theme, ThemeName};
 use super::ui::layout::{self, Regions};
 use super::worker::{EngineCmd, EngineMsg, Job};
 use crate::engine::neuron::{NeuronHit, NeuronId};
 use crate::engine::sampling::Sampling;
+use crate::science::labels::label::VerdictKind;
 
 /// The panes, in focus order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter)]
@@ -62,12 +65,18 @@ pub enum SignFilter {
 pub enum LineKind {
     Command,
     Search,
+    /// A note for the next verdict in review mode.
+    Note,
+    /// The concept a reviewed neuron carries instead.
+    Correct,
 }
 
 /// What the reducer asks the outside world to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Engine(EngineCmd),
+    /// A request to the label thread.
+    Labels(LabelCmd),
     /// Stop the running engine job.
     Cancel,
     Quit,
@@ -158,6 +167,8 @@ pub struct App {
     pub sign: SignFilter,
     pub label_filter: LabelFilter,
     pub labels: Labels,
+    /// Review mode while open.
+    pub review: Option<Review>,
     /// The rows each layer shows at the selected position (sorted and filtered): `[layers][≤K]`.
     pub rows: Vec<Vec<NeuronHit>>,
     pub projections: HashMap<NeuronId, Arc<ProjectionView>>,
@@ -208,6 +219,7 @@ impl App {
             sign: SignFilter::All,
             label_filter: LabelFilter::default(),
             labels: Labels::default(),
+            review: None,
             rows: Vec::new(),
             projections: HashMap::new(),
             requested: HashSet::new(),
@@ -236,6 +248,8 @@ impl App {
             Mode::Picker
         } else if self.line.is_some() {
             Mode::Line
+        } else if self.review.is_some() {
+            Mode::Review
         } else if self.editing {
             Mode::Prompt
         } else {
@@ -386,6 +400,7 @@ impl App {
                 Mode::Help => self.help = None,
                 Mode::Picker => self.picker = None,
                 Mode::Line => self.line = None,
+                Mode::Review => self.review = None,
                 Mode::Prompt => self.editing = false,
                 Mode::Normal => {
                     if self.busy.is_some() {
@@ -478,6 +493,26 @@ impl App {
                 self.prompt.redo();
             }
             Action::Confirm => return self.confirm(),
+            Action::Review => {
+                let filter = self.label_filter.clone();
+                return self.open_review(filter.source, filter.concept);
+            }
+            Action::Agree => return self.judge(VerdictKind::Agree, None),
+            Action::Disagree => return self.judge(VerdictKind::Disagree, None),
+            Action::Unsure => return self.judge(VerdictKind::Unsure, None),
+            Action::Note | Action::Correct => match self.review.as_ref().and_then(Review::current) {
+                Some(item) => {
+                    let (kind, text) = if action == Action::Note {
+                        (LineKind::Note, self.review.as_ref().and_then(|r| r.note.clone()).unwrap_or_default())
+                    } else {
+                        (LineKind::Correct, item.label.concept.clone())
+                    };
+                    let mut line = TextArea::from([text]);
+                    line.move_cursor(tui_textarea::CursorMove::End);
+                    self.line = Some((kind, line));
+                }
+                None => self.error("no label to review"),
+            },
         }
         Vec::new()
     }
@@ -512,6 +547,10 @@ impl App {
             } else if down {
                 *sel = (*sel + 1).min(self.prompts.len().saturating_sub(1));
             }
+            return;
+        }
+        if let Some(review) = &mut self.review {
+            review.step(if up || left { -1 } else { 1 });
             return;
         }
         match self.focus {
@@ -549,6 +588,10 @@ impl App {
     }
 
     fn ends(&mut self, first: bool) {
+        if let Some(review) = &mut self.review {
+            review.step(if first { isize::MIN / 2 } else { isize::MAX / 2 });
+            return;
+        }
         match self.focus {
             Focus::Layers => self.row = if first { 0 } else { usize::MAX },
             Focus::Detail => self.detail_scroll = 0,
@@ -651,6 +694,21 @@ impl App {
                 self.start_search(text.trim());
                 Vec::new()
             }
+            LineKind::Note => {
+                let note = text.trim();
+                if let Some(review) = &mut self.review {
+                    review.note = (!note.is_empty()).then(|| note.to_string());
+                }
+                self.say(if note.is_empty() { "note cleared" } else { "note kept for the next verdict" });
+                Vec::new()
+            }
+            LineKind::Correct => match text.split_whitespace().collect::<Vec<_>>().as_slice() {
+                [concept] => self.judge(VerdictKind::Disagree, Some(concept.to_string())),
+                _ => {
+                    self.error("a corrected concept is one word (add, subtract, …)");
+                    Vec::new()
+                }
+            },
         }
     }
 
@@ -722,8 +780,72 @@ impl App {
                 None => self.error(format!("unknown theme '{name}' (dark, light, basic, plain)")),
             },
             Command::Help => self.help = Some(0),
+            Command::Review { source, concept } => return self.open_review(source, concept),
         }
         Vec::new()
+    }
+
+    /// Opens review mode over the labels from `source` of `concept` (None: any).
+    fn open_review(&mut self, source: Option<String>, concept: Option<String>) -> Vec<Effect> {
+        if self.model.is_none() {
+            self.error("the model is still loading (labels are stored per model)");
+            return Vec::new();
+        }
+        self.help = None;
+        self.review = Some(Review::new(source.clone(), concept.clone()));
+        vec![Effect::Labels(LabelCmd::Queue { source, concept })]
+    }
+
+    /// A verdict on the label under review: sent to the store, shown as saving until it answers.
+    fn judge(&mut self, kind: VerdictKind, corrected: Option<String>) -> Vec<Effect> {
+        let Some(review) = &mut self.review else {
+            self.error("verdicts are given in review mode (R or :review)");
+            return Vec::new();
+        };
+        match review.judge(kind, corrected) {
+            Some(verdict) => {
+                self.say(format!("saving {} {} {kind}…", verdict.neuron, verdict.concept));
+                vec![Effect::Labels(LabelCmd::Record(verdict))]
+            }
+            None => {
+                self.error("no label to review");
+                Vec::new()
+            }
+        }
+    }
+
+    /// An answer of the label thread.
+    pub fn on_labels(&mut self, msg: LabelMsg) -> Vec<Effect> {
+        match msg {
+            LabelMsg::Loaded { labels, .. } => self.labels = labels,
+            LabelMsg::Queue { source, concept, items } => {
+                if let Some(review) = self.review.as_mut().filter(|r| r.source == source && r.concept == concept) {
+                    review.fill(items);
+                    let (n, unchecked) = (review.len(), review.unchecked());
+                    if n == 0 {
+                        let what = review.describe();
+                        self.error(format!("no labels to review ({what})"));
+                    } else {
+                        self.say(format!("{n} labels to review, {unchecked} unchecked"));
+                    }
+                }
+            }
+            LabelMsg::Saved(verdict) => {
+                if let Some(review) = &mut self.review {
+                    review.saved(&verdict);
+                }
+                self.say(format!("saved {} {} {}", verdict.neuron, verdict.concept, verdict.verdict));
+                self.labels.add_verdict(verdict);
+            }
+            LabelMsg::NotSaved { verdict, error } => {
+                if let Some(review) = &mut self.review {
+                    review.not_saved(&verdict);
+                }
+                self.error(format!("not saved: {} {} {}: {error}", verdict.neuron, verdict.concept, verdict.verdict));
+            }
+            LabelMsg::Error(e) => self.error(e),
+        }
+        self.refresh()
     }
 
     fn export(&mut self, scope: Option<ExportScope>, path: PathBuf) -> Vec<Effect> {
@@ -836,10 +958,12 @@ impl App {
     // ---- the engine -----------------------------------------------------------------------------
 
     pub fn on_engine(&mut self, msg: EngineMsg) -> Vec<Effect> {
+        let mut effects = Vec::new();
         match msg {
             EngineMsg::Status(s) => self.say(s),
             EngineMsg::Loaded(info) => {
                 self.say(format!("{} loaded: {} layers × {} neurons", info.name, info.layers, info.d_ff));
+                effects.push(Effect::Labels(LabelCmd::Open { fingerprint: info.fingerprint.clone() }));
                 self.layer = self.layer.min(info.layers.saturating_sub(1));
                 self.model = Some(info);
                 self.projections.clear();
@@ -875,7 +999,8 @@ impl App {
             }
             EngineMsg::Error(e) => self.error(e),
         }
-        self.refresh()
+        effects.extend(self.refresh());
+        effects
     }
 
     /// Clamps the selection to what exists, recomputes the rows, and asks the engine for what the
@@ -893,10 +1018,27 @@ impl App {
         self.refresh_rows();
         self.row = self.row.min(self.rows.get(self.layer).map_or(0, |r| r.len().saturating_sub(1)));
         let mut effects = Vec::new();
+        let can_project = self.busy.is_none() || self.busy.is_some_and(|b| b.job != Job::Prefill);
+        if let Some(review) = &self.review {
+            // Review shows one neuron's projection; the next one's is fetched ahead.
+            let items = review.items.as_deref().unwrap_or(&[]);
+            let wanted: Vec<NeuronId> = items
+                .iter()
+                .skip(review.at)
+                .take(2)
+                .map(|i| i.label.neuron)
+                .filter(|n| !self.projections.contains_key(n))
+                .collect();
+            if can_project && self.model.is_some() && wanted.iter().any(|n| !self.requested.contains(n)) {
+                self.requested = wanted.iter().copied().collect();
+                effects.push(Effect::Engine(EngineCmd::Project { neurons: wanted }));
+            }
+            return effects;
+        }
         let Some(snapshot) = self.snapshot.clone() else {
             return effects;
         };
-        if self.busy.is_none() || self.busy.is_some_and(|b| b.job != Job::Prefill) {
+        if can_project {
             let wanted: Vec<NeuronId> = layout::visible_layers(self.size, self)
                 .flat_map(|l| self.rows[l].iter().map(move |h| NeuronId { layer: l as u32, index: h.index }))
                 .filter(|n| !self.projections.contains_key(n))

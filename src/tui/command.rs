@@ -38,11 +38,16 @@ pub enum Command {
     FilterSource(Option<String>),
     Theme(String),
     Help,
+    /// Review labels from a source and/or of a concept (None: any).
+    Review {
+        source: Option<String>,
+        concept: Option<String>,
+    },
 }
 
 const USAGE: &str = "commands: goto L21N7027 | layer 20 | pos 12 | k 20 | n 16 | temp 0.8 | topp 0.95 | seed 7 | \
                      export [position|neuron|session] FILE.json|.csv | open FILE | concept NAME | source NAME | \
-                     theme dark|light|basic | help | q";
+                     theme dark|light|basic | review [SOURCE|*] [CONCEPT] | help | q";
 
 pub fn parse(line: &str) -> Result<Command, String> {
     let mut words = line.split_whitespace();
@@ -109,6 +114,13 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "source" => Command::FilterSource(optional()),
         "theme" => Command::Theme(arg()?.to_string()),
         "help" | "h" => Command::Help,
+        "review" => {
+            let any = |w: Option<&&str>| w.filter(|w| **w != "*" && **w != "-").map(|w| w.to_string());
+            if rest.len() > 2 {
+                return Err(":review [SOURCE|*] [CONCEPT]".into());
+            }
+            Command::Review { source: any(rest.first()), concept: any(rest.get(1)) }
+        }
         other => return Err(format!("unknown command :{other} ({USAGE})")),
     })
 }
@@ -139,6 +151,10 @@ mod tests {
         assert_eq!(parse("export a.json"), Ok(Command::Export { scope: None, path: "a.json".into() }));
         assert_eq!(parse("concept"), Ok(Command::FilterConcept(None)));
         assert_eq!(parse("temp 0.7"), Ok(Command::Temperature(0.7)));
+        assert_eq!(parse("review"), Ok(Command::Review { source: None, concept: None }));
+        assert_eq!(parse("review gpt-4"), Ok(Command::Review { source: Some("gpt-4".into()), concept: None }));
+        assert_eq!(parse("review * add"), Ok(Command::Review { source: None, concept: Some("add".into()) }));
+        assert!(parse("review a b c").is_err());
     }
 
     #[test]

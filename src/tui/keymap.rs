@@ -32,6 +32,8 @@ pub enum Mode {
     Line,
     Help,
     Picker,
+    /// Review mode: spot-checking labels.
+    Review,
 }
 
 impl Mode {

@@ -1,36 +1,87 @@
-//! The labels the explorer shows, as plain data. The label store fills this map; the explorer only
-//! reads it, so panes, filters and exports work the same with or without a store behind it.
+//! The labels the explorer shows, as plain data. The label thread fills this from the store; the
+//! explorer only reads it, so panes, filters and exports work the same with or without a store.
 use std::collections::HashMap;
 
 use serde::Serialize;
 
 use crate::engine::neuron::NeuronId;
+use crate::science::labels::label::{Label, Verdict};
 
-/// A concept label of a neuron and who gave it (`lexical`, a model name, `user`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A concept label of a neuron and who gave it (`lexicon`, a model name, an imported source).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LabelView {
     pub concept: String,
     pub source: String,
+    /// The tokens the source was shown.
+    pub evidence: Vec<String>,
+    /// The source's raw answer; empty for the lexicon.
+    pub answer: String,
 }
 
-/// Labels of the current model's neurons.
+impl From<Label> for LabelView {
+    fn from(l: Label) -> LabelView {
+        LabelView { concept: l.concept, source: l.source, evidence: l.evidence, answer: l.answer }
+    }
+}
+
+/// Labels of the current model's neurons, and the verdicts people gave on them.
 #[derive(Debug, Clone, Default)]
 pub struct Labels {
     by_neuron: HashMap<NeuronId, Vec<LabelView>>,
+    /// Oldest first, per neuron.
+    verdicts: HashMap<NeuronId, Vec<Verdict>>,
 }
 
 impl Labels {
     pub fn new(by_neuron: HashMap<NeuronId, Vec<LabelView>>) -> Labels {
-        Labels { by_neuron }
+        Labels { by_neuron, verdicts: HashMap::new() }
+    }
+
+    /// What the store holds: only labels whose source said yes (a "No" answer is no label), and
+    /// every verdict.
+    pub fn from_store(labels: impl IntoIterator<Item = Label>, verdicts: impl IntoIterator<Item = Verdict>) -> Labels {
+        let mut out = Labels::default();
+        for label in labels.into_iter().filter(|l| l.applies) {
+            out.by_neuron.entry(label.neuron).or_default().push(label.into());
+        }
+        for verdict in verdicts {
+            out.add_verdict(verdict);
+        }
+        out
+    }
+
+    /// A verdict committed to the store.
+    pub fn add_verdict(&mut self, verdict: Verdict) {
+        let list = self.verdicts.entry(verdict.neuron).or_default();
+        let at = list.partition_point(|v| v.id < verdict.id);
+        list.insert(at, verdict);
     }
 
     pub fn of(&self, neuron: NeuronId) -> &[LabelView] {
         self.by_neuron.get(&neuron).map_or(&[], |v| v.as_slice())
     }
 
+    pub fn verdicts_of(&self, neuron: NeuronId) -> &[Verdict] {
+        self.verdicts.get(&neuron).map_or(&[], |v| v.as_slice())
+    }
+
+    /// Labelled neurons.
+    pub fn len(&self) -> usize {
+        self.by_neuron.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_neuron.is_empty()
+    }
+
     /// The labels' concepts joined for a narrow column: `add, sum`.
     pub fn short(&self, neuron: NeuronId) -> String {
         self.of(neuron).iter().map(|l| l.concept.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Concepts with their sources for a wider column: `add (lexicon), sum (gpt-4)`.
+    pub fn with_sources(&self, neuron: NeuronId) -> String {
+        self.of(neuron).iter().map(|l| format!("{} ({})", l.concept, l.source)).collect::<Vec<_>>().join(", ")
     }
 }
 

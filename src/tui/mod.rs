@@ -1,16 +1,18 @@
 //! The terminal explorer: `neuronav` with no subcommand.
 //!
-//! Threads: input (blocking crossterm reads), the engine worker (owns the model and session), a
-//! ticker for the progress spinner, and the main thread, which selects over their channels, runs
-//! the reducer and redraws when something changed.
+//! Threads: input (blocking crossterm reads), the engine worker (owns the model and session), the
+//! label thread (owns the label store), a ticker for the progress spinner, and the main thread,
+//! which selects over their channels, runs the reducer and redraws when something changed.
 pub mod action;
 pub mod app;
 pub mod command;
 pub mod export;
 pub mod key;
 pub mod keymap;
+pub mod label_worker;
 pub mod labels;
 pub mod prompts;
+pub mod review;
 pub mod snapshot;
 pub mod terminal;
 pub mod theme;
@@ -27,11 +29,13 @@ use crossterm::event::{Event, KeyEventKind};
 
 use self::app::{App, Effect};
 use self::keymap::Keymap;
+use self::label_worker::LabelWorker;
 use self::theme::ThemeName;
 use self::worker::{Engine, EngineCmd};
 use crate::cli::ModelArgs;
 use crate::engine::session::SessionSettings;
 use crate::paths::Paths;
+use crate::science::labels::store::LabelStore;
 
 /// Options of the explorer (`neuronav` with no subcommand).
 #[derive(Debug, Args)]
@@ -76,6 +80,7 @@ pub fn run(model: &ModelArgs, args: TuiArgs) -> Result<()> {
     if let Some(w) = warnings.into_iter().chain(problems).next() {
         app.on_prompt_file(std::path::Path::new(""), Err(w));
     }
+    let mut labels = LabelWorker::spawn(LabelStore::default_path(&paths.data));
     let engine = Engine::spawn(paths);
     engine.send(EngineCmd::Load {
         model: model.model.clone(),
@@ -84,12 +89,14 @@ pub fn run(model: &ModelArgs, args: TuiArgs) -> Result<()> {
         settings: SessionSettings { top_k: app.settings.top_k, sampling: app.settings.sampling() },
     });
     let mut tui = terminal::Tui::enter().wrap_err("setting up the terminal")?;
-    let result = main_loop(&mut tui, &mut app, &engine);
+    let result = main_loop(&mut tui, &mut app, &engine, &labels);
     drop(tui);
+    // Verdicts still on their way to the store are committed before the process ends.
+    labels.finish();
     result
 }
 
-fn main_loop(tui: &mut terminal::Tui, app: &mut App, engine: &Engine) -> Result<()> {
+fn main_loop(tui: &mut terminal::Tui, app: &mut App, engine: &Engine, labels: &LabelWorker) -> Result<()> {
     let size = tui.terminal.size()?;
     app.on_resize(size.width, size.height);
     let (input_tx, input) = unbounded();
@@ -131,6 +138,14 @@ fn main_loop(tui: &mut terminal::Tui, app: &mut App, engine: &Engine) -> Result<
                 }
                 effects
             }
+            recv(labels.rx) -> msg => {
+                dirty = true;
+                match msg {
+                    Ok(msg) => app.on_labels(msg),
+                    // The label thread ends only after the UI lets go of it.
+                    Err(_) => return Err(eyre!("the label thread stopped")),
+                }
+            }
             recv(ticker) -> _ => {
                 dirty = app.busy.is_some();
                 Vec::new()
@@ -139,6 +154,7 @@ fn main_loop(tui: &mut terminal::Tui, app: &mut App, engine: &Engine) -> Result<
         for effect in effects {
             match effect {
                 Effect::Engine(cmd) => engine.send(cmd),
+                Effect::Labels(cmd) => labels.send(cmd),
                 Effect::Cancel => {
                     engine.cancel();
                     app.cancelled();

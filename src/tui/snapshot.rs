@@ -20,6 +20,8 @@ pub struct ModelInfo {
     pub d_ff: usize,
     pub vocab: usize,
     pub eos: Option<u32>,
+    /// Identity of the weights: labels are stored under it.
+    pub fingerprint: String,
 }
 
 /// A token as shown: id and readable text (`␣`, `\n` escapes).

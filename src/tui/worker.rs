@@ -306,6 +306,7 @@ impl Worker {
             d_ff: c.intermediate_size,
             vocab: c.vocab_size,
             eos: loaded.tokenizer.eos_id(),
+            fingerprint: loaded.fingerprint.clone(),
         };
         self.session = Some(Session::new(loaded.model, loaded.tokenizer, settings));
         self.cache.clear();

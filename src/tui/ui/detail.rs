@@ -35,17 +35,30 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, compact: bool) {
         ]));
     }
     let labels = app.labels.of(neuron);
-    lines.push(Line::from(vec![
-        Span::styled("labels: ", t.dim),
-        Span::styled(
-            if labels.is_empty() {
-                "none".to_string()
-            } else {
-                labels.iter().map(|l| format!("{} ({})", l.concept, l.source)).collect::<Vec<_>>().join(", ")
-            },
-            t.accent,
-        ),
-    ]));
+    if labels.is_empty() {
+        lines.push(Line::from(vec![Span::styled("labels: ", t.dim), Span::styled("none", t.accent)]));
+    }
+    for l in labels {
+        lines.push(Line::from(vec![
+            Span::styled("label ", t.dim),
+            Span::styled(format!("{} ({})", l.concept, l.source), t.accent),
+            Span::styled("  evidence: ", t.dim),
+            Span::raw(l.evidence.join(" ")),
+        ]));
+        if !l.answer.is_empty() {
+            lines.push(Line::from(vec![Span::styled("  answer: ", t.dim), Span::raw(l.answer.clone())]));
+        }
+    }
+    for v in app.labels.verdicts_of(neuron) {
+        let mut text = format!("{} {} · {}", v.concept, v.verdict, v.time);
+        if let Some(c) = &v.corrected {
+            text.push_str(&format!(" · carries {c}"));
+        }
+        if let Some(n) = &v.note {
+            text.push_str(&format!(" · {n}"));
+        }
+        lines.push(Line::from(vec![Span::styled("verdict ", t.dim), Span::styled(text, t.positive)]));
+    }
     let tokens = |v: &[crate::tui::snapshot::TokenLogitView]| {
         v.iter().map(|x| x.token.text.as_str()).collect::<Vec<_>>().join(" ")
     };

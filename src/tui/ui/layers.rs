@@ -84,7 +84,7 @@ fn single(frame: &mut Frame, app: &App, area: Rect, compact: bool) {
     let height = area.height.saturating_sub(if compact { 1 } else { HEADER + 1 }) as usize;
     let first = scroll(app.row, height);
     let mut lines =
-        vec![Line::styled(format!("{:<8} {:>7} {:>6}  {:<14} promotes", "neuron", "m", "s", "labels"), t.dim)];
+        vec![Line::styled(format!("{:<8} {:>7} {:>6}  {:<24} promotes", "neuron", "m", "s", "labels (source)"), t.dim)];
     for (i, h) in rows.iter().enumerate().skip(first).take(height) {
         let id = NeuronId { layer: l as u32, index: h.index };
         let selected = i == app.row && app.focus == Focus::Layers;
@@ -92,7 +92,7 @@ fn single(frame: &mut Frame, app: &App, area: Rect, compact: bool) {
             Span::raw(format!("{:<8} ", format!("N{}", h.index))),
             Span::styled(format!("{:>+7.2} ", h.m), sign_style(app, h.m)),
             Span::raw(format!("{:>6.2}  ", h.s)),
-            Span::styled(format!("{:<14.14} ", app.labels.short(id)), t.accent),
+            Span::styled(format!("{:<24.24} ", app.labels.with_sources(id)), t.accent),
             Span::raw(promoted(app, id, 6)),
         ]);
         if selected {

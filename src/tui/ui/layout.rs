@@ -20,6 +20,8 @@ pub struct Regions {
     pub layers: Rect,
     pub detail: Rect,
     pub lens: Rect,
+    /// Review mode: the whole body.
+    pub review: Rect,
     pub status: Rect,
     /// The message / command line.
     pub line: Rect,
@@ -63,8 +65,12 @@ pub fn regions(area: Rect, app: &App) -> Regions {
         Layout::vertical([Constraint::Fill(1), Constraint::Length(1), Constraint::Length(1)]).areas(area);
     r.status = status;
     r.line = line;
-    if area.width < FULL.0 || area.height < FULL.1 {
-        r.compact = true;
+    r.compact = area.width < FULL.0 || area.height < FULL.1;
+    if app.review.is_some() {
+        r.review = body;
+        return r;
+    }
+    if r.compact {
         let [tokens, main] = Layout::vertical([Constraint::Length(2), Constraint::Fill(1)]).areas(body);
         r.tokens = tokens;
         match app.focus {

@@ -4,6 +4,7 @@ pub mod layers;
 pub mod layout;
 pub mod lens;
 pub mod popup;
+pub mod review;
 pub mod status;
 pub mod tokens;
 
@@ -36,6 +37,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     if r.lens.area() > 0 {
         lens::draw(frame, app, r.lens, r.compact);
+    }
+    if r.review.area() > 0 {
+        review::draw(frame, app, r.review, r.compact);
     }
     status::draw_status(frame, app, r.status);
     status::draw_line(frame, app, r.line);

@@ -17,9 +17,16 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 /// Help: every mode's bindings, the current mode first.
 pub fn help_lines(app: &App) -> Vec<Line<'static>> {
     let t = &app.theme;
-    let current = app.mode();
-    let modes = std::iter::once(if current == Mode::Help { Mode::Normal } else { current })
-        .chain(Mode::iter().filter(|&m| m != current && !(current == Mode::Help && m == Mode::Normal)));
+    let below = match app.mode() {
+        // Help over review lists the review keys first.
+        Mode::Help if app.review.is_some() => Mode::Review,
+        Mode::Help => Mode::Normal,
+        mode => mode,
+    };
+    // The help keys themselves last.
+    let modes = std::iter::once(below)
+        .chain(Mode::iter().filter(|&m| m != below && m != Mode::Help))
+        .chain(std::iter::once(Mode::Help));
     let mut lines = Vec::new();
     for mode in modes {
         lines.push(Line::styled(format!("[{}]", mode.name()), t.title));
@@ -30,9 +37,10 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
     }
     lines.push(Line::styled(":goto L21N7027  :layer 20  :pos 12  :k 20  :n 16  :temp 0.8  :topp 0.95  :seed 7", t.dim));
     lines.push(Line::styled(
-        ":export [position|neuron|session] FILE.json|.csv  :open FILE  :concept X  :source Y  :theme T  :q",
+        ":export [position|neuron|session] FILE.json|.csv  :open FILE  :concept X  :source Y  :theme T",
         t.dim,
     ));
+    lines.push(Line::styled(":review [SOURCE|*] [CONCEPT]  :q", t.dim));
     lines
 }
 

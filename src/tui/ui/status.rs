@@ -21,6 +21,14 @@ fn hints(mode: Mode) -> &'static [(Action, &'static str)] {
         Mode::Line => &[(Action::Confirm, "ok"), (Action::Cancel, "close")],
         Mode::Help => &[(Action::Cancel, "close")],
         Mode::Picker => &[(Action::Confirm, "load"), (Action::Cancel, "close")],
+        Mode::Review => &[
+            (Action::Agree, "agree"),
+            (Action::Disagree, "disagree"),
+            (Action::Unsure, "unsure"),
+            (Action::Note, "note"),
+            (Action::Correct, "correct"),
+            (Action::Cancel, "leave"),
+        ],
     }
 }
 
@@ -42,6 +50,9 @@ pub fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         parts.push(format!("L{}", app.layer));
     }
     parts.push(format!("K={}", app.settings.top_k));
+    if !app.labels.is_empty() {
+        parts.push(format!("{} labelled", app.labels.len()));
+    }
     parts.push(match app.settings.sampling() {
         Sampling::Greedy => "greedy".into(),
         Sampling::Random { temperature, seed, .. } => format!("T{temperature} seed {seed}"),
@@ -69,11 +80,16 @@ pub fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
 pub fn draw_line(frame: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     if let Some((kind, line)) = &app.line {
-        let prefix = if *kind == LineKind::Command { ":" } else { "/" };
+        let prefix = match kind {
+            LineKind::Command => ":",
+            LineKind::Search => "/",
+            LineKind::Note => "note: ",
+            LineKind::Correct => "carries instead: ",
+        };
         let text = line.lines().join(" ");
         let cursor = line.cursor().1;
         frame.render_widget(Paragraph::new(format!("{prefix}{text}")), area);
-        frame.set_cursor_position((area.x + 1 + cursor as u16, area.y));
+        frame.set_cursor_position((area.x + prefix.chars().count() as u16 + cursor as u16, area.y));
         return;
     }
     if !app.pending.is_empty() {
