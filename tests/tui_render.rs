@@ -275,6 +275,16 @@ fn labels_from_the_store_show_with_their_source_and_review_commits_verdicts() {
     assert_eq!(app.rows[0].iter().map(|h| h.index).collect::<Vec<_>>(), [first.index]);
     app.execute(Command::FilterConcept(None));
 
+    // The all-layers grid counts each layer's labelled neurons among those listed.
+    app.layer_view = LayerView::Grid;
+    let grid = text(&render(&app), layout::regions(app.size, &app).layers);
+    let count = |l: usize| -> usize {
+        let head = grid.lines().find(|line| line.trim_start_matches('│').starts_with(&format!("L{l} ")));
+        head.unwrap_or_else(|| panic!("no row for L{l}:\n{grid}")).trim_start_matches('│')[4..7].trim().parse().unwrap()
+    };
+    assert_eq!((count(0), count(1), count(2)), (1, 0, 1), "{grid}");
+    app.layer_view = LayerView::Single;
+
     let effects = app.execute(Command::GotoNeuron(first));
     pump(&mut app, &workers, effects, |a| a.detail.is_some());
     let buffer = render(&app);

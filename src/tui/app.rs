@@ -44,7 +44,7 @@ pub enum LayerView {
     Single,
     /// As many layers as fit, side by side, starting at the selected one.
     SideBySide,
-    /// Every layer as one row of neuron ids.
+    /// Every layer as one row of neuron ids, after the number of them that carry a label.
     Grid,
 }
 

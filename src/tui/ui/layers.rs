@@ -12,6 +12,8 @@ use crate::tui::app::{App, Focus, LayerView, SignFilter, SortBy};
 
 /// Width of one cell of the all-layers grid.
 const GRID_CELL: usize = 14;
+/// Width of a grid row's head: `L20  3 `, the layer and how many of its neurons are labelled.
+const GRID_HEAD: usize = 8;
 
 /// Rows above the first neuron inside the pane: the border and a column header.
 const HEADER: u16 = 2;
@@ -149,13 +151,18 @@ fn grid(frame: &mut Frame, app: &App, area: Rect, compact: bool) {
     let t = &app.theme;
     let block = pane_block(app, Focus::Layers, format!(" all layers · {} ", describe(app)));
     let inner = if compact { area } else { block.inner(area) };
-    let cells = (inner.width as usize).saturating_sub(5) / GRID_CELL;
+    let cells = (inner.width as usize).saturating_sub(GRID_HEAD) / GRID_CELL;
     let height = inner.height as usize;
     let first = app.layer.saturating_sub(height.saturating_sub(1));
     let lines: Vec<Line> = (first..app.layers())
         .take(height)
         .map(|l| {
-            let head = Span::styled(format!("L{l:<3} "), if l == app.layer { t.focus } else { t.dim });
+            // How many of the layer's listed neurons carry a label (the reasoning neurons).
+            let labelled = app.rows[l]
+                .iter()
+                .filter(|h| !app.labels.of(NeuronId { layer: l as u32, index: h.index }).is_empty())
+                .count();
+            let head = Span::styled(format!("L{l:<3}{labelled:>3} "), if l == app.layer { t.focus } else { t.dim });
             let row_first = if l == app.layer { app.row.saturating_sub(cells.saturating_sub(1)) } else { 0 };
             let spans =
                 app.rows[l].iter().enumerate().skip(row_first).take(cells).map(|(i, h): (usize, &NeuronHit)| {
@@ -198,8 +205,8 @@ pub fn hit_at(app: &App, area: Rect, at: Position) -> Option<(usize, usize)> {
         LayerView::Grid => {
             let first = app.layer.saturating_sub((h as usize).saturating_sub(1));
             let layer = first + y;
-            let col = (x as usize).checked_sub(5)? / GRID_CELL;
-            let cells = (area.width as usize).saturating_sub(7) / GRID_CELL;
+            let col = (x as usize).checked_sub(GRID_HEAD)? / GRID_CELL;
+            let cells = (area.width as usize).saturating_sub(GRID_HEAD + 2) / GRID_CELL;
             let row_first = if layer == app.layer { app.row.saturating_sub(cells.saturating_sub(1)) } else { 0 };
             (layer, row_first + col)
         }
