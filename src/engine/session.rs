@@ -26,10 +26,12 @@ pub struct Control<'a> {
 }
 
 impl Control<'_> {
-    fn cancelled(&self) -> bool {
+    /// Whether another thread asked to stop.
+    pub fn cancelled(&self) -> bool {
         self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
     }
-    fn report(&self, done: usize, total: usize) {
+    /// Reports progress to the observer, if there is one.
+    pub fn report(&self, done: usize, total: usize) {
         if let Some(p) = self.progress {
             p(done, total)
         }

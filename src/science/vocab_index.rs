@@ -56,7 +56,7 @@ impl VocabIndex {
         let vocab = config.vocab_size;
         for layer in 0..n_layers {
             for start in (0..d_ff).step_by(BLOCK) {
-                if control.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+                if control.cancelled() {
                     return Err(EngineError::Cancelled);
                 }
                 let count = BLOCK.min(d_ff - start);
@@ -68,9 +68,7 @@ impl VocabIndex {
                     index.bottom_ids.extend(p.bottom.iter().map(|t| t.token));
                     index.bottom_logits.extend(p.bottom.iter().map(|t| t.logit));
                 }
-                if let Some(progress) = control.progress {
-                    progress(layer * d_ff + start + count, total);
-                }
+                control.report(layer * d_ff + start + count, total);
             }
         }
         Ok(index)

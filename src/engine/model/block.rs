@@ -90,14 +90,13 @@ impl<B: EngineBackend> Block<B> {
         let x = rms_norm(resid_mid.clone(), &self.ffn_norm, eps);
         // FFN(x) = W_down · (silu(W_gate·x) ⊙ W_up·x)
         let m = silu(linear(x.clone(), &self.gate_proj)) * linear(x, &self.up_proj);
-        let Some(intervention) = intervention else {
-            let out = resid_mid.clone() + linear(m.clone(), &self.down_proj);
-            return (out, BlockCapture { resid_mid, m });
+        let m = match intervention {
+            Some(i) => scale_coefficients(m, &i.scale),
+            None => m,
         };
-        let m = scale_coefficients(m, &intervention.scale);
         let mut ffn = linear(m.clone(), &self.down_proj);
-        if !intervention.noise.is_empty() {
-            ffn = ffn + value_noise_term(m.clone(), &intervention.noise);
+        if let Some(noise) = intervention.map(|i| &i.noise).filter(|n| !n.is_empty()) {
+            ffn = ffn + value_noise_term(m.clone(), noise);
         }
         (resid_mid.clone() + ffn, BlockCapture { resid_mid, m })
     }
