@@ -5,7 +5,7 @@ use std::any::Any;
 use super::config::ModelConfig;
 use super::error::Result;
 use super::intervention::Interventions;
-use super::model::{Captured, EngineBackend, KvCache, Llama};
+use super::model::{BranchCaptured, Captured, EngineBackend, KvCache, Llama};
 
 /// A loaded model: everything a session asks of it.
 pub trait Model: Send + Sync {
@@ -26,6 +26,16 @@ pub trait Model: Send + Sync {
         interventions: &Interventions,
         keep_going: &dyn Fn() -> bool,
     ) -> Result<Captured>;
+    /// Runs branches after the positions in `cache`, which is left as it was (see
+    /// [`Llama::forward_branches`]).
+    fn forward_branches(
+        &self,
+        branches: &[Vec<u32>],
+        reads: &[(usize, usize)],
+        cache: &mut dyn Cache,
+        interventions: &Interventions,
+        keep_going: &dyn Fn() -> bool,
+    ) -> Result<BranchCaptured>;
     /// Final norm and unembedding of residual vectors: `[n, d_model]` to `[n, vocab]`, flattened.
     fn logit_lens(&self, resid: &[f32]) -> Vec<f32>;
     /// Vocabulary logits of value vectors (see [`Llama::project_value_vectors`]): `[count, vocab]`.
@@ -81,9 +91,17 @@ where
         interventions: &Interventions,
         keep_going: &dyn Fn() -> bool,
     ) -> Result<Captured> {
-        let cache =
-            cache.as_any_mut().downcast_mut::<KvCache<B>>().expect("a cache is only used with the model that made it");
-        Llama::forward(self, tokens, cache, interventions, keep_going)
+        Llama::forward(self, tokens, downcast(cache), interventions, keep_going)
+    }
+    fn forward_branches(
+        &self,
+        branches: &[Vec<u32>],
+        reads: &[(usize, usize)],
+        cache: &mut dyn Cache,
+        interventions: &Interventions,
+        keep_going: &dyn Fn() -> bool,
+    ) -> Result<BranchCaptured> {
+        Llama::forward_branches(self, branches, reads, downcast(cache), interventions, keep_going)
     }
     fn logit_lens(&self, resid: &[f32]) -> Vec<f32> {
         Llama::logit_lens(self, resid)
@@ -91,4 +109,8 @@ where
     fn project_value_vectors(&self, layer: usize, start: usize, count: usize, norm_gain: bool) -> Vec<f32> {
         Llama::project_value_vectors(self, layer, start, count, norm_gain)
     }
+}
+
+fn downcast<B: EngineBackend>(cache: &mut dyn Cache) -> &mut KvCache<B> {
+    cache.as_any_mut().downcast_mut::<KvCache<B>>().expect("a cache is only used with the model that made it")
 }

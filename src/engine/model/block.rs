@@ -4,7 +4,7 @@ use burn::tensor::activation::silu;
 use burn::tensor::Int;
 
 use super::super::intervention::LayerIntervention;
-use super::backend::{EngineBackend, Heads};
+use super::backend::{EngineBackend, Heads, LayerKv};
 use super::linear::Linear;
 use super::rope::Rope;
 
@@ -28,6 +28,16 @@ pub struct Block<B: EngineBackend> {
     pub up_proj: Linear<B>,
     /// `[d_model, d_ff]`
     pub down_proj: Linear<B>,
+}
+
+/// How the `t` rows of a forward pass relate to each other and to the cached positions.
+#[derive(Debug, Clone, Copy)]
+pub enum Layout<'a> {
+    /// One sequence continuing the cache; its keys and values are appended to it.
+    Sequence,
+    /// Consecutive runs of rows with these lengths, each continuing the cache on its own: a run
+    /// attends to the cached positions and to itself only, and the cache is left as it was.
+    Branches(&'a [usize]),
 }
 
 /// What a block hands out besides its output.
@@ -73,20 +83,23 @@ fn value_noise_term<B: Backend>(m: Tensor<B, 2>, noise: &[(u32, Vec<f32>)]) -> T
 }
 
 impl<B: EngineBackend> Block<B> {
-    /// Runs positions `start..start + t` of `h: [t, d_model]`; returns the block's output `[t, d_model]`.
-    /// `intervention` changes chosen neurons of the feed-forward layer (see `engine::intervention`).
+    /// Runs the rows of `h: [t, d_model]` after the `start` cached positions, laid out as `layout`
+    /// says; returns the block's output `[t, d_model]`. `intervention` changes chosen neurons of
+    /// the feed-forward layer (see `engine::intervention`).
     #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
         h: Tensor<B, 2>,
         start: usize,
+        layout: Layout,
         heads: Heads,
         eps: f32,
         rope: &Rope<B>,
         cache: &mut B::Kv,
         intervention: Option<&LayerIntervention>,
     ) -> (Tensor<B, 2>, BlockCapture<B>) {
-        let resid_mid = h.clone() + self.attention(rms_norm(h, &self.attn_norm, eps), start, heads, rope, cache);
+        let resid_mid =
+            h.clone() + self.attention(rms_norm(h, &self.attn_norm, eps), start, layout, heads, rope, cache);
         let x = rms_norm(resid_mid.clone(), &self.ffn_norm, eps);
         // FFN(x) = W_down · (silu(W_gate·x) ⊙ W_up·x)
         let m = silu(linear(x.clone(), &self.gate_proj)) * linear(x, &self.up_proj);
@@ -106,6 +119,7 @@ impl<B: EngineBackend> Block<B> {
         &self,
         x: Tensor<B, 2>,
         start: usize,
+        layout: Layout,
         heads: Heads,
         rope: &Rope<B>,
         cache: &mut B::Kv,
@@ -113,6 +127,26 @@ impl<B: EngineBackend> Block<B> {
         let q = linear(x.clone(), &self.q_proj);
         let k = linear(x.clone(), &self.k_proj);
         let v = linear(x, &self.v_proj);
-        linear(<B as EngineBackend>::attention(q, k, v, start, heads, rope, cache), &self.o_proj)
+        let attended = match layout {
+            Layout::Sequence => <B as EngineBackend>::attention(q, k, v, start, heads, rope, cache),
+            Layout::Branches(lengths) => {
+                // Each branch is small, so it attends on its own after the shared cache; the
+                // projections around it are what batching speeds up.
+                let mut offset = 0;
+                let outs = lengths
+                    .iter()
+                    .map(|&len| {
+                        let rows = |x: &Tensor<B, 2>| x.clone().narrow(0, offset, len);
+                        let out =
+                            <B as EngineBackend>::attention(rows(&q), rows(&k), rows(&v), start, heads, rope, cache);
+                        cache.truncate(start);
+                        offset += len;
+                        out
+                    })
+                    .collect();
+                Tensor::cat(outs, 0)
+            }
+        };
+        linear(attended, &self.o_proj)
     }
 }

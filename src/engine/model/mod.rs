@@ -16,7 +16,7 @@ use burn::tensor::{DType, Int};
 
 pub use backend::{EngineBackend, Heads, LayerKv};
 pub use block::rms_norm;
-use block::Block;
+use block::{Block, Layout};
 use linear::Linear;
 pub use load::WeightDType;
 use rope::Rope;
@@ -78,6 +78,25 @@ pub struct Captured {
     pub logits: Vec<f32>,
 }
 
+/// What a forward pass over branches (see [`Llama::forward_branches`]) captured at the rows it
+/// was asked to read, in host memory.
+pub struct BranchCaptured {
+    /// Coefficients m: `[n_layers, reads, d_ff]`, flattened.
+    pub m: Vec<f32>,
+    /// Next-token logits: `[reads, vocab]`, flattened.
+    pub logits: Vec<f32>,
+}
+
+/// Per-layer outputs of the blocks over `t` rows.
+struct BlockOutputs<B: Backend> {
+    /// `[n_layers][t, d_ff]`
+    m: Vec<Tensor<B, 2>>,
+    /// `[n_layers][t, d_model]`
+    resid_mid: Vec<Tensor<B, 2>>,
+    /// `[n_layers][t, d_model]`; the last one is the final residual stream.
+    resid_post: Vec<Tensor<B, 2>>,
+}
+
 impl<B: EngineBackend> Llama<B> {
     /// Runs `tokens` at positions `cache.len()..` and appends them to the cache.
     /// `keep_going` is asked between blocks; when it says stop, the cache is rolled back and
@@ -89,20 +108,86 @@ impl<B: EngineBackend> Llama<B> {
         interventions: &Interventions,
         keep_going: &dyn Fn() -> bool,
     ) -> Result<Captured> {
-        let start = cache.len();
         let t = tokens.len();
-        if t == 0 {
+        self.check(tokens, cache.len() + t)?;
+        let out = self.run_blocks(tokens, Layout::Sequence, cache, interventions, keep_going)?;
+        let last = out.resid_post.last().expect("at least one layer").clone().narrow(0, t - 1, 1);
+        let logits = self.unembed(rms_norm(last, &self.final_norm, self.config.rms_norm_eps));
+        Ok(Captured {
+            m: to_host(Tensor::cat(out.m, 0)),
+            resid_mid: to_host(Tensor::cat(out.resid_mid, 0)),
+            resid_post: to_host(Tensor::cat(out.resid_post, 0)),
+            logits: to_host(logits),
+        })
+    }
+
+    /// Runs several token sequences (branches) after the positions in `cache`, each as if it alone
+    /// followed them, in one batched pass; the cache is left as it was. Reads m and the next-token
+    /// logits at the rows `reads` names as (branch, offset in the branch). Shares the prefix's
+    /// keys and values among all branches, so a common prompt prefix is computed once.
+    pub fn forward_branches(
+        &self,
+        branches: &[Vec<u32>],
+        reads: &[(usize, usize)],
+        cache: &mut KvCache<B>,
+        interventions: &Interventions,
+        keep_going: &dyn Fn() -> bool,
+    ) -> Result<BranchCaptured> {
+        let lengths: Vec<usize> = branches.iter().map(Vec::len).collect();
+        if lengths.contains(&0) {
+            return Err(EngineError::Invalid("a branch has no tokens".into()));
+        }
+        let longest = lengths.iter().copied().max().unwrap_or(0);
+        let tokens: Vec<u32> = branches.concat();
+        self.check(&tokens, cache.len() + longest)?;
+        let starts: Vec<usize> = lengths.iter().scan(0, |at, &len| Some(std::mem::replace(at, *at + len))).collect();
+        let mut rows = Vec::with_capacity(reads.len());
+        for &(branch, offset) in reads {
+            match lengths.get(branch) {
+                Some(&len) if offset < len => rows.push((starts[branch] + offset) as i64),
+                _ => return Err(EngineError::Invalid(format!("no row {offset} in branch {branch} to read"))),
+            }
+        }
+        if rows.is_empty() {
+            return Err(EngineError::Invalid("nothing to read".into()));
+        }
+        let out = self.run_blocks(&tokens, Layout::Branches(&lengths), cache, interventions, keep_going)?;
+        let rows = Tensor::<B, 1, Int>::from_data(TensorData::new(rows.clone(), [rows.len()]), &self.device);
+        let m: Vec<_> = out.m.into_iter().map(|m| m.select(0, rows.clone())).collect();
+        let last = out.resid_post.last().expect("at least one layer").clone().select(0, rows);
+        let logits = self.unembed(rms_norm(last, &self.final_norm, self.config.rms_norm_eps));
+        Ok(BranchCaptured { m: to_host(Tensor::cat(m, 0)), logits: to_host(logits) })
+    }
+
+    /// Rejects empty runs, runs past the context and ids outside the vocabulary.
+    fn check(&self, tokens: &[u32], end: usize) -> Result<()> {
+        if tokens.is_empty() {
             return Err(EngineError::Invalid("no tokens to run".into()));
         }
-        if start + t > self.config.context_length {
-            return Err(EngineError::ContextOverflow { tokens: start + t, context: self.config.context_length });
+        if end > self.config.context_length {
+            return Err(EngineError::ContextOverflow { tokens: end, context: self.config.context_length });
         }
-        if let Some(&bad) = tokens.iter().find(|&&id| id as usize >= self.config.vocab_size) {
-            return Err(EngineError::Invalid(format!(
+        match tokens.iter().find(|&&id| id as usize >= self.config.vocab_size) {
+            Some(bad) => Err(EngineError::Invalid(format!(
                 "token id {bad} is outside the vocabulary of {}",
                 self.config.vocab_size
-            )));
+            ))),
+            None => Ok(()),
         }
+    }
+
+    /// Every block over the rows of `tokens`, after the cached positions. On cancellation the
+    /// cache is rolled back.
+    fn run_blocks(
+        &self,
+        tokens: &[u32],
+        layout: Layout,
+        cache: &mut KvCache<B>,
+        interventions: &Interventions,
+        keep_going: &dyn Fn() -> bool,
+    ) -> Result<BlockOutputs<B>> {
+        let start = cache.len();
+        let t = tokens.len();
         let ids: Vec<i64> = tokens.iter().map(|&id| id as i64).collect();
         let ids = Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [t]), &self.device);
         let mut h = self.embed.clone().select(0, ids);
@@ -111,27 +196,21 @@ impl<B: EngineBackend> Llama<B> {
             n_kv_heads: self.config.num_kv_heads,
             head_dim: self.config.head_dim,
         };
-        let (mut ms, mut mids, mut posts) = (Vec::new(), Vec::new(), Vec::new());
+        let mut out = BlockOutputs { m: Vec::new(), resid_mid: Vec::new(), resid_post: Vec::new() };
         for (l, (block, layer_cache)) in self.blocks.iter().zip(cache.layers.iter_mut()).enumerate() {
             if !keep_going() {
                 cache.truncate(start);
                 return Err(EngineError::Cancelled);
             }
             let eps = self.config.rms_norm_eps;
-            let (out, capture) = block.forward(h, start, heads, eps, &self.rope, layer_cache, interventions.layer(l));
-            ms.push(capture.m);
-            mids.push(capture.resid_mid);
-            posts.push(out.clone());
-            h = out;
+            let (post, capture) =
+                block.forward(h, start, layout, heads, eps, &self.rope, layer_cache, interventions.layer(l));
+            out.m.push(capture.m);
+            out.resid_mid.push(capture.resid_mid);
+            out.resid_post.push(post.clone());
+            h = post;
         }
-        let last = h.narrow(0, t - 1, 1);
-        let logits = self.unembed(rms_norm(last, &self.final_norm, self.config.rms_norm_eps));
-        Ok(Captured {
-            m: to_host(Tensor::cat(ms, 0)),
-            resid_mid: to_host(Tensor::cat(mids, 0)),
-            resid_post: to_host(Tensor::cat(posts, 0)),
-            logits: to_host(logits),
-        })
+        Ok(out)
     }
 
     /// Bytes of weights a single-position forward pass reads (see [`Linear::bytes_per_row_product`]).
