@@ -185,3 +185,27 @@ fn building_the_index_can_be_cancelled() {
         VocabIndex::build(loaded.model.as_ref(), RAW_20, Control { cancel: Some(&cancel), progress: Some(&progress) });
     assert!(matches!(result, Err(EngineError::Cancelled)));
 }
+
+/// Centred value logits equal the full projection with the gain folded in, minus its mean over
+/// the whole vocabulary, for chosen tokens.
+#[test]
+fn centred_value_logits_equal_the_full_projection_minus_its_mean() {
+    for rel in ["tiny-llama", "tiny-llama-tied", "tiny-llama-q8_0.gguf"] {
+        let loaded = load(&fixture(rel));
+        let model = &loaded.model;
+        let (d_ff, vocab) = (model.config().intermediate_size, model.config().vocab_size);
+        let tokens = [0u32, 7, 31, vocab as u32 - 1];
+        let centred = model.centred_value_logits(1, &tokens);
+        assert_eq!(centred.len(), d_ff * tokens.len());
+        let full = model.project_value_vectors(1, 0, d_ff, true);
+        for j in 0..d_ff {
+            let row = &full[j * vocab..][..vocab];
+            let mean = row.iter().map(|&x| x as f64).sum::<f64>() / vocab as f64;
+            for (i, &t) in tokens.iter().enumerate() {
+                let expected = row[t as usize] as f64 - mean;
+                let got = centred[j * tokens.len() + i] as f64;
+                assert!((got - expected).abs() < 1e-4, "{rel} neuron {j} token {t}: {got} vs {expected}");
+            }
+        }
+    }
+}

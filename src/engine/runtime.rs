@@ -40,6 +40,9 @@ pub trait Model: Send + Sync {
     fn logit_lens(&self, resid: &[f32]) -> Vec<f32>;
     /// Vocabulary logits of value vectors (see [`Llama::project_value_vectors`]): `[count, vocab]`.
     fn project_value_vectors(&self, layer: usize, start: usize, count: usize, norm_gain: bool) -> Vec<f32>;
+    /// Centred logits of a layer's value vectors for chosen tokens (see
+    /// [`Llama::centred_value_logits`]): `[d_ff, tokens]`.
+    fn centred_value_logits(&self, layer: usize, tokens: &[u32]) -> Vec<f32>;
 }
 
 /// A key/value cache of some backend.
@@ -108,6 +111,9 @@ where
     }
     fn project_value_vectors(&self, layer: usize, start: usize, count: usize, norm_gain: bool) -> Vec<f32> {
         Llama::project_value_vectors(self, layer, start, count, norm_gain)
+    }
+    fn centred_value_logits(&self, layer: usize, tokens: &[u32]) -> Vec<f32> {
+        Llama::centred_value_logits(self, layer, tokens)
     }
 }
 

@@ -237,6 +237,23 @@ impl<B: EngineBackend> Llama<B> {
         to_host(self.unembed(v))
     }
 
+    /// Centred logits of every value vector of `layer` for chosen tokens:
+    /// Lc_j[t] = (g ⊙ v_j)·W_U[t] − mean_t' (g ⊙ v_j)·W_U[t'], with the final norm's gain g — the
+    /// unembedding with the norm folded in and its vocabulary mean removed, as the heuristics
+    /// method reads value vectors. The mean is taken over W_U's rows first, which is the same by
+    /// linearity and avoids projecting onto the whole vocabulary. Returns `[d_ff, tokens]`.
+    pub fn centred_value_logits(&self, layer: usize, tokens: &[u32]) -> Vec<f32> {
+        let w_u = self.lm_head.weight.clone();
+        let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
+        let ids = Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [tokens.len()]), &self.device);
+        // [tokens, d_model]
+        let rows = w_u.clone().select(0, ids) - w_u.mean_dim(0);
+        let rows = rows * self.final_norm.clone().unsqueeze::<2>();
+        // down_proj: [d_model, d_ff]; its transpose holds the value vectors as rows.
+        let v = self.blocks[layer].down_proj.weight.clone().transpose();
+        to_host(v.matmul(rows.transpose()))
+    }
+
     /// The logits of residual-stream vectors (final norm applied), for the logit lens.
     /// `resid: [n, d_model]` flattened; returns `[n, vocab]` flattened.
     pub fn logit_lens(&self, resid: &[f32]) -> Vec<f32> {
