@@ -1,0 +1,227 @@
+//! Activation maps over the operand grid: every selected neuron's coefficient m at the "=" token
+//! (slot 0) and, optionally, at the teacher-forced answer tokens (slot s reads the row whose input
+//! is the answer's token s), for every grid prompt; plus whether the model answers each prompt
+//! correctly and the centred value logits that turn K maps into KV maps.
+use half::f16;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::grid::GridSpec;
+use super::prompts::GridPrompts;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::intervention::Interventions;
+use crate::engine::runtime::Model;
+use crate::engine::session::Control;
+use crate::engine::tokenizer::Tokenizer;
+
+/// What a set of maps is built from; with the model's fingerprint, it names the cached file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapSettings {
+    pub spec: GridSpec,
+    /// Text before every grid prompt (few-shot examples), computed once.
+    pub prefix: String,
+    /// Rows read per prompt: 1 reads "=" only; s > 0 adds the answer's first s tokens as inputs.
+    pub slots: usize,
+    /// Layers whose neurons are kept, ascending.
+    pub layers: Vec<usize>,
+}
+
+/// How the model answers one grid prompt, read from the teacher-forced pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// Every answer token is the argmax after the ones before it, and the next token is not a
+    /// digit: what greedy decoding would write.
+    pub correct: bool,
+    /// The model's answer as far as the teacher-forced pass shows it: the true tokens up to the
+    /// first wrong prediction, then that prediction, "…" where greedy decoding would go on.
+    pub answer: String,
+}
+
+/// Prompts per batched forward pass: large enough for efficient matrix products.
+pub const BATCH: usize = 64;
+
+/// The maps of one grid.
+pub struct GridMaps {
+    pub settings: MapSettings,
+    pub d_ff: usize,
+    /// m: `[slots, layers, d_ff, cells]`; NaN where a cell is illegal or has no such slot.
+    pub(super) m: Vec<f16>,
+    /// Per cell; `None` where illegal.
+    pub outcomes: Vec<Option<Outcome>>,
+    /// The token each slot's row should predict: `[slots, cells]`; `None` where there is none
+    /// (illegal cells, and rows past the answer, which should predict its end).
+    pub targets: Vec<Option<u32>>,
+    /// Every token in `targets`, ascending.
+    pub target_tokens: Vec<u32>,
+    /// Centred value logits (see `Model::centred_value_logits`) for `target_tokens`:
+    /// `[layers, d_ff, target_tokens]`.
+    pub(super) value_logits: Vec<f32>,
+}
+
+impl GridMaps {
+    /// Runs every legal grid prompt: the prefix once, then the prompts in batches of [`BATCH`]
+    /// branches after it. Reports progress in prompts and stops when cancelled.
+    pub fn build(
+        model: &dyn Model,
+        tokenizer: &Tokenizer,
+        settings: MapSettings,
+        interventions: &Interventions,
+        control: Control,
+    ) -> Result<GridMaps> {
+        let config = model.config();
+        if let Some(&bad) = settings.layers.iter().find(|&&l| l >= config.num_layers) {
+            return Err(EngineError::Invalid(format!("layer {bad} is past the model's {} layers", config.num_layers)));
+        }
+        if settings.slots == 0 {
+            return Err(EngineError::Invalid("at least one slot (the \"=\" token) is read".into()));
+        }
+        let prompts = GridPrompts::new(&settings.spec, &settings.prefix, tokenizer)?;
+        let (cells, d_ff, n_layers) = (settings.spec.len(), config.intermediate_size, settings.layers.len());
+        let mut maps = GridMaps {
+            d_ff,
+            m: vec![f16::NAN; settings.slots * n_layers * d_ff * cells],
+            outcomes: vec![None; cells],
+            targets: targets(&prompts, settings.slots),
+            target_tokens: Vec::new(),
+            value_logits: Vec::new(),
+            settings,
+        };
+        let keep_going = || !control.cancelled();
+        let mut cache = model.new_cache();
+        if !prompts.prefix.is_empty() {
+            model.forward(&prompts.prefix, cache.as_mut(), interventions, &keep_going)?;
+        }
+        let legal: Vec<usize> = (0..cells).filter(|&c| prompts.cells[c].is_some()).collect();
+        for (done, batch) in legal.chunks(BATCH).enumerate() {
+            control.report(done * BATCH, legal.len());
+            let cell = |c: usize| prompts.cells[c].as_ref().expect("legal cells have prompts");
+            let branches: Vec<Vec<u32>> = batch.iter().map(|&c| cell(c).tokens.clone()).collect();
+            // Every row from "=" on: each predicts the next answer token, the last one the end.
+            let reads: Vec<(usize, usize)> = batch
+                .iter()
+                .enumerate()
+                .flat_map(|(b, &c)| (cell(c).equals..cell(c).tokens.len()).map(move |o| (b, o)))
+                .collect();
+            let out = model.forward_branches(&branches, &reads, cache.as_mut(), interventions, &keep_going)?;
+            let vocab = out.logits.len() / reads.len();
+            let mut r = 0;
+            let mut slots_read = Vec::new();
+            for &c in batch {
+                let p = cell(c);
+                let rows = p.tokens.len() - p.equals;
+                let predicted: Vec<u32> = (r..r + rows).map(|i| argmax(&out.logits[i * vocab..][..vocab])).collect();
+                maps.outcomes[c] = Some(outcome(p.answer(), &predicted, tokenizer));
+                slots_read.extend((0..rows.min(maps.settings.slots)).map(|s| (r + s, s, c)));
+                r += rows;
+            }
+            maps.store(&out.m, reads.len(), &slots_read, config.num_layers);
+        }
+        control.report(legal.len(), legal.len());
+        maps.target_tokens = maps.targets.iter().flatten().copied().collect();
+        maps.target_tokens.sort_unstable();
+        maps.target_tokens.dedup();
+        maps.value_logits =
+            maps.settings.layers.iter().flat_map(|&l| model.centred_value_logits(l, &maps.target_tokens)).collect();
+        Ok(maps)
+    }
+
+    /// Copies m of the kept layers at the read rows `(row, slot, cell)` out of a batch's capture
+    /// `[all layers, reads, d_ff]`.
+    fn store(&mut self, m: &[f32], reads: usize, rows: &[(usize, usize, usize)], all_layers: usize) {
+        debug_assert_eq!(m.len(), all_layers * reads * self.d_ff);
+        let (d_ff, cells, n_layers) = (self.d_ff, self.settings.spec.len(), self.settings.layers.len());
+        let layers = &self.settings.layers;
+        // One chunk per (slot, layer): `[d_ff, cells]`, written in parallel.
+        self.m.par_chunks_mut(d_ff * cells).enumerate().for_each(|(sl, chunk)| {
+            let (slot, li) = (sl / n_layers, sl % n_layers);
+            let layer = layers[li];
+            for &(row, _, cell) in rows.iter().filter(|r| r.1 == slot) {
+                let src = &m[(layer * reads + row) * d_ff..][..d_ff];
+                for (j, &x) in src.iter().enumerate() {
+                    chunk[j * cells + cell] = f16::from_f32(x);
+                }
+            }
+        });
+    }
+
+    /// Position of `layer` among the kept layers.
+    pub fn layer_position(&self, layer: usize) -> Option<usize> {
+        self.settings.layers.iter().position(|&l| l == layer)
+    }
+
+    /// The K map of a neuron at a slot: m per cell, NaN where illegal. `None` when the layer or
+    /// slot was not kept.
+    pub fn k_map(&self, slot: usize, layer: usize, neuron: usize) -> Option<Vec<f32>> {
+        let li = self.layer_position(layer)?;
+        if slot >= self.settings.slots || neuron >= self.d_ff {
+            return None;
+        }
+        let cells = self.settings.spec.len();
+        let at = ((slot * self.settings.layers.len() + li) * self.d_ff + neuron) * cells;
+        Some(self.m[at..at + cells].iter().map(|x| x.to_f32()).collect())
+    }
+
+    /// The KV map: K times the neuron's centred logit of the token each cell's row should
+    /// predict; NaN where there is no such token.
+    pub fn kv_map(&self, slot: usize, layer: usize, neuron: usize) -> Option<Vec<f32>> {
+        let k = self.k_map(slot, layer, neuron)?;
+        let li = self.layer_position(layer)?;
+        let n = self.target_tokens.len();
+        let logits = &self.value_logits[(li * self.d_ff + neuron) * n..][..n];
+        let cells = self.settings.spec.len();
+        Some(
+            k.iter()
+                .zip(&self.targets[slot * cells..][..cells])
+                .map(|(&m, t)| match t {
+                    Some(t) => m * logits[self.target_tokens.binary_search(t).expect("targets are listed")],
+                    None => f32::NAN,
+                })
+                .collect(),
+        )
+    }
+
+    /// The centred logits of a neuron's value vector for the target tokens, as (token, logit).
+    pub fn target_logits(&self, layer: usize, neuron: usize) -> Option<Vec<(u32, f32)>> {
+        let li = self.layer_position(layer)?;
+        let n = self.target_tokens.len();
+        let logits = &self.value_logits[(li * self.d_ff + neuron) * n..][..n];
+        Some(self.target_tokens.iter().copied().zip(logits.iter().copied()).collect())
+    }
+
+    /// Legal cells the model answers correctly.
+    pub fn correct_cells(&self) -> Vec<usize> {
+        (0..self.outcomes.len()).filter(|&c| self.outcomes[c].as_ref().is_some_and(|o| o.correct)).collect()
+    }
+
+    /// Share of legal cells answered correctly.
+    pub fn accuracy(&self) -> f64 {
+        let legal = self.outcomes.iter().flatten().count();
+        self.correct_cells().len() as f64 / legal.max(1) as f64
+    }
+}
+
+fn targets(prompts: &GridPrompts, slots: usize) -> Vec<Option<u32>> {
+    (0..slots)
+        .flat_map(|s| prompts.cells.iter().map(move |c| c.as_ref().and_then(|c| c.answer().get(s).copied())))
+        .collect()
+}
+
+fn argmax(row: &[f32]) -> u32 {
+    row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i as u32)
+}
+
+/// Reads the teacher-forced predictions: `predicted[i]` follows the first i answer tokens, and
+/// the last one follows the whole answer.
+pub fn outcome(answer: &[u32], predicted: &[u32], tokenizer: &Tokenizer) -> Outcome {
+    let continues = |id: u32| tokenizer.decode(&[id]).trim_start().starts_with(|c: char| c.is_ascii_digit());
+    let wrong = answer.iter().zip(predicted).position(|(a, p)| a != p);
+    let k = wrong.unwrap_or(answer.len());
+    let last = predicted[k];
+    if wrong.is_none() && !continues(last) {
+        return Outcome { correct: true, answer: tokenizer.decode(answer) };
+    }
+    let mut ids = answer[..k].to_vec();
+    ids.push(last);
+    let more = if continues(last) { "…" } else { "" };
+    Outcome { correct: false, answer: format!("{}{more}", tokenizer.decode(&ids).trim_end()) }
+}
