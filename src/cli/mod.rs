@@ -2,6 +2,7 @@
 mod analyze;
 mod bench;
 mod compare;
+mod heuristics;
 mod index;
 mod inspect;
 mod intervene;
@@ -72,6 +73,9 @@ pub enum Command {
     /// Accuracy and reasoning-neuron activations over prompt variants and GSM8K questions
     /// (resumable, shardable; `analyze merge` summarizes shards)
     Analyze(analyze::AnalyzeArgs),
+    /// Arithmetic heuristic neurons: operand-grid maps, heuristic labels, importance, knockouts
+    #[command(subcommand)]
+    Heuristics(heuristics::HeuristicsCommand),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -92,6 +96,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Compare(args)) => compare::run(&cli.model, args),
         Some(Command::Intervene(args)) => intervene::run(&cli.model, args),
         Some(Command::Analyze(args)) => analyze::run(&cli.model, args),
+        Some(Command::Heuristics(command)) => heuristics::run(&cli.model, command),
         None => crate::tui::run(&cli.model, cli.explorer),
     }
 }

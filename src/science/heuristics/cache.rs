@@ -10,7 +10,6 @@ use sha2::{Digest, Sha256};
 
 use super::maps::{GridMaps, MapSettings, Outcome};
 use crate::engine::error::{EngineError, Result};
-use crate::engine::intervention::Interventions;
 use crate::engine::runtime::Model;
 use crate::engine::session::Control;
 use crate::engine::tokenizer::Tokenizer;
@@ -37,7 +36,7 @@ pub fn load_or_build(
             return Ok((maps, false));
         }
     }
-    let maps = GridMaps::build(model, tokenizer, settings, &Interventions::default(), control)?;
+    let maps = GridMaps::build(model, tokenizer, settings, control)?;
     save(&maps, &file)?;
     Ok((maps, true))
 }

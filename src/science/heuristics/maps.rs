@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::grid::GridSpec;
 use super::prompts::GridPrompts;
+pub use super::runner::Outcome;
+use super::runner::{outcome, run_batches};
 use crate::engine::error::{EngineError, Result};
 use crate::engine::intervention::Interventions;
 use crate::engine::runtime::Model;
@@ -25,20 +27,6 @@ pub struct MapSettings {
     /// Layers whose neurons are kept, ascending.
     pub layers: Vec<usize>,
 }
-
-/// How the model answers one grid prompt, read from the teacher-forced pass.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
-    /// Every answer token is the argmax after the ones before it, and the next token is not a
-    /// digit: what greedy decoding would write.
-    pub correct: bool,
-    /// The model's answer as far as the teacher-forced pass shows it: the true tokens up to the
-    /// first wrong prediction, then that prediction, "…" where greedy decoding would go on.
-    pub answer: String,
-}
-
-/// Prompts per batched forward pass: large enough for efficient matrix products.
-pub const BATCH: usize = 64;
 
 /// The maps of one grid.
 pub struct GridMaps {
@@ -59,13 +47,12 @@ pub struct GridMaps {
 }
 
 impl GridMaps {
-    /// Runs every legal grid prompt: the prefix once, then the prompts in batches of [`BATCH`]
-    /// branches after it. Reports progress in prompts and stops when cancelled.
+    /// Runs every legal grid prompt: the prefix once, then the prompts in batches of branches
+    /// after it. Reports progress in prompts and stops when cancelled.
     pub fn build(
         model: &dyn Model,
         tokenizer: &Tokenizer,
         settings: MapSettings,
-        interventions: &Interventions,
         control: Control,
     ) -> Result<GridMaps> {
         let config = model.config();
@@ -86,37 +73,17 @@ impl GridMaps {
             value_logits: Vec::new(),
             settings,
         };
-        let keep_going = || !control.cancelled();
-        let mut cache = model.new_cache();
-        if !prompts.prefix.is_empty() {
-            model.forward(&prompts.prefix, cache.as_mut(), interventions, &keep_going)?;
-        }
         let legal: Vec<usize> = (0..cells).filter(|&c| prompts.cells[c].is_some()).collect();
-        for (done, batch) in legal.chunks(BATCH).enumerate() {
-            control.report(done * BATCH, legal.len());
-            let cell = |c: usize| prompts.cells[c].as_ref().expect("legal cells have prompts");
-            let branches: Vec<Vec<u32>> = batch.iter().map(|&c| cell(c).tokens.clone()).collect();
-            // Every row from "=" on: each predicts the next answer token, the last one the end.
-            let reads: Vec<(usize, usize)> = batch
-                .iter()
-                .enumerate()
-                .flat_map(|(b, &c)| (cell(c).equals..cell(c).tokens.len()).map(move |o| (b, o)))
-                .collect();
-            let out = model.forward_branches(&branches, &reads, cache.as_mut(), interventions, &keep_going)?;
-            let vocab = out.logits.len() / reads.len();
-            let mut r = 0;
+        let slots = maps.settings.slots;
+        run_batches(model, &prompts, &legal, &Interventions::default(), control, |batch, out| {
             let mut slots_read = Vec::new();
-            for &c in batch {
-                let p = cell(c);
-                let rows = p.tokens.len() - p.equals;
-                let predicted: Vec<u32> = (r..r + rows).map(|i| argmax(&out.logits[i * vocab..][..vocab])).collect();
-                maps.outcomes[c] = Some(outcome(p.answer(), &predicted, tokenizer));
-                slots_read.extend((0..rows.min(maps.settings.slots)).map(|s| (r + s, s, c)));
-                r += rows;
+            for (b, &c) in batch.iter().enumerate() {
+                let row = out.first_read[b];
+                maps.outcomes[c] = Some(outcome(out.answer(&prompts, c), &out.predicted[b], tokenizer));
+                slots_read.extend((0..out.predicted[b].len().min(slots)).map(|s| (row + s, s, c)));
             }
-            maps.store(&out.m, reads.len(), &slots_read, config.num_layers);
-        }
-        control.report(legal.len(), legal.len());
+            maps.store(&out.captured.m, out.reads, &slots_read, config.num_layers);
+        })?;
         maps.target_tokens = maps.targets.iter().flatten().copied().collect();
         maps.target_tokens.sort_unstable();
         maps.target_tokens.dedup();
@@ -204,24 +171,4 @@ fn targets(prompts: &GridPrompts, slots: usize) -> Vec<Option<u32>> {
     (0..slots)
         .flat_map(|s| prompts.cells.iter().map(move |c| c.as_ref().and_then(|c| c.answer().get(s).copied())))
         .collect()
-}
-
-fn argmax(row: &[f32]) -> u32 {
-    row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i as u32)
-}
-
-/// Reads the teacher-forced predictions: `predicted[i]` follows the first i answer tokens, and
-/// the last one follows the whole answer.
-pub fn outcome(answer: &[u32], predicted: &[u32], tokenizer: &Tokenizer) -> Outcome {
-    let continues = |id: u32| tokenizer.decode(&[id]).trim_start().starts_with(|c: char| c.is_ascii_digit());
-    let wrong = answer.iter().zip(predicted).position(|(a, p)| a != p);
-    let k = wrong.unwrap_or(answer.len());
-    let last = predicted[k];
-    if wrong.is_none() && !continues(last) {
-        return Outcome { correct: true, answer: tokenizer.decode(answer) };
-    }
-    let mut ids = answer[..k].to_vec();
-    ids.push(last);
-    let more = if continues(last) { "…" } else { "" };
-    Outcome { correct: false, answer: format!("{}{more}", tokenizer.decode(&ids).trim_end()) }
 }

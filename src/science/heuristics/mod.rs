@@ -2,5 +2,7 @@
 //! activation maps of neurons over a grid of `"op1+op2="` prompts, and the heuristics they implement.
 pub mod cache;
 pub mod grid;
+pub mod knockout;
 pub mod maps;
 pub mod prompts;
+pub mod runner;

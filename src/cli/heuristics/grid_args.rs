@@ -1,0 +1,119 @@
+//! The options that choose an operand grid and its maps, shared by every `heuristics` command.
+use std::ops::Range;
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+use color_eyre::eyre::{bail, eyre, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::engine::loader::LoadedModel;
+use crate::engine::session::Control;
+use crate::paths::Paths;
+use crate::science::heuristics::cache;
+use crate::science::heuristics::grid::{GridSpec, Operator};
+use crate::science::heuristics::maps::{GridMaps, MapSettings};
+use crate::science::heuristics::prompts::default_prefix;
+
+/// Grid sizes for a CPU: 900, 2,500 and 10,000 prompts.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Preset {
+    /// Operands 0..30
+    Quick,
+    /// Operands 0..50
+    Standard,
+    /// Operands 0..100 (keeps the upper half of the layers unless --layers says otherwise)
+    Deep,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GridArgs {
+    /// The operator: + - * / (division keeps exact quotients only)
+    #[arg(long = "op", default_value = "+", value_parser = |s: &str| s.parse::<Operator>())]
+    pub operator: Operator,
+    /// Operand range of the grid's size
+    #[arg(long, value_enum, default_value = "standard")]
+    pub preset: Preset,
+    /// Operands A..B for both op1 and op2 (half-open), instead of the preset
+    #[arg(long, value_name = "A..B", value_parser = parse_range)]
+    pub range: Option<Range<u32>>,
+    /// Text before every grid prompt [default: four worked problems of the operator]
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// No prefix: the bare "op1+op2=" prompts
+    #[arg(long, conflicts_with = "prefix")]
+    pub zero_shot: bool,
+    /// Rows read per prompt: 1 = the "=" token; 2 adds the first answer token as input, ...
+    #[arg(long, default_value_t = 1)]
+    pub slots: usize,
+    /// Layers kept, A..B [default: all; the upper half for --preset deep]
+    #[arg(long, value_name = "A..B", value_parser = parse_range)]
+    pub layers: Option<Range<u32>>,
+}
+
+pub fn parse_range(s: &str) -> Result<Range<u32>, String> {
+    let (a, b) = s.split_once("..").ok_or_else(|| format!("{s:?} is not a range A..B"))?;
+    let num = |x: &str| x.trim().parse::<u32>().map_err(|_| format!("{x:?} in {s:?} is not a number"));
+    let range = num(a)?..num(b)?;
+    if range.is_empty() {
+        return Err(format!("{s:?} is empty"));
+    }
+    Ok(range)
+}
+
+impl GridArgs {
+    pub fn settings(&self, n_layers: usize) -> Result<MapSettings> {
+        let operands = self.range.clone().unwrap_or(match self.preset {
+            Preset::Quick => 0..30,
+            Preset::Standard => 0..50,
+            Preset::Deep => 0..100,
+        });
+        let layers = match (&self.layers, self.preset) {
+            (Some(r), _) => r.start as usize..r.end as usize,
+            (None, Preset::Deep) if self.range.is_none() => n_layers / 2..n_layers,
+            (None, _) => 0..n_layers,
+        };
+        if layers.end > n_layers {
+            bail!("--layers {layers:?} goes past the model's {n_layers} layers");
+        }
+        let spec = GridSpec { operator: self.operator, op1: operands.clone(), op2: operands };
+        let prefix = match (&self.prefix, self.zero_shot) {
+            (_, true) => String::new(),
+            (Some(p), _) => p.replace("\\n", "\n"),
+            (None, _) => default_prefix(self.operator).to_string(),
+        };
+        Ok(MapSettings { spec, prefix, slots: self.slots, layers: layers.collect() })
+    }
+
+    /// The grid's maps from the cache, or built now with a progress bar; reports which.
+    pub fn maps(&self, loaded: &LoadedModel) -> Result<GridMaps> {
+        let settings = self.settings(loaded.config.num_layers)?;
+        let dir = Paths::resolve().map_err(|e| eyre!(e))?.cache;
+        let legal = settings.spec.problems().count();
+        let bar = ProgressBar::new(legal as u64).with_style(
+            ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} prompts, {eta} left").expect("valid template"),
+        );
+        bar.set_message(format!("grid {}", settings.spec));
+        let progress = |done: usize, _: usize| bar.set_position(done as u64);
+        let started = Instant::now();
+        let control = Control { cancel: None, progress: Some(&progress) };
+        let file = cache::path(&dir, &loaded.fingerprint, &settings);
+        let (maps, built) = cache::load_or_build(
+            loaded.model.as_ref(),
+            &loaded.tokenizer,
+            &dir,
+            &loaded.fingerprint,
+            settings,
+            control,
+        )?;
+        bar.finish_and_clear();
+        let verb = if built { "built" } else { "loaded" };
+        eprintln!(
+            "grid {} ({legal} prompts, accuracy {:.1}%) {verb} in {:.2} s: {}",
+            maps.settings.spec,
+            100.0 * maps.accuracy(),
+            started.elapsed().as_secs_f64(),
+            file.display()
+        );
+        Ok(maps)
+    }
+}
