@@ -1,6 +1,8 @@
 //! `neuronav heuristics ...`: operand-grid maps, heuristic labels, importance and knockouts
 //! (the bag-of-heuristics method; docs/heuristics.md).
 mod grid_args;
+mod importance;
+mod map;
 
 use clap::Subcommand;
 use color_eyre::eyre::Result;
@@ -15,6 +17,10 @@ pub enum HeuristicsCommand {
         #[command(flatten)]
         grid: GridArgs,
     },
+    /// One neuron's K or KV map: its extremes, or the whole map as CSV
+    Map(map::MapArgs),
+    /// Direct-logit importance per layer (direct effect only)
+    Importance(importance::ImportanceArgs),
 }
 
 pub fn run(model_args: &ModelArgs, command: HeuristicsCommand) -> Result<()> {
@@ -24,5 +30,7 @@ pub fn run(model_args: &ModelArgs, command: HeuristicsCommand) -> Result<()> {
             grid.maps(&loaded)?;
             Ok(())
         }
+        HeuristicsCommand::Map(args) => map::run(model_args, args),
+        HeuristicsCommand::Importance(args) => importance::run(model_args, args),
     }
 }

@@ -2,6 +2,7 @@
 //! activation maps of neurons over a grid of `"op1+op2="` prompts, and the heuristics they implement.
 pub mod cache;
 pub mod grid;
+pub mod importance;
 pub mod knockout;
 pub mod maps;
 pub mod prompts;
