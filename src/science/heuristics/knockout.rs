@@ -146,7 +146,7 @@ pub fn by_prompt(
                 return Err(crate::engine::EngineError::Cancelled);
             }
             control.report(i * per_layer.len() + k, cells.len() * per_layer.len());
-            let chosen: Vec<NeuronId> = ranked.iter().flat_map(|(_, layer)| layer.iter().take(n)).copied().collect();
+            let chosen: Vec<NeuronId> = ranked.values().flat_map(|layer| layer.iter().take(n)).copied().collect();
             let random = random_like(&chosen, candidates, &mut rng);
             let survives = |ids: &[NeuronId]| -> Result<usize> {
                 let mut ablation = Interventions::default();
