@@ -144,12 +144,6 @@ fn cancelling_stops_the_build() {
     let loaded = load();
     let cancel = std::sync::atomic::AtomicBool::new(true);
     let control = Control { cancel: Some(&cancel), progress: None };
-    let r = GridMaps::build(
-        loaded.model.as_ref(),
-        &loaded.tokenizer,
-        settings(10, 1, vec![0]),
-        &Interventions::default(),
-        control,
-    );
+    let r = GridMaps::build(loaded.model.as_ref(), &loaded.tokenizer, settings(10, 1, vec![0]), control);
     assert!(matches!(r, Err(neuronav::engine::EngineError::Cancelled)));
 }
