@@ -36,7 +36,7 @@ impl Operator {
             Operator::Add => op1.checked_add(op2),
             Operator::Sub => op1.checked_sub(op2),
             Operator::Mul => op1.checked_mul(op2),
-            Operator::Div => (op2 != 0 && op1 % op2 == 0).then(|| op1 / op2),
+            Operator::Div => (op2 != 0 && op1.is_multiple_of(op2)).then(|| op1 / op2),
         }
     }
 }
