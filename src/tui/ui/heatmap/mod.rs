@@ -1,8 +1,9 @@
 //! The operand-grid heatmap: a neuron's K or KV map over the `op1 op op2 =` prompts (rows op1,
 //! columns op2, NaN for illegal pairs), its view state, palette and side panel. The caller owns the
 //! map and a [`HeatmapView`], calls [`HeatmapView::fit`] with the pane's area before drawing, and
-//! draws [`Heatmap`] as a widget.
+//! draws [`Heatmap`] and [`CellPanel`] as widgets.
 mod palette;
+mod panel;
 mod view;
 mod widget;
 
@@ -10,5 +11,6 @@ mod widget;
 mod tests;
 
 pub use palette::{ColorDepth, Palette, Scale};
+pub use panel::{CellPanel, CellReadout, MapKind, Sign};
 pub use view::{HeatmapView, Zoom};
 pub use widget::Heatmap;
