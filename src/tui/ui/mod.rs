@@ -1,5 +1,6 @@
 //! Drawing: `draw` only reads the state (everything it shows was computed before), one file per pane.
 pub mod detail;
+pub mod heatmap;
 pub mod layers;
 pub mod layout;
 pub mod lens;
