@@ -1,7 +1,10 @@
 //! `neuronav heuristics ...`: operand-grid maps, heuristic labels, importance and knockouts
 //! (the bag-of-heuristics method; docs/heuristics.md).
+mod classify;
+mod classify_args;
 mod grid_args;
 mod importance;
+mod knockout;
 mod map;
 
 use clap::Subcommand;
@@ -21,6 +24,10 @@ pub enum HeuristicsCommand {
     Map(map::MapArgs),
     /// Direct-logit importance per layer (direct effect only)
     Importance(importance::ImportanceArgs),
+    /// Label every neuron with the heuristics its maps implement (stored as `heuristic-match`)
+    Classify(classify::ClassifyCommand),
+    /// Zero heuristic neurons and measure accuracy against controls
+    Knockout(knockout::KnockoutArgs),
 }
 
 pub fn run(model_args: &ModelArgs, command: HeuristicsCommand) -> Result<()> {
@@ -32,5 +39,7 @@ pub fn run(model_args: &ModelArgs, command: HeuristicsCommand) -> Result<()> {
         }
         HeuristicsCommand::Map(args) => map::run(model_args, args),
         HeuristicsCommand::Importance(args) => importance::run(model_args, args),
+        HeuristicsCommand::Classify(args) => classify::run(model_args, args),
+        HeuristicsCommand::Knockout(args) => knockout::run(model_args, args),
     }
 }

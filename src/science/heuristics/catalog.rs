@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::grid::{GridSpec, Operator, Problem};
 use super::heuristic::{Heuristic, Operand};
+use super::patterns::DigitPattern;
 
 /// How many top prompts a heuristic reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -38,6 +39,9 @@ pub struct Candidate {
     pub heuristic: Heuristic,
     pub budget: usize,
     members: Vec<u32>,
+    /// Share of the legal cells satisfying the heuristic: the score a ranking that knows
+    /// nothing gets.
+    pub base_rate: f32,
 }
 
 impl Candidate {
@@ -58,6 +62,10 @@ pub struct Catalog {
     result_width: usize,
     mined_budget: usize,
     multi_budget: usize,
+    /// Distinct values of op1, op2 and the result over the legal cells, ascending, each with the
+    /// number of cells holding it: what a mined pattern's base rate is counted from.
+    value_counts: [Vec<(u32, u32)>; 3],
+    legal: usize,
 }
 
 /// Operand range sizes as fractions of M: 5, 10, 25 at M = 50 (docs §8).
@@ -113,6 +121,13 @@ fn enumerate(grid: &GridSpec, moduli: &[u32], max_result: u32) -> Vec<Heuristic>
     out
 }
 
+/// Distinct values with their counts, ascending.
+fn value_counts(values: impl Iterator<Item = u32>) -> Vec<(u32, u32)> {
+    let mut counts = std::collections::BTreeMap::new();
+    values.for_each(|v| *counts.entry(v).or_insert(0) += 1);
+    counts.into_iter().collect()
+}
+
 impl Catalog {
     /// The candidates of `grid`, dropping those no legal cell satisfies (or whose budget is 0).
     pub fn new(grid: &GridSpec, settings: &CatalogSettings) -> Catalog {
@@ -149,9 +164,15 @@ impl Catalog {
                     BudgetRule::Code => code_budget(&heuristic, members.len()),
                     BudgetRule::SetSize => members.len(),
                 };
-                (!members.is_empty() && budget > 0).then_some(Candidate { heuristic, budget, members })
+                let base_rate = members.len() as f32 / legal.max(1) as f32;
+                (!members.is_empty() && budget > 0).then_some(Candidate { heuristic, budget, members, base_rate })
             })
             .collect();
+        let value_counts = [
+            value_counts(cells.iter().flatten().map(|p| p.op1)),
+            value_counts(cells.iter().flatten().map(|p| p.op2)),
+            value_counts(cells.iter().flatten().map(|p| p.result)),
+        ];
         Catalog {
             grid: grid.clone(),
             cells,
@@ -162,7 +183,20 @@ impl Catalog {
             // The code reads 1000 of ~89k truncating-division prompts; the exact-division grid has
             // about M ln M legal cells, so read M, the cap the code puts on the other `/` result budgets.
             multi_budget: m as usize,
+            value_counts,
+            legal: legal as usize,
         }
+    }
+
+    /// Share of the legal cells whose operand (`Some`) or result (`None`) matches `pattern`.
+    pub fn pattern_base_rate(&self, of: Option<Operand>, pattern: DigitPattern) -> f32 {
+        let counts = match of {
+            Some(Operand::Op1) => &self.value_counts[0],
+            Some(Operand::Op2) => &self.value_counts[1],
+            None => &self.value_counts[2],
+        };
+        let hits: u32 = counts.iter().filter(|&&(v, _)| pattern.matches(v)).map(|&(_, n)| n).sum();
+        hits as f32 / self.legal.max(1) as f32
     }
 
     pub fn grid(&self) -> &GridSpec {

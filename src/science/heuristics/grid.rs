@@ -29,6 +29,16 @@ impl Operator {
         }
     }
 
+    /// The operator's word, as file names and label concepts write it.
+    pub fn key(self) -> &'static str {
+        match self {
+            Operator::Add => "add",
+            Operator::Sub => "sub",
+            Operator::Mul => "mul",
+            Operator::Div => "div",
+        }
+    }
+
     /// The result when it is a natural number: subtraction needs `op2 <= op1`, and division an
     /// exact quotient by a non-zero divisor (a digit-level model writes decimals otherwise).
     pub fn result(self, op1: u32, op2: u32) -> Option<u32> {

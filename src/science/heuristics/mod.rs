@@ -6,6 +6,8 @@ pub mod classify;
 pub mod grid;
 pub mod heuristic;
 pub mod importance;
+pub mod knockout;
+pub mod labelling;
 pub mod maps;
 pub mod patterns;
 pub mod prompts;
