@@ -571,7 +571,7 @@ fn synthetic_grid(settings: MapSettings) -> Arc<LoadedGrid> {
     safetensors::serialize_to_file(views, Some(metadata), &file).unwrap();
     let maps = cache::load(&file).unwrap();
     let token_texts = maps.target_tokens.iter().map(|t| format!("r{}", t - 100)).collect();
-    Arc::new(LoadedGrid { maps: Arc::new(maps), token_texts })
+    Arc::new(LoadedGrid::new(Arc::new(maps), token_texts))
 }
 
 fn grid_cmds(effects: &[Effect]) -> Vec<&MapSettings> {
@@ -611,6 +611,9 @@ fn the_heatmap_asks_for_its_grid_once_and_keeps_the_maps_for_later_neurons() {
     assert_eq!(mode.neuron, NeuronId { layer: 0, index: app.rows[0][1].index });
     assert_eq!(mode.values[7], synthetic_m(0, mode.neuron.index as usize, 7));
     assert!(app.message.as_ref().unwrap().0.contains("50.0%"), "half the results are even");
+    // m falls with the cell index, so the top prompts are the first rows and the bottom ones the last.
+    let matched = |name: &str| mode.matches.iter().any(|(n, score)| n == name && *score == 1.0);
+    assert!(matched("op1 in [0, 10) · K") && matched("op1 in [40, 50) · K low"), "{:?}", mode.matches);
 
     // Closed and opened on another neuron: the maps are already in memory.
     assert!(app.on_key(key('q')).is_empty(), "nothing to cancel");

@@ -5,7 +5,7 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::engine::tokenizer::Tokenizer;
+use crate::science::heuristics::catalog::{Catalog, CatalogSettings};
 use crate::science::heuristics::grid::{GridSpec, Operator};
 use crate::science::heuristics::maps::{GridMaps, MapSettings};
 use crate::science::heuristics::prompts::default_prefix;
@@ -71,12 +71,16 @@ pub struct LoadedGrid {
     pub maps: Arc<GridMaps>,
     /// The text of each of `maps.target_tokens`, in that order.
     pub token_texts: Vec<String>,
+    /// The grid's heuristic candidates (default budgets and moduli), built once so classifying the
+    /// neuron shown is a lookup per candidate.
+    pub catalog: Catalog,
 }
 
 impl LoadedGrid {
-    pub fn new(maps: Arc<GridMaps>, tokenizer: &Tokenizer) -> LoadedGrid {
-        let token_texts = maps.target_tokens.iter().map(|&t| tokenizer.token_display(t)).collect();
-        LoadedGrid { maps, token_texts }
+    /// `token_texts`: the text of each of `maps.target_tokens`.
+    pub fn new(maps: Arc<GridMaps>, token_texts: Vec<String>) -> LoadedGrid {
+        let catalog = Catalog::new(&maps.settings.spec, &CatalogSettings::default());
+        LoadedGrid { maps, token_texts, catalog }
     }
 
     pub fn settings(&self) -> &MapSettings {

@@ -1,5 +1,6 @@
 //! The worker's grid job: a grid's maps reloaded from the cache, or built (every grid prompt through
-//! the model, with progress and cancellation) and saved there for the next time.
+//! the model, with progress and cancellation) and saved there for the next time; then the grid's
+//! heuristic catalog.
 use std::path::Path;
 use std::sync::Arc;
 
@@ -22,5 +23,6 @@ pub fn load_or_build(
         session.tokenizer().ok_or_else(|| EngineError::Invalid("grid prompts need the model's tokenizer".into()))?;
     let (maps, _) =
         cache::load_or_build(session.model().as_ref(), tokenizer, cache_dir, fingerprint, settings, control)?;
-    Ok(LoadedGrid::new(Arc::new(maps), tokenizer))
+    let token_texts = maps.target_tokens.iter().map(|&t| tokenizer.token_display(t)).collect();
+    Ok(LoadedGrid::new(Arc::new(maps), token_texts))
 }

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use super::grid::LoadedGrid;
-use super::ui::heatmap::{CellReadout, HeatmapView, MapKind};
+use super::ui::heatmap::{CellReadout, HeatmapView, MapKind, Sign};
 use crate::engine::neuron::NeuronId;
+use crate::science::heuristics::classify::{self, classify, ClassifySettings, Match};
 use crate::science::heuristics::maps::MapSettings;
 
 /// Number tokens the side panel lists, best first.
@@ -28,6 +29,10 @@ pub struct HeatmapMode {
     pub values: Vec<f32>,
     /// The value vector's centred logits for the grid's answer tokens, best first.
     pub top_tokens: Vec<(String, f32)>,
+    /// The heuristics the neuron implements (method defaults), as the panel lists them, best first.
+    pub matches: Vec<(String, f32)>,
+    /// The end of the shown map its best match is scored on (Positive when none reads this map).
+    pub sign: Sign,
 }
 
 impl HeatmapMode {
@@ -44,6 +49,8 @@ impl HeatmapMode {
             grid: None,
             values: Vec::new(),
             top_tokens: Vec::new(),
+            matches: Vec::new(),
+            sign: Sign::Positive,
         }
     }
 
@@ -111,14 +118,26 @@ impl HeatmapMode {
     fn recompute(&mut self) {
         self.values.clear();
         self.top_tokens.clear();
+        self.matches.clear();
+        self.sign = Sign::Positive;
         let Some(grid) = &self.grid else { return };
         let (layer, index) = (self.neuron.layer as usize, self.neuron.index as usize);
-        let map = match self.kind {
-            MapKind::K => grid.maps.k_map(0, layer, index),
-            MapKind::Kv => grid.maps.kv_map(0, layer, index),
+        let (Some(k), Some(kv)) = (grid.maps.k_map(0, layer, index), grid.maps.kv_map(0, layer, index)) else {
+            return;
         };
-        let Some(map) = map else { return };
-        self.values = map;
+        let matches = classify(&grid.catalog, &k, &kv, &ClassifySettings::default());
+        let shown = |m: &&Match| m.heuristic.reads_result() == (self.kind == MapKind::Kv);
+        if let Some(best) = matches.iter().find(shown) {
+            self.sign = match best.sign {
+                classify::Sign::Positive => Sign::Positive,
+                classify::Sign::Negative => Sign::Negative,
+            };
+        }
+        self.matches = matches.iter().map(|m| (describe(m), m.score)).collect();
+        self.values = match self.kind {
+            MapKind::K => k,
+            MapKind::Kv => kv,
+        };
         let mut tokens: Vec<(String, f32)> = grid
             .maps
             .target_logits(layer, index)
@@ -131,4 +150,12 @@ impl HeatmapMode {
         tokens.truncate(TOP_TOKENS);
         self.top_tokens = tokens;
     }
+}
+
+/// `result ≡ 8 (mod 10) · KV`: the heuristic and the map it was read on, with "low" when the
+/// neuron implements it by its most negative values.
+fn describe(m: &Match) -> String {
+    let map = if m.heuristic.reads_result() { "KV" } else { "K" };
+    let low = if m.sign == classify::Sign::Negative { " low" } else { "" };
+    format!("{} · {map}{low}", m.heuristic.describe())
 }

@@ -5,7 +5,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::heatmap::{CellPanel, Heatmap, Palette, Scale, Sign};
+use super::heatmap::{CellPanel, Heatmap, Palette, Scale};
 use super::layout::Regions;
 use crate::tui::app::App;
 use crate::tui::heatmap::HeatmapMode;
@@ -61,10 +61,10 @@ pub fn draw(frame: &mut Frame, app: &App, r: &Regions) {
     let cell = mode.readout();
     let panel = CellPanel {
         kind: mode.kind,
-        sign: Sign::Positive,
+        sign: mode.sign,
         cell: cell.as_ref(),
         top_tokens: &mode.top_tokens,
-        matches: &[],
+        matches: &mode.matches,
         theme: t,
     };
     frame.render_widget(panel, a.panel);
