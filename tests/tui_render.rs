@@ -362,7 +362,8 @@ fn the_heatmap_shows_the_cursor_cell_the_neurons_tokens_and_matches_from_the_gri
     });
     pump(&mut app, &workers, Vec::new(), |a| a.model.is_some() && a.busy.is_none());
     app.execute(Command::GotoNeuron(neuron));
-    let effects = app.execute(Command::Grid(GridChoice { operator: Operator::Add, operands: 0..6, layers: Some(0..3) }));
+    let effects =
+        app.execute(Command::Grid(GridChoice { operator: Operator::Add, operands: 0..6, layers: Some(0..3) }));
     assert!(effects.contains(&Effect::Engine(EngineCmd::Grid {
         fingerprint: loaded.fingerprint.clone(),
         settings: settings.clone()
