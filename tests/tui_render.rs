@@ -344,7 +344,7 @@ fn the_heatmap_shows_the_cursor_cell_the_neurons_tokens_and_matches_from_the_gri
         .find_map(|j| {
             let (k, kv) = (maps.k_map(0, 1, j).unwrap(), maps.kv_map(0, 1, j).unwrap());
             let matches = classify(&catalog, &k, &kv, &ClassifySettings::default());
-            (!matches.is_empty()).then(|| (NeuronId { layer: 1, index: j as u32 }, k, matches))
+            (!matches.is_empty()).then_some((NeuronId { layer: 1, index: j as u32 }, k, matches))
         })
         .expect("some neuron of layer 1 implements a heuristic");
 
