@@ -3,19 +3,29 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use half::f16;
 use neuronav::engine::neuron::{NeuronHit, NeuronId};
 use neuronav::engine::session::SessionSettings;
+use neuronav::science::heuristics::cache;
+use neuronav::science::heuristics::grid::{GridSpec, Operator};
+use neuronav::science::heuristics::maps::{MapSettings, Outcome};
 use neuronav::science::labels::label::{Label, NewVerdict, Verdict, VerdictKind};
 use neuronav::science::labels::store::QueueItem;
 use neuronav::tui::action::Action;
 use neuronav::tui::app::{App, Effect, Focus, SearchHit, SortBy};
+use neuronav::tui::grid::{GridChoice, LoadedGrid};
 use neuronav::tui::keymap::{Keymap, Mode};
 use neuronav::tui::label_worker::{LabelCmd, LabelMsg};
 use neuronav::tui::labels::{LabelView, Labels};
 use neuronav::tui::prompts;
 use neuronav::tui::snapshot::{ModelInfo, Snapshot, TokenView};
 use neuronav::tui::theme::ThemeName;
-use neuronav::tui::worker::{EngineCmd, EngineMsg};
+use neuronav::tui::ui::heatmap::Zoom;
+use neuronav::tui::ui::{self, popup};
+use neuronav::tui::worker::{EngineCmd, EngineMsg, Job};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use safetensors::tensor::{Dtype, TensorView};
 
 fn info() -> Arc<ModelInfo> {
     Arc::new(ModelInfo {
@@ -500,4 +510,239 @@ fn review_needs_a_model_and_an_empty_queue_says_so() {
         .collect();
     assert_eq!(help[0], "[review]", "help over review lists its keys first");
     assert!(help.iter().any(|l| l.contains('a') && l.contains("Agree")), "{help:?}");
+}
+
+// ---- heatmap mode -------------------------------------------------------------------------------
+
+/// m of synthetic maps: distinct per layer, neuron and cell, exact in f16.
+fn synthetic_m(layer: usize, neuron: usize, cell: usize) -> f32 {
+    (layer as f32 + 1.0) * 0.5 + neuron as f32 * 0.25 - cell as f32 * 0.125
+}
+
+/// The centred logit of synthetic maps for answer token `100 + r` (the result r).
+fn synthetic_logit(neuron: usize, token: u32) -> f32 {
+    -1.0 - neuron as f32 - (token - 100) as f32 * 0.5
+}
+
+/// Maps of `settings` for `info()`'s 50 neurons, written in the cache's format and read back the
+/// way the explorer reads them: the result r is token 100 + r, the model right on even results.
+fn synthetic_grid(settings: MapSettings) -> Arc<LoadedGrid> {
+    let (d_ff, spec) = (50, &settings.spec);
+    let cells = spec.len();
+    let results: Vec<Option<u32>> = (0..cells).map(|c| spec.problem(c).map(|p| p.result)).collect();
+    let mut m = Vec::new();
+    for li in 0..settings.layers.len() {
+        for j in 0..d_ff {
+            m.extend(results.iter().enumerate().map(|(c, r)| match r {
+                Some(_) => f16::from_f32(synthetic_m(settings.layers[li], j, c)),
+                None => f16::NAN,
+            }));
+        }
+    }
+    let targets: Vec<Option<u32>> = results.iter().map(|r| r.map(|r| 100 + r)).collect();
+    let mut target_tokens: Vec<u32> = targets.iter().flatten().copied().collect();
+    target_tokens.sort_unstable();
+    target_tokens.dedup();
+    let logits: Vec<f32> = (0..settings.layers.len() * d_ff)
+        .flat_map(|lj| target_tokens.iter().map(move |&t| synthetic_logit(lj % d_ff, t)))
+        .collect();
+    let outcomes: Vec<Option<Outcome>> = results
+        .iter()
+        .map(|r| r.map(|r| Outcome { correct: r % 2 == 0, answer: if r % 2 == 0 { r } else { r + 1 }.to_string() }))
+        .collect();
+    let m_bytes: Vec<u8> = m.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let l_bytes: Vec<u8> = logits.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let views = vec![
+        ("m", TensorView::new(Dtype::F16, vec![1, settings.layers.len(), d_ff, cells], &m_bytes).unwrap()),
+        (
+            "value_logits",
+            TensorView::new(Dtype::F32, vec![settings.layers.len(), d_ff, target_tokens.len()], &l_bytes).unwrap(),
+        ),
+    ];
+    let metadata: HashMap<String, String> = [
+        ("settings".to_string(), serde_json::to_string(&settings).unwrap()),
+        ("outcomes".to_string(), serde_json::to_string(&outcomes).unwrap()),
+        ("targets".to_string(), serde_json::to_string(&targets).unwrap()),
+        ("target_tokens".to_string(), serde_json::to_string(&target_tokens).unwrap()),
+    ]
+    .into();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("grid.safetensors");
+    safetensors::serialize_to_file(views, Some(metadata), &file).unwrap();
+    let maps = cache::load(&file).unwrap();
+    let token_texts = maps.target_tokens.iter().map(|t| format!("r{}", t - 100)).collect();
+    Arc::new(LoadedGrid::new(Arc::new(maps), token_texts))
+}
+
+fn grid_cmds(effects: &[Effect]) -> Vec<&MapSettings> {
+    engine_cmds(effects)
+        .into_iter()
+        .filter_map(|c| if let EngineCmd::Grid { settings, .. } = c { Some(settings) } else { None })
+        .collect()
+}
+
+fn draw(app: &App) -> Vec<String> {
+    let mut terminal = Terminal::new(TestBackend::new(app.size.width, app.size.height)).unwrap();
+    terminal.draw(|f| ui::draw(f, app)).unwrap();
+    let buf = terminal.backend().buffer();
+    (0..buf.area.height).map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect()).collect()
+}
+
+#[test]
+fn the_heatmap_asks_for_its_grid_once_and_keeps_the_maps_for_later_neurons() {
+    let mut app = loaded_app();
+    let standard = GridChoice::default().settings(3).unwrap();
+    assert_eq!(standard.spec, GridSpec::square(Operator::Add, 50), "+ over 0..50 unless :grid says otherwise");
+    let effects = app.on_key(key('M'));
+    assert_eq!(
+        engine_cmds(&effects),
+        [&EngineCmd::Grid { fingerprint: info().fingerprint.clone(), settings: standard.clone() }]
+    );
+    assert_eq!(app.mode(), Mode::Heatmap);
+    assert_eq!(app.busy.map(|b| (b.job, b.total)), Some((Job::Grid, 2500)));
+    let first = app.heatmap.as_ref().unwrap().neuron;
+    assert_eq!(first, app.selected_neuron().unwrap());
+    // Another neuron while the maps are on their way asks for nothing more.
+    assert!(grid_cmds(&app.on_key(key(']'))).is_empty());
+    app.on_engine(EngineMsg::Grid(synthetic_grid(standard.clone())));
+    app.on_engine(EngineMsg::Idle);
+    assert!(app.busy.is_none());
+    let mode = app.heatmap.as_ref().unwrap();
+    assert_eq!(mode.neuron, NeuronId { layer: 0, index: app.rows[0][1].index });
+    assert_eq!(mode.values[7], synthetic_m(0, mode.neuron.index as usize, 7));
+    assert!(app.message.as_ref().unwrap().0.contains("50.0%"), "half the results are even");
+    // m falls with the cell index, so the top prompts are the first rows and the bottom ones the last.
+    let matched = |name: &str| mode.matches.iter().any(|(n, score)| n == name && *score == 1.0);
+    assert!(matched("op1 in [0, 10) · K") && matched("op1 in [40, 50) · K low"), "{:?}", mode.matches);
+
+    // Closed and opened on another neuron: the maps are already in memory.
+    assert!(app.on_key(key('q')).is_empty(), "nothing to cancel");
+    assert_eq!(app.mode(), Mode::Normal);
+    app.on_key(key('j'));
+    app.on_key(key('j'));
+    let effects = app.on_key(key('M'));
+    assert!(grid_cmds(&effects).is_empty(), "{effects:?}");
+    let mode = app.heatmap.as_ref().unwrap();
+    assert_eq!(mode.neuron, NeuronId { layer: 0, index: app.rows[0][2].index });
+    assert!(mode.has_neuron());
+}
+
+#[test]
+fn closing_a_loading_heatmap_cancels_its_job_and_it_may_be_asked_for_again() {
+    let mut app = loaded_app();
+    let effects = command(&mut app, "grid - 0..10");
+    let sub = GridChoice { operator: Operator::Sub, operands: 0..10, layers: None }.settings(3).unwrap();
+    assert_eq!(grid_cmds(&effects), [&sub], ":grid opens the selected neuron's heatmap");
+    assert_eq!(app.busy.map(|b| b.total), Some(55), "the legal prompts of 0..10 - 0..10");
+    assert_eq!(app.on_key(special(KeyCode::Esc)), vec![Effect::Cancel]);
+    assert_eq!(app.mode(), Mode::Normal);
+    app.cancelled();
+    app.on_engine(EngineMsg::Status("cancelled".into()));
+    app.on_engine(EngineMsg::Idle);
+    assert_eq!(grid_cmds(&app.on_key(key('M'))), [&sub]);
+    let err = command(&mut app, "grid L2..9");
+    assert!(grid_cmds(&err).is_empty());
+    assert!(app.message.as_ref().is_some_and(|(m, e)| *e && m.contains("3 layers")), "{:?}", app.message);
+}
+
+#[test]
+fn heatmap_keys_move_the_cursor_switch_the_map_and_step_through_neurons() {
+    let mut app = loaded_app();
+    app.on_resize(100, 30);
+    let effects = command(&mut app, "grid + 0..4 L0..2");
+    let settings = grid_cmds(&effects)[0].clone();
+    app.on_engine(EngineMsg::Grid(synthetic_grid(settings)));
+    app.on_engine(EngineMsg::Idle);
+    let cursor = |app: &App| app.heatmap.as_ref().unwrap().view.cursor();
+    type_str(&mut app, "jjl");
+    assert_eq!(cursor(&app), (2, 1));
+    app.on_key(special(KeyCode::Down));
+    app.on_key(special(KeyCode::Left));
+    assert_eq!(cursor(&app), (3, 0));
+    type_str(&mut app, "G");
+    assert_eq!(cursor(&app), (3, 3));
+    type_str(&mut app, "gg");
+    assert_eq!(cursor(&app), (0, 0));
+    app.on_key(ctrl('d'));
+    assert_eq!(cursor(&app), (3, 0), "a page is more than the 4 rows");
+    type_str(&mut app, "kkl");
+    assert_eq!(cursor(&app), (1, 1));
+    type_str(&mut app, "z");
+    assert_eq!(app.heatmap.as_ref().unwrap().view.zoom(), Zoom::Coarse);
+
+    // The panel shows the cell under the cursor in the map shown: K, then KV = K × logit.
+    let neuron = app.heatmap.as_ref().unwrap().neuron;
+    let (j, cell) = (neuron.index as usize, 5);
+    let k = synthetic_m(0, j, cell);
+    let panel_line = |app: &App| draw(app).into_iter().find(|l| l.contains("1+1=")).expect("the prompt is shown");
+    assert!(panel_line(&app).contains(&format!("{k:+.3}")), "{}", panel_line(&app));
+    assert!(draw(&app).iter().any(|l| l.contains("model 2") && l.contains("correct")));
+    type_str(&mut app, "m");
+    let kv = k * synthetic_logit(j, 102);
+    assert_eq!(app.heatmap.as_ref().unwrap().values[cell], kv);
+    assert!(panel_line(&app).contains(&format!("{kv:+.3}")), "{}", panel_line(&app));
+    assert!(draw(&app).iter().any(|l| l.contains("KV map")));
+
+    // [ ] step through the layer pane's list; H L keep the index and change the layer.
+    type_str(&mut app, "]]");
+    let list: Vec<u32> = app.rows[0].iter().map(|h| h.index).collect();
+    assert_eq!(app.heatmap.as_ref().unwrap().neuron, NeuronId { layer: 0, index: list[2] });
+    type_str(&mut app, "L");
+    let mode = app.heatmap.as_ref().unwrap();
+    assert_eq!(mode.neuron, NeuronId { layer: 1, index: list[2] });
+    assert_eq!(mode.values[cell], synthetic_m(1, list[2] as usize, cell) * synthetic_logit(list[2] as usize, 102));
+    type_str(&mut app, "L");
+    assert!(!app.heatmap.as_ref().unwrap().has_neuron(), "layer 2 is not among the grid's layers");
+    assert!(draw(&app).concat().contains("not in this grid's maps"));
+    type_str(&mut app, "[");
+    assert_eq!(app.heatmap.as_ref().unwrap().neuron, NeuronId { layer: 0, index: list[1] });
+    // An illegal cell has no prompt: 1-2 of a subtraction grid.
+    let effects = command(&mut app, "grid - 0..4 L0..2");
+    app.on_engine(EngineMsg::Grid(synthetic_grid(grid_cmds(&effects)[0].clone())));
+    app.on_engine(EngineMsg::Idle);
+    type_str(&mut app, "jll");
+    assert!(app.heatmap.as_ref().unwrap().values[6].is_nan());
+    assert!(draw(&app).concat().contains("illegal cell"));
+}
+
+#[test]
+fn closing_the_heatmap_returns_to_the_mode_it_was_opened_from() {
+    let mut app = loaded_app();
+    command(&mut app, "goto L1N7");
+    assert_eq!(app.focus, Focus::Detail);
+    app.on_key(key('M'));
+    assert_eq!(app.heatmap.as_ref().unwrap().neuron, NeuronId { layer: 1, index: 7 }, "the detail pane's neuron");
+    app.on_key(special(KeyCode::Esc));
+    assert_eq!((app.mode(), app.focus), (Mode::Normal, Focus::Detail));
+
+    app.on_key(key('R'));
+    let items = vec![
+        QueueItem { label: label("L2N40", "add"), verdict: None },
+        QueueItem { label: label("L0N3", "add"), verdict: None },
+    ];
+    app.on_labels(LabelMsg::Queue { source: None, concept: None, items });
+    app.on_key(key('j'));
+    app.on_key(key('M'));
+    let mode = app.heatmap.as_ref().unwrap();
+    assert_eq!((mode.neuron, mode.at, mode.list.len()), ("L0N3".parse().unwrap(), 1, 2), "the review item");
+    app.on_key(key('['));
+    assert_eq!(app.heatmap.as_ref().unwrap().neuron, "L2N40".parse().unwrap(), "the review queue is the list");
+    app.on_key(key('q'));
+    assert_eq!(app.mode(), Mode::Review);
+    assert_eq!(app.review.as_ref().unwrap().at, 1);
+}
+
+#[test]
+fn help_lists_the_heatmap_keys_and_the_grid_command() {
+    let mut app = loaded_app();
+    app.on_key(key('M'));
+    app.on_key(key('?'));
+    let help: Vec<String> =
+        popup::help_lines(&app).iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect();
+    assert_eq!(help[0], "[heatmap]", "help over the heatmap lists its keys first");
+    for (keys, desc) in [("m", "K map / KV map"), ("z", "Fine / coarse"), ("]", "Next neuron"), ("L", "next layer")] {
+        assert!(help.iter().any(|l| l.trim_start().starts_with(keys) && l.contains(desc)), "{keys} {desc}: {help:?}");
+    }
+    assert!(help.iter().any(|l| l.contains("M") && l.contains("Operand-grid heatmap")));
+    assert!(help.iter().any(|l| l.contains(":grid [+|-|*|/] [A..B] [LA..B]")));
 }

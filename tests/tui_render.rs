@@ -12,12 +12,19 @@ use neuronav::engine::model::WeightDType;
 use neuronav::engine::neuron::NeuronId;
 use neuronav::engine::session::{Control, Session, SessionSettings};
 use neuronav::paths::Paths;
+use neuronav::science::heuristics::cache;
+use neuronav::science::heuristics::catalog::{Catalog, CatalogSettings};
+use neuronav::science::heuristics::classify::{classify, ClassifySettings};
+use neuronav::science::heuristics::grid::{GridSpec, Operator};
+use neuronav::science::heuristics::maps::{GridMaps, MapSettings};
+use neuronav::science::heuristics::prompts::default_prefix;
 use neuronav::science::labels::label::{NewLabel, VerdictKind};
 use neuronav::science::labels::store::LabelStore;
 use neuronav::science::projection::{project, ProjectionSettings};
 use neuronav::tui::action::Action;
 use neuronav::tui::app::{App, Effect, LayerView};
 use neuronav::tui::command::Command;
+use neuronav::tui::grid::GridChoice;
 use neuronav::tui::keymap::Keymap;
 use neuronav::tui::label_worker::LabelWorker;
 use neuronav::tui::labels::{LabelView, Labels};
@@ -322,4 +329,69 @@ fn labels_from_the_store_show_with_their_source_and_review_commits_verdicts() {
     app.update(Action::Cancel);
     let detail = text(&render(&app), layout::regions(app.size, &app).detail);
     assert!(detail.contains("add agree"), "the verdict shows in the detail:\n{detail}");
+}
+
+#[test]
+fn the_heatmap_shows_the_cursor_cell_the_neurons_tokens_and_matches_from_the_grid_maps() {
+    let model = common::default_model();
+    let loaded = loader::load(&model, DeviceChoice::Cpu, WeightDType::F32, &|_, _| {}).unwrap();
+    let spec = GridSpec::square(Operator::Add, 6);
+    let settings = MapSettings { prefix: default_prefix(Operator::Add).into(), spec, slots: 1, layers: vec![0, 1, 2] };
+    let maps = GridMaps::build(loaded.model.as_ref(), &loaded.tokenizer, settings.clone(), Control::default()).unwrap();
+    let catalog = Catalog::new(&settings.spec, &CatalogSettings::default());
+    // A neuron of layer 1 implementing some heuristic, so the panel has matches to show.
+    let (neuron, k, matches) = (0..maps.d_ff)
+        .find_map(|j| {
+            let (k, kv) = (maps.k_map(0, 1, j).unwrap(), maps.kv_map(0, 1, j).unwrap());
+            let matches = classify(&catalog, &k, &kv, &ClassifySettings::default());
+            (!matches.is_empty()).then_some((NeuronId { layer: 1, index: j as u32 }, k, matches))
+        })
+        .expect("some neuron of layer 1 implements a heuristic");
+
+    let home = tempfile::tempdir().unwrap();
+    let paths = paths(home.path());
+    let labels = LabelWorker::spawn(LabelStore::default_path(&paths.data));
+    let workers = Workers { engine: Engine::spawn(paths.clone()), labels, _home: home };
+    let mut app = App::new(Keymap::builtin(), Vec::new(), ThemeName::Dark);
+    app.on_resize(120, 40);
+    workers.engine.send(EngineCmd::Load {
+        model: Some(model),
+        device: DeviceChoice::Cpu,
+        dtype: WeightDType::F32,
+        settings: SessionSettings::default(),
+    });
+    pump(&mut app, &workers, Vec::new(), |a| a.model.is_some() && a.busy.is_none());
+    app.execute(Command::GotoNeuron(neuron));
+    let effects =
+        app.execute(Command::Grid(GridChoice { operator: Operator::Add, operands: 0..6, layers: Some(0..3) }));
+    assert!(effects.contains(&Effect::Engine(EngineCmd::Grid {
+        fingerprint: loaded.fingerprint.clone(),
+        settings: settings.clone()
+    })));
+    pump(&mut app, &workers, effects, |a| a.busy.is_none() && a.heatmap.as_ref().is_some_and(|h| h.grid.is_some()));
+    assert!(cache::path(&paths.cache, &loaded.fingerprint, &settings).exists(), "the maps are cached");
+
+    for action in [Action::Down, Action::Down, Action::Down, Action::Right, Action::Right] {
+        app.update(action);
+    }
+    let screen = text(&render(&app), layout::regions(app.size, &app).heatmap);
+    let cell = settings.spec.index(3, 2).unwrap();
+    let outcome = maps.outcomes[cell].as_ref().unwrap();
+    let verdict = if outcome.correct { "correct" } else { "wrong" };
+    assert!(screen.contains(&format!("{neuron} · K map")), "{screen}");
+    assert!(screen.contains(&format!("3+2=  {:+.3}", k[cell])), "{screen}");
+    assert!(screen.contains(&format!("model {}  {verdict}", outcome.answer)), "{screen}");
+    let (best_token, best_logit) =
+        maps.target_logits(1, neuron.index as usize).unwrap().into_iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+    assert!(screen.contains(&format!("{} {best_logit:+.2}", loaded.tokenizer.token_display(best_token))), "{screen}");
+    let best = &matches[0];
+    let line = format!("{:.2} {}", best.score, best.heuristic.describe());
+    assert!(screen.lines().any(|l| l.contains(&line)), "{line} missing:\n{screen}");
+
+    // Layer 3 is not among the grid's layers: a message instead of a map.
+    for _ in 0..2 {
+        app.update(Action::NextLayer);
+    }
+    let screen = text(&render(&app), layout::regions(app.size, &app).heatmap);
+    assert!(screen.contains(&format!("L3N{} is not in this grid's maps", neuron.index)), "{screen}");
 }

@@ -101,6 +101,14 @@ pub enum Action {
     Note,
     /// Review: name the concept the neuron carries instead (saved as a disagree verdict)
     Correct,
+    /// Open the selected neuron's operand-grid heatmap (:grid [OP] [A..B] [LA..B] picks the grid)
+    OpenHeatmap,
+    /// Heatmap: switch between the K map (activation) and the KV map (its effect on the answer)
+    ToggleMap,
+    /// Heatmap: the previous neuron of the list it was opened from
+    PrevNeuron,
+    /// Heatmap: the next neuron of the list it was opened from
+    NextNeuron,
 }
 
 impl Action {

@@ -1,6 +1,8 @@
 //! The explorer's state and its reducer: keys become actions through the keymap, actions and
 //! engine messages change the state and return effects. No I/O happens here, so all of it is
 //! tested without a terminal or a model.
+mod heatmap;
+
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,6 +16,8 @@ use tui_textarea::TextArea;
 use super::action::Action;
 use super::command::{self, Command, ExportScope};
 use super::export;
+use super::grid::Grids;
+use super::heatmap::HeatmapMode;
 use super::key::Key;
 use super::keymap::{Keymap, Lookup, Mode};
 use super::label_worker::{LabelCmd, LabelMsg};
@@ -169,6 +173,9 @@ pub struct App {
     pub labels: Labels,
     /// Review mode while open.
     pub review: Option<Review>,
+    /// Heatmap mode while open, over whatever mode it was opened from.
+    pub heatmap: Option<HeatmapMode>,
+    pub grids: Grids,
     /// The rows each layer shows at the selected position (sorted and filtered): `[layers][≤K]`.
     pub rows: Vec<Vec<NeuronHit>>,
     pub projections: HashMap<NeuronId, Arc<ProjectionView>>,
@@ -220,6 +227,8 @@ impl App {
             label_filter: LabelFilter::default(),
             labels: Labels::default(),
             review: None,
+            heatmap: None,
+            grids: Grids::default(),
             rows: Vec::new(),
             projections: HashMap::new(),
             requested: HashSet::new(),
@@ -248,6 +257,8 @@ impl App {
             Mode::Picker
         } else if self.line.is_some() {
             Mode::Line
+        } else if self.heatmap.is_some() {
+            Mode::Heatmap
         } else if self.review.is_some() {
             Mode::Review
         } else if self.editing {
@@ -385,6 +396,11 @@ impl App {
 
     fn apply(&mut self, action: Action) -> Vec<Effect> {
         let mode = self.mode();
+        if mode == Mode::Heatmap {
+            if let Some(effects) = self.heatmap_action(action) {
+                return effects;
+            }
+        }
         match action {
             Action::Noop => {}
             Action::Quit => return vec![Effect::Quit],
@@ -401,6 +417,7 @@ impl App {
                 Mode::Picker => self.picker = None,
                 Mode::Line => self.line = None,
                 Mode::Review => self.review = None,
+                Mode::Heatmap => return self.close_heatmap(),
                 Mode::Prompt => self.editing = false,
                 Mode::Normal => {
                     if self.busy.is_some() {
@@ -513,6 +530,10 @@ impl App {
                 }
                 None => self.error("no label to review"),
             },
+            Action::OpenHeatmap => return self.open_heatmap(),
+            Action::ToggleMap | Action::PrevNeuron | Action::NextNeuron => {
+                self.error("that key works in the heatmap (M opens it)")
+            }
         }
         Vec::new()
     }
@@ -781,6 +802,7 @@ impl App {
             },
             Command::Help => self.help = Some(0),
             Command::Review { source, concept } => return self.open_review(source, concept),
+            Command::Grid(choice) => return self.choose_grid(choice),
         }
         Vec::new()
     }
@@ -991,10 +1013,12 @@ impl App {
                 }
             }
             EngineMsg::Lens(l) => self.lens = Some(l),
+            EngineMsg::Grid(g) => self.on_grid(g),
             EngineMsg::Idle => {
                 self.in_flight = self.in_flight.saturating_sub(1);
                 if self.in_flight == 0 {
                     self.busy = None;
+                    self.grids.settled();
                 }
             }
             EngineMsg::Error(e) => self.error(e),

@@ -2,6 +2,7 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use super::grid::GridChoice;
 use crate::engine::neuron::NeuronId;
 
 /// What an export writes; by default, what the focused pane shows.
@@ -43,11 +44,13 @@ pub enum Command {
         source: Option<String>,
         concept: Option<String>,
     },
+    /// The operand grid of heatmaps; opens the selected neuron's.
+    Grid(GridChoice),
 }
 
 const USAGE: &str = "commands: goto L21N7027 | layer 20 | pos 12 | k 20 | n 16 | temp 0.8 | topp 0.95 | seed 7 | \
                      export [position|neuron|session] FILE.json|.csv | open FILE | concept NAME | source NAME | \
-                     theme dark|light|basic | review [SOURCE|*] [CONCEPT] | help | q";
+                     theme dark|light|basic | review [SOURCE|*] [CONCEPT] | grid [+|-|*|/] [A..B] [LA..B] | help | q";
 
 pub fn parse(line: &str) -> Result<Command, String> {
     let mut words = line.split_whitespace();
@@ -121,6 +124,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
             }
             Command::Review { source: any(rest.first()), concept: any(rest.get(1)) }
         }
+        "grid" => Command::Grid(GridChoice::parse(&rest)?),
         other => return Err(format!("unknown command :{other} ({USAGE})")),
     })
 }
@@ -137,6 +141,7 @@ impl Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::science::heuristics::grid::Operator;
 
     #[test]
     fn parses_the_commands() {
@@ -155,6 +160,11 @@ mod tests {
         assert_eq!(parse("review gpt-4"), Ok(Command::Review { source: Some("gpt-4".into()), concept: None }));
         assert_eq!(parse("review * add"), Ok(Command::Review { source: None, concept: Some("add".into()) }));
         assert!(parse("review a b c").is_err());
+        assert_eq!(
+            parse("grid * 0..30"),
+            Ok(Command::Grid(GridChoice { operator: Operator::Mul, operands: 0..30, layers: None }))
+        );
+        assert!(parse("grid 3").unwrap_err().contains("unknown operator"));
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub enum Mode {
     Picker,
     /// Review mode: spot-checking labels.
     Review,
+    /// A neuron's operand-grid heatmap.
+    Heatmap,
 }
 
 impl Mode {

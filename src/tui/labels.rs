@@ -79,9 +79,19 @@ impl Labels {
         self.of(neuron).iter().map(|l| l.concept.as_str()).collect::<Vec<_>>().join(", ")
     }
 
-    /// Concepts with their sources for a wider column: `add (lexicon), sum (gpt-4)`.
+    /// Concepts with their sources for a wider column, each source named once after its concepts:
+    /// `add (lexicon), add:result_8mod10, add:op1_3mod10 (heuristic-match)`. A source that labels a
+    /// neuron with many concepts (one per matched heuristic) would otherwise push every concept but
+    /// the first out of a narrow column.
     pub fn with_sources(&self, neuron: NeuronId) -> String {
-        self.of(neuron).iter().map(|l| format!("{} ({})", l.concept, l.source)).collect::<Vec<_>>().join(", ")
+        let mut sources: Vec<(&str, Vec<&str>)> = Vec::new();
+        for l in self.of(neuron) {
+            match sources.iter_mut().find(|(s, _)| *s == l.source) {
+                Some((_, concepts)) => concepts.push(&l.concept),
+                None => sources.push((&l.source, vec![&l.concept])),
+            }
+        }
+        sources.iter().map(|(s, concepts)| format!("{} ({s})", concepts.join(", "))).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -107,5 +117,30 @@ impl LabelFilter {
             self.concept.as_ref().is_none_or(|c| l.concept.eq_ignore_ascii_case(c))
                 && self.source.as_ref().is_none_or(|s| l.source.eq_ignore_ascii_case(s))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(concept: &str, source: &str) -> LabelView {
+        LabelView { concept: concept.into(), source: source.into(), ..LabelView::default() }
+    }
+
+    #[test]
+    fn each_source_is_named_once_after_its_concepts() {
+        let n = NeuronId { layer: 3, index: 7 };
+        let labels = Labels::new(HashMap::from([(
+            n,
+            vec![
+                view("add:result_8mod10", "heuristic-match"),
+                view("add", "lexicon"),
+                view("add:op1_3mod10", "heuristic-match"),
+            ],
+        )]));
+        assert_eq!(labels.with_sources(n), "add:result_8mod10, add:op1_3mod10 (heuristic-match), add (lexicon)");
+        assert_eq!(labels.short(n), "add:result_8mod10, add, add:op1_3mod10");
+        assert_eq!(labels.with_sources(NeuronId { layer: 0, index: 0 }), "");
     }
 }

@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
+use super::grid::LoadedGrid;
+use super::grid_job;
 use super::snapshot::*;
 use crate::engine::default_model;
 use crate::engine::loader::{self, DeviceChoice};
@@ -21,6 +23,7 @@ use crate::engine::session::{Control, Session, SessionSettings};
 use crate::engine::tokenizer::Tokenizer;
 use crate::engine::EngineError;
 use crate::paths::Paths;
+use crate::science::heuristics::maps::MapSettings;
 use crate::science::projection::{project, ProjectionSettings, TokenLogit};
 
 /// Tokens shown at each end of a neuron's projection.
@@ -62,6 +65,11 @@ pub enum EngineCmd {
     },
     SetTopK(usize),
     SetSampling(Sampling),
+    /// An operand grid's maps for the model with `fingerprint`: from the cache, or built and cached.
+    Grid {
+        fingerprint: String,
+        settings: MapSettings,
+    },
 }
 
 /// What kind of long job a progress report is about.
@@ -70,6 +78,8 @@ pub enum Job {
     Loading,
     Prefill,
     Generating,
+    /// Building an operand grid's maps (progress in prompts).
+    Grid,
 }
 
 /// What the engine tells the UI.
@@ -86,6 +96,7 @@ pub enum EngineMsg {
     Projection(Arc<ProjectionView>),
     Detail(Arc<NeuronDetail>),
     Lens(Arc<LensView>),
+    Grid(Arc<LoadedGrid>),
     /// A run, step or load ended (finished, failed or cancelled).
     Idle,
     Error(String),
@@ -247,6 +258,7 @@ impl Worker {
             EngineCmd::Lens { position } => self.lens(position),
             EngineCmd::SetTopK(k) => self.with_session(|s| s.set_top_k(k)),
             EngineCmd::SetSampling(sampling) => self.with_session(|s| s.set_sampling(sampling)),
+            EngineCmd::Grid { fingerprint, settings } => self.grid(&fingerprint, settings),
         };
         match result {
             Ok(()) => {}
@@ -427,6 +439,18 @@ impl Worker {
         Ok(())
     }
 
+    fn grid(&mut self, fingerprint: &str, settings: MapSettings) -> Result<(), EngineError> {
+        let tx = self.tx.clone();
+        let progress = move |done, total| {
+            let _ = tx.send(EngineMsg::Progress { job: Job::Grid, done, total });
+        };
+        let flag = self.flag.clone();
+        let control = Control { cancel: Some(&flag), progress: Some(&progress) };
+        let grid = grid_job::load_or_build(self.session()?, &self.paths.cache, fingerprint, settings, control)?;
+        self.say(EngineMsg::Grid(Arc::new(grid)));
+        Ok(())
+    }
+
     fn lens(&mut self, position: usize) -> Result<(), EngineError> {
         let session = self.session()?;
         let tok = tokenizer(session)?;
@@ -470,7 +494,10 @@ impl Worker {
 
 /// Jobs that run forward passes (or load): the UI shows them as busy and can cancel them.
 fn is_long(cmd: &EngineCmd) -> bool {
-    matches!(cmd, EngineCmd::Load { .. } | EngineCmd::RunPrompt { .. } | EngineCmd::Step { .. })
+    matches!(
+        cmd,
+        EngineCmd::Load { .. } | EngineCmd::RunPrompt { .. } | EngineCmd::Step { .. } | EngineCmd::Grid { .. }
+    )
 }
 
 fn tokenizer(session: &Session) -> Result<&Tokenizer, EngineError> {

@@ -39,12 +39,14 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, compact: bool) {
         lines.push(Line::from(vec![Span::styled("labels: ", t.dim), Span::styled("none", t.accent)]));
     }
     for l in labels {
-        lines.push(Line::from(vec![
-            Span::styled("label ", t.dim),
-            Span::styled(format!("{} ({})", l.concept, l.source), t.accent),
-            Span::styled("  evidence: ", t.dim),
-            Span::raw(l.evidence.join(" ")),
-        ]));
+        let mut line =
+            vec![Span::styled("label ", t.dim), Span::styled(format!("{} ({})", l.concept, l.source), t.accent)];
+        // Labels read off activation maps (heuristic matches) come without evidence tokens.
+        if !l.evidence.is_empty() {
+            line.push(Span::styled("  evidence: ", t.dim));
+            line.push(Span::raw(l.evidence.join(" ")));
+        }
+        lines.push(Line::from(line));
         if !l.answer.is_empty() {
             lines.push(Line::from(vec![Span::styled("  answer: ", t.dim), Span::raw(l.answer.clone())]));
         }

@@ -22,6 +22,8 @@ pub struct Regions {
     pub lens: Rect,
     /// Review mode: the whole body.
     pub review: Rect,
+    /// Heatmap mode: the whole body.
+    pub heatmap: Rect,
     pub status: Rect,
     /// The message / command line.
     pub line: Rect,
@@ -66,6 +68,10 @@ pub fn regions(area: Rect, app: &App) -> Regions {
     r.status = status;
     r.line = line;
     r.compact = area.width < FULL.0 || area.height < FULL.1;
+    if app.heatmap.is_some() {
+        r.heatmap = body;
+        return r;
+    }
     if app.review.is_some() {
         r.review = body;
         return r;

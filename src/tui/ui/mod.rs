@@ -1,6 +1,7 @@
 //! Drawing: `draw` only reads the state (everything it shows was computed before), one file per pane.
 pub mod detail;
 pub mod heatmap;
+pub mod heatmap_screen;
 pub mod layers;
 pub mod layout;
 pub mod lens;
@@ -41,6 +42,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     if r.review.area() > 0 {
         review::draw(frame, app, r.review, r.compact);
+    }
+    if r.heatmap.area() > 0 {
+        heatmap_screen::draw(frame, app, &r);
     }
     status::draw_status(frame, app, r.status);
     status::draw_line(frame, app, r.line);

@@ -19,6 +19,7 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
     let t = &app.theme;
     let below = match app.mode() {
         // Help over review lists the review keys first.
+        Mode::Help if app.heatmap.is_some() => Mode::Heatmap,
         Mode::Help if app.review.is_some() => Mode::Review,
         Mode::Help => Mode::Normal,
         mode => mode,
@@ -40,7 +41,7 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
         ":export [position|neuron|session] FILE.json|.csv  :open FILE  :concept X  :source Y  :theme T",
         t.dim,
     ));
-    lines.push(Line::styled(":review [SOURCE|*] [CONCEPT]  :q", t.dim));
+    lines.push(Line::styled(":review [SOURCE|*] [CONCEPT]  :grid [+|-|*|/] [A..B] [LA..B]  :q", t.dim));
     lines
 }
 

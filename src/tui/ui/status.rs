@@ -29,6 +29,13 @@ fn hints(mode: Mode) -> &'static [(Action, &'static str)] {
             (Action::Correct, "correct"),
             (Action::Cancel, "leave"),
         ],
+        Mode::Heatmap => &[
+            (Action::ToggleMap, "K/KV"),
+            (Action::Zoom, "zoom"),
+            (Action::NextNeuron, "next neuron"),
+            (Action::NextLayer, "next layer"),
+            (Action::Cancel, "close"),
+        ],
     }
 }
 
@@ -62,6 +69,7 @@ pub fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
             Job::Loading => "loading",
             Job::Prefill => "prefill",
             Job::Generating => "generating",
+            Job::Grid => "grid",
         };
         parts.push(if b.total > 0 { format!("⟳ {what} {}/{}", b.done, b.total) } else { format!("⟳ {what}") });
     }
