@@ -13,7 +13,7 @@ use super::ModelArgs;
 use crate::engine::neuron::NeuronId;
 use crate::engine::session::{Session, SessionSettings};
 use crate::science::analysis::counting::{Activations, Tally};
-use crate::science::analysis::{dataset, sample, variants};
+use crate::science::analysis::{sample, variants};
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("a").required(true)), group(ArgGroup::new("b").required(true)))]
@@ -68,12 +68,7 @@ impl QuestionArgs {
         let (Some(dir), Some(data)) = (&self.variants, &self.data) else {
             bail!("a variant prompt needs --variants DIR and --data FILE");
         };
-        let variant = variants::find(dir, variant)?;
-        let problems = dataset::load(data)?;
-        let Some(problem) = problems.get(self.question_index) else {
-            bail!("{}: no question {} (there are {})", data.display(), self.question_index, problems.len());
-        };
-        Ok(variant.prompt(&problem.question))
+        Ok(variants::question_prompt(dir, data, variant, self.question_index)?)
     }
 
     /// The prompt from text, a file or a variant, whichever was given.
@@ -146,17 +141,13 @@ pub fn run(model_args: &ModelArgs, args: CompareArgs) -> Result<()> {
         .map(|c| ConceptRow { a: a.activations.concept(&c), b: b.activations.concept(&c), concept: c })
         .collect();
     let layers: BTreeSet<u32> = a.activations.per_layer.keys().chain(b.activations.per_layer.keys()).copied().collect();
-    let hits = |s: &Side, l: u32| s.activations.per_layer.get(&l).map_or(0, |t| t.hits);
-    let layers = layers.into_iter().map(|l| (l, hits(&a, l), hits(&b, l))).collect();
-    let only = |x: &Side, y: &Side| -> Vec<NeuronId> {
-        x.activations.per_neuron.keys().filter(|id| !y.activations.per_neuron.contains_key(id)).copied().collect()
-    };
+    let layers = layers.into_iter().map(|l| (l, a.activations.layer_hits(l), b.activations.layer_hits(l))).collect();
     let report = Report {
         top_k: args.top_k,
         generate: args.generate,
         reasoning_neurons: neurons.len(),
-        only_a: only(&a, &b),
-        only_b: only(&b, &a),
+        only_a: a.activations.only_here(&b.activations),
+        only_b: b.activations.only_here(&a.activations),
         a,
         b,
         concepts,

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args};
-use color_eyre::eyre::{eyre, Result, WrapErr};
+use color_eyre::eyre::{Result, WrapErr};
 use serde::Serialize;
 
 use super::compare::QuestionArgs;
@@ -71,17 +71,10 @@ struct Report {
     intervened: RunReport,
 }
 
-fn parse_scale(s: &str) -> Result<(NeuronId, f32)> {
-    let (id, f) = s.split_once('=').ok_or_else(|| eyre!("--scale {s}: expected ID=FACTOR, like L21N7027=2.5"))?;
-    let id: NeuronId = id.parse().map_err(|e| eyre!("--scale {s}: {e}"))?;
-    let f: f32 = f.trim().parse().map_err(|_| eyre!("--scale {s}: '{f}' is not a number"))?;
-    Ok((id, f))
-}
-
 pub fn run(model_args: &ModelArgs, args: InterveneArgs) -> Result<()> {
     let prompt = args.question.prompt(&args.prompt, &args.prompt_file, &args.variant)?;
     let ablated = args.ablate.as_deref().map(ablation::parse_ids).transpose()?.unwrap_or_default();
-    let scaled = args.scale.iter().map(|s| parse_scale(s)).collect::<Result<Vec<_>>>()?;
+    let scaled = args.scale.iter().map(|s| ablation::parse_scale(s).wrap_err("--scale")).collect::<Result<Vec<_>>>()?;
     let loaded = model_args.load()?;
     let c = &loaded.config;
     let all: Vec<NeuronId> = ablated.iter().copied().chain(scaled.iter().map(|s| s.0)).collect();
