@@ -92,7 +92,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Compare(args)) => compare::run(&cli.model, args),
         Some(Command::Intervene(args)) => intervene::run(&cli.model, args),
         Some(Command::Analyze(args)) => analyze::run(&cli.model, args),
-        None => crate::tui::run(&cli.model, cli.explorer),
+        None => crate::tui::run(&cli.model, cli.explorer, None),
     }
 }
 

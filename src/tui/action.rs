@@ -101,6 +101,22 @@ pub enum Action {
     Note,
     /// Review: name the concept the neuron carries instead (saved as a disagree verdict)
     Correct,
+    /// Open or close compare mode: a second run B beside this one
+    Compare,
+    /// Compare: edit prompt B
+    EditPromptB,
+    /// Compare: pick prompt B from the bundled examples and the method's variants
+    PickPromptB,
+    /// Compare: run and step both sides, A only, or B only
+    CycleDrive,
+    /// Compare: count the labels of every source, or of one source (cycles through them)
+    CycleReasoningSource,
+    /// Mark or unmark the selected neuron for an intervention
+    Mark,
+    /// Zero the marked neurons in run B, which reruns A's prompt beside A (compare mode)
+    AblateMarked,
+    /// Remove run B's interventions and rerun it
+    ClearInterventions,
 }
 
 impl Action {
