@@ -89,8 +89,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Search(args)) => index::run_search(&cli.model, args),
         Some(Command::Label(command)) => label::run(&cli.model, command),
         Some(Command::Review(command)) => review::run(&cli.model, command),
-        Some(Command::Compare(args)) => compare::run(&cli.model, args),
-        Some(Command::Intervene(args)) => intervene::run(&cli.model, args),
+        Some(Command::Compare(args)) => compare::run(&cli.model, args, cli.explorer),
+        Some(Command::Intervene(args)) => intervene::run(&cli.model, args, cli.explorer),
         Some(Command::Analyze(args)) => analyze::run(&cli.model, args),
         None => crate::tui::run(&cli.model, cli.explorer, None),
     }
