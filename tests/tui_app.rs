@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use half::f16;
+use neuronav::engine::intervention::Interventions;
 use neuronav::engine::neuron::{NeuronHit, NeuronId};
 use neuronav::engine::session::SessionSettings;
+use neuronav::science::analysis::counting::ReasoningNeurons;
 use neuronav::science::heuristics::cache;
 use neuronav::science::heuristics::grid::{GridSpec, Operator};
 use neuronav::science::heuristics::maps::{MapSettings, Outcome};
@@ -13,6 +15,7 @@ use neuronav::science::labels::label::{Label, NewVerdict, Verdict, VerdictKind};
 use neuronav::science::labels::store::QueueItem;
 use neuronav::tui::action::Action;
 use neuronav::tui::app::{App, Effect, Focus, SearchHit, SortBy};
+use neuronav::tui::compare::{Drive, Reasoning, Side};
 use neuronav::tui::grid::{GridChoice, LoadedGrid};
 use neuronav::tui::keymap::{Keymap, Mode};
 use neuronav::tui::label_worker::{LabelCmd, LabelMsg};
@@ -745,4 +748,191 @@ fn help_lists_the_heatmap_keys_and_the_grid_command() {
     }
     assert!(help.iter().any(|l| l.contains("M") && l.contains("Operand-grid heatmap")));
     assert!(help.iter().any(|l| l.contains(":grid [+|-|*|/] [A..B] [LA..B]")));
+}
+fn engine_b_cmds(effects: &[Effect]) -> Vec<&EngineCmd> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::EngineB(c) if !matches!(c, EngineCmd::NextTokens { .. }) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An app whose run B's worker has its session (as after `EngineMsg::Shared`).
+fn comparing_app() -> App {
+    let mut app = loaded_app();
+    app.set_prompt("Tom has 3 apples");
+    app.last_prompt = "Tom has 3 apples".into();
+    app.compare.adopted = true;
+    app.on_engine_b(EngineMsg::Loaded(info()));
+    app
+}
+
+#[test]
+fn compare_mode_runs_and_steps_both_sides_and_the_drive_picks_one() {
+    let mut app = comparing_app();
+    let effects = app.on_key(key('c'));
+    assert!(app.compare.open);
+    assert_eq!(app.compare.prompt_text(), "Tom has 3 apples", "B starts as A's prompt");
+    let concepts = Reasoning::default().concept_keys();
+    assert_eq!(concepts.len(), 7, "the method's concepts");
+    assert!(effects.contains(&Effect::Labels(LabelCmd::Reasoning { concepts, sources: vec![] })), "{effects:?}");
+
+    let effects = app.on_key(key('r'));
+    let run = EngineCmd::RunPrompt { text: "Tom has 3 apples".into() };
+    assert_eq!(engine_cmds(&effects), [&run]);
+    assert_eq!(engine_b_cmds(&effects), [&run]);
+    assert!(app.busy.is_some() && app.compare.busy.is_some());
+    assert_eq!(app.on_key(ctrl('c')), vec![Effect::Cancel, Effect::CancelB], "both runs are cancelled");
+    app.on_engine(EngineMsg::Snapshot(snapshot(2, 6)));
+    app.on_engine(EngineMsg::Idle);
+    app.on_engine_b(EngineMsg::Snapshot(snapshot(1, 5)));
+    app.on_engine_b(EngineMsg::Idle);
+    assert!(!app.is_busy());
+
+    let step = EngineCmd::Step { n: 1, stop_at_eos: true };
+    let effects = app.on_key(key('s'));
+    assert_eq!((engine_cmds(&effects), engine_b_cmds(&effects)), (vec![&step], vec![&step]));
+    app.on_engine(EngineMsg::Idle);
+    app.on_engine_b(EngineMsg::Idle);
+    app.on_key(key('D'));
+    let effects = app.on_key(key('s'));
+    assert_eq!((engine_cmds(&effects).len(), engine_b_cmds(&effects).len()), (1, 0), "A only");
+    app.on_engine(EngineMsg::Idle);
+    app.on_key(key('D'));
+    let effects = app.on_key(key('b'));
+    assert_eq!((engine_cmds(&effects).len(), engine_b_cmds(&effects)), (0, vec![&EngineCmd::StepBack]), "B only");
+    assert_eq!(app.on_key(ctrl('c')), vec![Effect::Quit], "a step back is no job");
+    app.on_key(key('D'));
+    assert_eq!(app.compare.drive, Drive::Both);
+    let effects = command(&mut app, "k 7");
+    assert_eq!(
+        (engine_cmds(&effects), engine_b_cmds(&effects)),
+        (vec![&EngineCmd::SetTopK(7)], vec![&EngineCmd::SetTopK(7)])
+    );
+
+    app.on_key(key('I'));
+    assert_eq!(app.mode(), Mode::Prompt);
+    type_str(&mut app, "Ann: ");
+    app.on_key(special(KeyCode::Esc));
+    assert_eq!(app.compare.prompt_text(), "Ann: Tom has 3 apples");
+    assert_eq!(app.prompt_text(), "Tom has 3 apples", "A's prompt is untouched");
+    app.on_key(key('P'));
+    app.on_key(key('j'));
+    app.on_key(special(KeyCode::Enter));
+    assert_eq!(app.compare.prompt_text().trim_end(), prompts::examples()[1].text.trim_end());
+    assert_eq!(
+        command(&mut app, "b variant cot_prompt 3"),
+        vec![Effect::VariantPrompt { side: Side::B, variant: "cot_prompt".into(), question: Some(3) }]
+    );
+    app.on_key(key('c'));
+    assert!(!app.compare.open);
+    assert_eq!(engine_cmds(&app.on_key(key('s'))).len(), 1);
+    assert!(engine_b_cmds(&app.on_key(key('s'))).is_empty(), "closed, compare mode drives A alone");
+}
+
+#[test]
+fn marks_and_commands_set_run_bs_interventions_and_rerun_it_on_as_prompt() {
+    let mut app = comparing_app();
+    let id = |layer, index| NeuronId { layer, index };
+    app.focus = Focus::Layers;
+    app.on_key(key('m'));
+    app.on_key(key('j'));
+    app.on_key(key('m'));
+    assert_eq!(app.compare.marked.iter().copied().collect::<Vec<_>>(), [id(0, 1), id(0, 2)]);
+    app.on_key(key('m'));
+    assert_eq!(app.compare.marked.len(), 1, "m again unmarks");
+    app.on_key(key('m'));
+    let effects = app.on_key(key('x'));
+    assert!(app.compare.open && app.compare.marked.is_empty());
+    let mut want = Interventions::default();
+    want.zero(&[id(0, 1), id(0, 2)]);
+    // A generated 2 tokens after its 4-token prompt: B runs A's prompt and generates as many.
+    assert_eq!(
+        engine_b_cmds(&effects),
+        [
+            &EngineCmd::SetInterventions(want.clone()),
+            &EngineCmd::RunPrompt { text: "Tom has 3 apples".into() },
+            &EngineCmd::Step { n: 2, stop_at_eos: false }
+        ]
+    );
+    assert!(engine_cmds(&effects).iter().all(|c| matches!(c, EngineCmd::NextTokens { .. })), "A runs unchanged");
+    assert_eq!(app.compare.changes.describe(), "zero L0N1 L0N2");
+
+    let effects = command(&mut app, "scale L1N12=3");
+    want.scale(id(1, 12), 3.0);
+    assert_eq!(engine_b_cmds(&effects)[0], &EngineCmd::SetInterventions(want.clone()));
+    command(&mut app, "seed 7");
+    let effects = command(&mut app, "ablate noise L2N21,L0N2");
+    let mut noised = Interventions::default();
+    noised.zero(&[id(0, 1)]).noise(&[id(0, 2), id(2, 21)], 7, 8).scale(id(1, 12), 3.0);
+    assert_eq!(engine_b_cmds(&effects)[0], &EngineCmd::SetInterventions(noised));
+    assert_eq!(app.compare.changes.describe(), "zero L0N1 · noise L0N2 L2N21 (seed 7) · L1N12×3");
+
+    assert!(engine_b_cmds(&command(&mut app, "ablate L9N1")).is_empty());
+    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("L9N1 is not in this model")));
+    let effects = app.on_key(key('X'));
+    assert_eq!(engine_b_cmds(&effects)[0], &EngineCmd::SetInterventions(Interventions::default()));
+    assert!(engine_b_cmds(&effects).contains(&&EngineCmd::RunPrompt { text: "Tom has 3 apples".into() }));
+    assert!(engine_b_cmds(&app.on_key(key('X'))).is_empty());
+    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("no interventions")));
+    assert!(engine_b_cmds(&app.on_key(key('x'))).is_empty());
+    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("no neuron marked")));
+}
+
+#[test]
+fn b_follows_as_position_and_reasoning_neurons_are_counted_per_concept() {
+    let mut app = comparing_app();
+    app.on_key(key('c'));
+    // B: 6 tokens, 2 of them the prompt. A: 6 tokens, 4 the prompt, position 5 (2 after its prompt).
+    let mut b = (*snapshot(1, 6)).clone();
+    b.prompt_len = 2;
+    app.on_engine_b(EngineMsg::Snapshot(Arc::new(b)));
+    assert_eq!(app.position_b(), Some(3));
+    app.on_key(key('['));
+    assert_eq!((app.position, app.position_b()), (4, Some(2)));
+    app.on_key(key(']'));
+
+    let concepts = Reasoning::default().concept_keys();
+    let neurons = ReasoningNeurons::from_pairs([
+        (NeuronId { layer: 0, index: 1 }, "add".to_string()),
+        (NeuronId { layer: 2, index: 25 }, "formula".to_string()),
+        (NeuronId { layer: 2, index: 40 }, "formula".to_string()),
+    ]);
+    // An answer for other sources is stale.
+    app.on_labels(LabelMsg::Reasoning {
+        concepts: concepts.clone(),
+        sources: vec!["x".into()],
+        neurons: Arc::new(neurons.clone()),
+    });
+    assert!(app.compare.neurons.is_none());
+    app.on_labels(LabelMsg::Reasoning { concepts: concepts.clone(), sources: vec![], neurons: Arc::new(neurons) });
+    // Every position lists L0N1..5, L1N11..15, L2N21..25: counted are A's positions 3..6 and B's 1..6.
+    let [a, b] = &app.compare.activations;
+    assert_eq!((a.positions, b.positions), (3, 5));
+    assert_eq!((a.concept("add").hits, b.concept("add").hits), (3, 5));
+    assert_eq!((a.concept("formula").hits, a.overall.hits), (3, 6));
+    assert_eq!(a.concept("formula").mean_s(), 6.0, "N25 is the fifth of its layer: s = 10 - 4");
+
+    let label = |source: &str| vec![LabelView { concept: "add".into(), source: source.into(), ..Default::default() }];
+    app.labels = Labels::new(HashMap::from([
+        (NeuronId { layer: 0, index: 1 }, label("lexicon")),
+        (NeuronId { layer: 0, index: 2 }, label("gpt")),
+    ]));
+    let sources: Vec<Vec<String>> = (0..3)
+        .map(|_| {
+            let effects = app.on_key(key('u'));
+            let Some(Effect::Labels(LabelCmd::Reasoning { sources, .. })) = effects.first() else {
+                panic!("{effects:?}")
+            };
+            sources.clone()
+        })
+        .collect();
+    assert_eq!(sources, [vec!["gpt".to_string()], vec!["lexicon".to_string()], vec![]]);
+    assert!(app.compare.neurons.is_none(), "waiting for the new reasoning neurons");
+    assert_eq!(
+        command(&mut app, "reasoning concept add"),
+        vec![Effect::Labels(LabelCmd::Reasoning { concepts: vec!["add".into()], sources: vec![] })]
+    );
 }

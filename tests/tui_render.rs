@@ -1,17 +1,19 @@
 //! The explorer drawn into a test backend, fed by the real engine worker running the tiny test
 //! model. Each assertion reads the text of one named region and checks it against numbers
 //! computed independently through the engine's own API.
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use neuronav::engine::fingerprint::fingerprint;
+use neuronav::engine::intervention::Interventions;
 use neuronav::engine::loader::{self, DeviceChoice};
 use neuronav::engine::model::WeightDType;
 use neuronav::engine::neuron::NeuronId;
 use neuronav::engine::session::{Control, Session, SessionSettings};
 use neuronav::paths::Paths;
+use neuronav::science::analysis::ablation::AblationMode;
 use neuronav::science::heuristics::cache;
 use neuronav::science::heuristics::catalog::{Catalog, CatalogSettings};
 use neuronav::science::heuristics::classify::{classify, ClassifySettings};
@@ -24,6 +26,7 @@ use neuronav::science::projection::{project, ProjectionSettings};
 use neuronav::tui::action::Action;
 use neuronav::tui::app::{App, Effect, LayerView};
 use neuronav::tui::command::Command;
+use neuronav::tui::compare::Side;
 use neuronav::tui::grid::GridChoice;
 use neuronav::tui::keymap::Keymap;
 use neuronav::tui::label_worker::LabelWorker;
@@ -44,9 +47,11 @@ fn tiny() -> PathBuf {
     common::fixture("tiny-llama")
 }
 
-/// The engine worker and the label thread over a temporary home.
+/// The engine workers (of run A and of compare mode's run B) and the label thread over a
+/// temporary home.
 struct Workers {
     engine: Engine,
+    engine_b: Engine,
     labels: LabelWorker,
     _home: tempfile::TempDir,
 }
@@ -64,6 +69,7 @@ fn pump(app: &mut App, workers: &Workers, effects: Vec<Effect>, done: impl Fn(&A
         for e in queue.drain(..) {
             match e {
                 Effect::Engine(cmd) => workers.engine.send(cmd),
+                Effect::EngineB(cmd) => workers.engine_b.send(cmd),
                 Effect::Labels(cmd) => workers.labels.send(cmd),
                 _ => {}
             }
@@ -74,6 +80,7 @@ fn pump(app: &mut App, workers: &Workers, effects: Vec<Effect>, done: impl Fn(&A
         let left = deadline.checked_duration_since(Instant::now()).expect("the workers did not answer in time");
         queue = crossbeam_channel::select! {
             recv(workers.engine.rx) -> msg => app.on_engine(msg.expect("the engine stopped")),
+            recv(workers.engine_b.rx) -> msg => app.on_engine_b(msg.expect("run B's engine stopped")),
             recv(workers.labels.rx) -> msg => app.on_labels(msg.expect("the label thread stopped")),
             default(left) => panic!("the workers did not answer in time"),
         };
@@ -89,7 +96,7 @@ fn explored(width: u16, height: u16) -> (App, Workers) {
 fn explored_in(width: u16, height: u16, home: tempfile::TempDir) -> (App, Workers) {
     let paths = paths(home.path());
     let labels = LabelWorker::spawn(LabelStore::default_path(&paths.data));
-    let engine = Workers { engine: Engine::spawn(paths), labels, _home: home };
+    let engine = Workers { engine_b: Engine::spawn(paths.clone()), engine: Engine::spawn(paths), labels, _home: home };
     let mut app = App::new(Keymap::builtin(), Vec::new(), ThemeName::Dark);
     app.on_resize(width, height);
     engine.engine.send(EngineCmd::Load {
@@ -117,9 +124,22 @@ fn all_projected(app: &App) -> bool {
 
 /// An independent run of the same prompt through the session API.
 fn reference() -> (Session, Arc<neuronav::engine::tokenizer::Tokenizer>) {
+    reference_of(PROMPT, 0, Interventions::default())
+}
+
+/// An independent run of `prompt` with `interventions`, generating `generate` tokens greedily.
+fn reference_of(
+    prompt: &str,
+    generate: usize,
+    interventions: Interventions,
+) -> (Session, Arc<neuronav::engine::tokenizer::Tokenizer>) {
     let loaded = loader::load(&tiny(), DeviceChoice::Cpu, WeightDType::F32, &|_, _| {}).unwrap();
     let mut session = Session::new(loaded.model, loaded.tokenizer.clone(), SessionSettings::default());
-    session.run_prompt(PROMPT, Control::default()).unwrap();
+    session.set_interventions(interventions);
+    session.run_prompt(prompt, Control::default()).unwrap();
+    for _ in 0..generate {
+        session.step(Control::default()).unwrap();
+    }
     (session, loaded.tokenizer)
 }
 
@@ -351,7 +371,8 @@ fn the_heatmap_shows_the_cursor_cell_the_neurons_tokens_and_matches_from_the_gri
     let home = tempfile::tempdir().unwrap();
     let paths = paths(home.path());
     let labels = LabelWorker::spawn(LabelStore::default_path(&paths.data));
-    let workers = Workers { engine: Engine::spawn(paths.clone()), labels, _home: home };
+    let workers =
+        Workers { engine: Engine::spawn(paths.clone()), engine_b: Engine::spawn(paths.clone()), labels, _home: home };
     let mut app = App::new(Keymap::builtin(), Vec::new(), ThemeName::Dark);
     app.on_resize(120, 40);
     workers.engine.send(EngineCmd::Load {
@@ -394,4 +415,221 @@ fn the_heatmap_shows_the_cursor_cell_the_neurons_tokens_and_matches_from_the_gri
     }
     let screen = text(&render(&app), layout::regions(app.size, &app).heatmap);
     assert!(screen.contains(&format!("L3N{} is not in this grid's maps", neuron.index)), "{screen}");
+}
+const PROMPT_B: &str = "Question: Ann has 5 pears and eats 2. How many are left?";
+
+/// Counts, straight from a session's top-K lists, the hits of `labels` (neuron, concept) at the
+/// last prompt position and every generated one: per concept and overall (hits, Σ s), per layer,
+/// and the neurons hit.
+struct Counted {
+    concepts: BTreeMap<String, (u64, f64)>,
+    overall: (u64, f64),
+    layers: BTreeMap<u32, i64>,
+    neurons: BTreeSet<NeuronId>,
+}
+
+fn count(session: &Session, labels: &[(NeuronId, &str)]) -> Counted {
+    let mut c =
+        Counted { concepts: BTreeMap::new(), overall: (0, 0.0), layers: BTreeMap::new(), neurons: BTreeSet::new() };
+    for p in session.prompt_len() - 1..session.len() {
+        for (l, hits) in session.trace().position(p).top().iter().enumerate() {
+            for h in hits {
+                let id = NeuronId { layer: l as u32, index: h.index };
+                let concepts: BTreeSet<&str> = labels.iter().filter(|(n, _)| *n == id).map(|(_, c)| *c).collect();
+                if concepts.is_empty() {
+                    continue;
+                }
+                c.overall.0 += 1;
+                c.overall.1 += h.s as f64;
+                *c.layers.entry(id.layer).or_default() += 1;
+                c.neurons.insert(id);
+                for concept in concepts {
+                    let e = c.concepts.entry(concept.to_string()).or_default();
+                    e.0 += 1;
+                    e.1 += h.s as f64;
+                }
+            }
+        }
+    }
+    c
+}
+
+/// The summary's line for one concept, as it must read.
+fn summary_row(name: &str, a: (u64, f64), b: (u64, f64)) -> String {
+    let mean = |(n, s): (u64, f64)| if n == 0 { 0.0 } else { s / n as f64 };
+    let diff = a.0 as i64 - b.0 as i64;
+    format!("{name:<14} {:>8} {:>8} {diff:>+7} {:>9.3} {:>9.3}", a.0, b.0, mean(a), mean(b))
+}
+
+/// The neuron ids of a compare layer list with whether each carries `mark` in the marks column.
+fn listed(pane: &str, mark: char) -> Vec<(u32, bool)> {
+    pane.lines()
+        .map(|l| l.trim_start_matches('│'))
+        .filter_map(|l| {
+            let index = l.split_whitespace().next()?.strip_prefix('N')?.parse().ok()?;
+            // Neuron, m and s columns, then two characters of marks.
+            let marks: String = l.chars().skip(7 + 1 + 7 + 1 + 6 + 1).take(2).collect();
+            Some((index, marks.contains(mark)))
+        })
+        .collect()
+}
+
+/// Pumps until both runs are idle with the reasoning neurons counted, each side's next-token
+/// candidates at its position, and every listed neuron projected.
+fn wait_for_compare(app: &mut App, workers: &Workers, effects: Vec<Effect>) {
+    pump(app, workers, effects, |a| {
+        let next_in = |side: Side| {
+            ui::compare::side_of(a, side).is_some_and(|(s, p)| {
+                a.compare.next[side.index()].as_ref().is_some_and(|n| n.position == p && n.generation == s.generation)
+            })
+        };
+        !a.is_busy() && a.compare.neurons.is_some() && next_in(Side::A) && next_in(Side::B)
+    });
+    let effects = app.refresh();
+    pump(app, workers, effects, |a| {
+        let b = a.compare.rows.get(a.layer).map_or(&[][..], |r| r);
+        all_projected(a)
+            && b.iter().all(|h| a.projections.contains_key(&NeuronId { layer: a.layer as u32, index: h.index }))
+    });
+}
+
+#[test]
+fn compare_mode_counts_reasoning_neurons_per_concept_and_marks_one_sided_neurons() {
+    let (ref_a, _) = reference_of(PROMPT, 2, Interventions::default());
+    let (ref_b, _) = reference_of(PROMPT_B, 2, Interventions::default());
+    // Labels on neurons each run lists at its counted positions, one of them on both sides.
+    let top = |s: &Session, p: usize, l: usize, rank: usize| NeuronId {
+        layer: l as u32,
+        index: s.trace().position(p).top()[l][rank].index,
+    };
+    let (la, lb) = (ref_a.len() - 1, ref_b.len() - 1);
+    let labels = [
+        (top(&ref_a, la, 0, 0), "add"),
+        (top(&ref_b, lb, 0, 1), "add"),
+        (top(&ref_a, la - 1, 1, 2), "formula"),
+        (top(&ref_b, lb, 2, 0), "formula"),
+        (top(&ref_b, lb, 2, 0), "equals_to"),
+        (top(&ref_a, la, 2, 3), "subtract"),
+    ];
+    let other = [(top(&ref_b, lb, 1, 0), "add")];
+    let home = tempfile::tempdir().unwrap();
+    let db = LabelStore::default_path(&paths(home.path()).data);
+    let new = |(neuron, concept): (NeuronId, &str), source: &str, applies| NewLabel {
+        neuron,
+        concept: concept.into(),
+        source: source.into(),
+        applies,
+        evidence: vec![],
+        answer: String::new(),
+    };
+    let mut rows: Vec<NewLabel> = labels.iter().map(|&l| new(l, "lexicon", true)).collect();
+    rows.push(new(other[0], "other", true));
+    // A No answer makes no reasoning neuron.
+    rows.push(new((top(&ref_a, la, 1, 0), "multiply"), "lexicon", false));
+    LabelStore::open(&db, &fingerprint(&tiny()).unwrap()).unwrap().upsert_labels(&rows).unwrap();
+
+    let (mut app, workers) = explored_in(200, 60, home);
+    pump(&mut app, &workers, Vec::new(), |a| !a.labels.is_empty());
+    app.update(Action::ToggleEos);
+    let effects = app.update(Action::Compare);
+    app.compare.set_prompt(PROMPT_B);
+    let effects = effects.into_iter().chain(app.update(Action::RunPrompt)).collect::<Vec<_>>();
+    wait_for_compare(&mut app, &workers, effects);
+    app.execute(Command::StepCount(2));
+    let effects = app.update(Action::StepMany);
+    app.layer = 2;
+    wait_for_compare(&mut app, &workers, effects);
+
+    let buffer = render(&app);
+    let regions = layout::regions(app.size, &app);
+    let summary = text(&buffer, regions.summary);
+    // Every source counts by default.
+    let every: Vec<(NeuronId, &str)> = labels.iter().chain(&other).copied().collect();
+    let (a, b) = (count(&ref_a, &every), count(&ref_b, &every));
+    assert!(summary.contains("positions counted A 3 · B 3"), "{summary}");
+    let all = summary_row("all", a.overall, b.overall);
+    assert!(summary.contains(&all), "'{all}' missing:\n{summary}");
+    for concept in ["add", "formula", "equals_to", "subtract", "multiply", "division", "connections"] {
+        let (x, y) = (a.concepts.get(concept).copied(), b.concepts.get(concept).copied());
+        let row = summary_row(concept, x.unwrap_or_default(), y.unwrap_or_default());
+        assert!(summary.contains(&row), "{concept}: '{row}' missing:\n{summary}");
+    }
+    assert!(a.concepts["add"].0 > 0 && b.concepts["formula"].0 > 0 && !a.concepts.contains_key("multiply"));
+    let names = |ids: Vec<&NeuronId>| ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" ");
+    let only_a = names(a.neurons.difference(&b.neurons).collect());
+    assert!(
+        summary.contains(&format!("active in A only ({}): {only_a}", a.neurons.difference(&b.neurons).count())),
+        "{summary}"
+    );
+    let only_b = names(b.neurons.difference(&a.neurons).collect());
+    assert!(summary.contains(&format!("): {only_b}")), "{summary}");
+
+    let bars = text(&buffer, regions.bars);
+    for l in 0..3 {
+        let d = a.layers.get(&l).copied().unwrap_or(0) - b.layers.get(&l).copied().unwrap_or(0);
+        assert!(bars.contains(&format!("L{l:<3}{d:>+4} ")), "layer {l}: {d:+}\n{bars}");
+    }
+
+    // ◆: listed in layer 2 at this side's position and not at the other side's.
+    let ids =
+        |s: &Session| -> BTreeSet<u32> { s.trace().position(s.len() - 1).top()[2].iter().map(|h| h.index).collect() };
+    let (ia, ib) = (ids(&ref_a), ids(&ref_b));
+    for (pane, this, other) in [(regions.layers, &ia, &ib), (regions.layers_b, &ib, &ia)] {
+        let rows = listed(&text(&buffer, pane), '◆');
+        assert_eq!(rows.iter().map(|r| r.0).collect::<BTreeSet<_>>(), *this, "every listed neuron is shown");
+        let marked: BTreeSet<u32> = rows.iter().filter(|r| r.1).map(|r| r.0).collect();
+        assert_eq!(marked, this.difference(other).copied().collect::<BTreeSet<_>>());
+    }
+    assert!(!ia.is_subset(&ib), "the prompts should list different neurons");
+
+    // Another source defines other reasoning neurons.
+    let effects = app.execute(Command::Reasoning { concepts: None, sources: Some(vec!["other".into()]) });
+    wait_for_compare(&mut app, &workers, effects);
+    let summary = text(&render(&app), layout::regions(app.size, &app).summary);
+    let (a, b) = (count(&ref_a, &other), count(&ref_b, &other));
+    assert!(summary.contains("from other · 1 neurons"), "{summary}");
+    assert!(summary.contains(&summary_row("add", a.overall, b.overall)), "{summary}");
+}
+
+#[test]
+fn zeroing_a_neuron_in_run_b_changes_its_next_token_distribution_beside_run_a() {
+    let (mut app, workers) = explored(200, 60);
+    let (session, tok) = reference();
+    let last = session.len() - 1;
+    // The top neuron of the last layer at the last prompt token.
+    let neuron = NeuronId { layer: 2, index: session.trace().position(last).top()[2][0].index };
+    let mut zeroed = Interventions::default();
+    zeroed.zero(&[neuron]);
+    let (intervened, _) = reference_of(PROMPT, 0, zeroed);
+    let next = |s: &Session| -> String {
+        let c = s.next_tokens(&[last], 3).remove(0);
+        c.iter().map(|t| format!("{} {:.4}", tok.token_display(t.id), t.prob)).collect::<Vec<_>>().join("  ")
+    };
+    let (want_a, want_b) = (next(&session), next(&intervened));
+    assert_ne!(want_a, want_b, "zeroing {neuron} changes nothing visible");
+
+    app.layer = 2;
+    let effects = app.execute(Command::Ablate { mode: AblationMode::Zero, ids: vec![neuron] });
+    wait_for_compare(&mut app, &workers, effects);
+    let buffer = render(&app);
+    let regions = layout::regions(app.size, &app);
+    let (tokens_a, tokens_b) = (text(&buffer, regions.tokens), text(&buffer, regions.tokens_b));
+    assert!(tokens_a.contains(&format!("next: {want_a}")), "A's next tokens missing:\n{tokens_a}");
+    assert!(tokens_b.contains(&format!("next: {want_b}")), "B's next tokens missing:\n{tokens_b}");
+    assert!(tokens_b.contains(&format!("pos {last} (+0)")), "{tokens_b}");
+    let title = text(&buffer, regions.prompt_b);
+    assert!(title.contains(&format!("B · A's prompt with zero {neuron}")), "{title}");
+    assert!(text(&buffer, regions.status).contains("B: 1 changed"));
+    // The zeroed neuron is marked ✗ in A's list, and B's trace records it at m = 0.
+    let rows = listed(&text(&buffer, regions.layers), '✗');
+    assert_eq!(rows.iter().filter(|r| r.1).map(|r| r.0).collect::<Vec<_>>(), [neuron.index]);
+    let b = app.compare.snapshot.as_ref().unwrap();
+    assert!(!b.top[last][2].iter().any(|h| h.index == neuron.index && h.m != 0.0));
+
+    let effects = app.update(Action::ClearInterventions);
+    pump(&mut app, &workers, effects, |a| {
+        a.compare.changes.is_empty() && !a.is_busy() && a.compare.next[1].as_ref().is_some_and(|n| n.generation > 2)
+    });
+    let tokens_b = text(&render(&app), layout::regions(app.size, &app).tokens_b);
+    assert!(tokens_b.contains(&format!("next: {want_a}")), "cleared, B runs as A:\n{tokens_b}");
 }

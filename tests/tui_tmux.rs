@@ -1,6 +1,7 @@
 //! The real binary in a real terminal (tmux) on the default model: type a prompt, run, step,
-//! open a layer, jump to a labelled neuron, record a verdict, quit; start again and find the
-//! verdict; check the shell got its terminal back, also after a panic.
+//! open a layer, jump to a labelled neuron, record a verdict, zero the neuron in compare mode's
+//! run B, quit; start again and find the verdict; check the shell got its terminal back, also
+//! after a panic.
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -122,8 +123,9 @@ fn explore_the_default_model_in_a_terminal() {
     assert!(s.contains("␣apples") && s.contains("layer 0"), "{s}");
 
     pane.keys(&["s", "s", "s"]);
-    let s = pane.wait_for("3 generated", Duration::from_secs(60));
-    assert!(s.contains("step 3"), "the status bar counts steps:\n{s}");
+    pane.wait_for("3 generated", Duration::from_secs(60));
+    // The status bar may be drawn a moment after the tokens pane.
+    pane.wait_for("step 3", Duration::from_secs(5));
 
     // Key latency while the model generates: help opens during a 200-token run.
     // Past the end of sequence, so that the run is still going when Ctrl-C comes.
@@ -163,6 +165,25 @@ fn explore_the_default_model_in_a_terminal() {
     assert!(s.contains("1 of 1 checked · agreed 1"), "{s}");
     pane.keys(&["Escape"]);
     pane.wait_for("verdict add agree", Duration::from_secs(10));
+
+    // Compare mode: run B is A's prompt with the labelled neuron zeroed, regenerated as far as A.
+    pane.text(":ablate L20N7");
+    pane.keys(&["Enter"]);
+    let s = pane.wait_for("B · A's prompt with zero L20N7", Duration::from_secs(10));
+    assert!(s.contains("hits A−B per layer") && s.contains("B: 1 changed"), "{s}");
+    // A's tokens pane: "┌ A · 17 prompt + 12 generated".
+    let (at, _) = s
+        .match_indices("┌ A · ")
+        .find(|(i, m)| s[i + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
+        .expect("A's tokens pane");
+    let a = &s[at + "┌ A".len()..];
+    let counts = &a[..a.find(" generated").expect("A's token counts")];
+    let s = pane.wait_for(&format!("┌ B{counts} generated"), Duration::from_secs(120));
+    assert!(s.contains("from every source · 1 neurons"), "the labelled neuron is the reasoning neuron:\n{s}");
+    pane.keys(&["X"]);
+    pane.wait_for("┌ B · prompt ─", Duration::from_secs(10));
+    pane.keys(&["c"]);
+    pane.wait_for("compare mode closed", Duration::from_secs(10));
 
     pane.keys(&["q"]);
     let s = pane.wait_for("SHELL-BACK", Duration::from_secs(10));

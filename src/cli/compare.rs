@@ -13,7 +13,10 @@ use super::ModelArgs;
 use crate::engine::neuron::NeuronId;
 use crate::engine::session::{Session, SessionSettings};
 use crate::science::analysis::counting::{Activations, Tally};
-use crate::science::analysis::{dataset, sample, variants};
+use crate::science::analysis::{sample, variants};
+use crate::tui::compare::Reasoning;
+use crate::tui::prompts::MethodData;
+use crate::tui::{CompareStart, TuiArgs};
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("a").required(true)), group(ArgGroup::new("b").required(true)))]
@@ -44,6 +47,9 @@ pub struct CompareArgs {
     pub top_k: usize,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Open the explorer in compare mode on both prompts instead of printing
+    #[arg(long)]
+    pub tui: bool,
     #[command(flatten)]
     pub reasoning: ReasoningArgs,
 }
@@ -68,12 +74,18 @@ impl QuestionArgs {
         let (Some(dir), Some(data)) = (&self.variants, &self.data) else {
             bail!("a variant prompt needs --variants DIR and --data FILE");
         };
-        let variant = variants::find(dir, variant)?;
-        let problems = dataset::load(data)?;
-        let Some(problem) = problems.get(self.question_index) else {
-            bail!("{}: no question {} (there are {})", data.display(), self.question_index, problems.len());
-        };
-        Ok(variant.prompt(&problem.question))
+        Ok(variants::question_prompt(dir, data, variant, self.question_index)?)
+    }
+
+    /// Where the explorer's `:variant` prompts come from: these flags, else the method's data
+    /// directory `dir` (the explorer's `--data`).
+    pub fn method_data(&self, dir: &Path) -> MethodData {
+        let defaults = MethodData::in_dir(dir);
+        MethodData {
+            variants: self.variants.clone().unwrap_or(defaults.variants),
+            questions: self.data.clone().unwrap_or(defaults.questions),
+            question: self.question_index,
+        }
     }
 
     /// The prompt from text, a file or a variant, whichever was given.
@@ -126,10 +138,24 @@ struct Report {
     only_b: Vec<NeuronId>,
 }
 
-pub fn run(model_args: &ModelArgs, args: CompareArgs) -> Result<()> {
+pub fn run(model_args: &ModelArgs, args: CompareArgs, explorer: TuiArgs) -> Result<()> {
     let q = &args.question;
     let prompt_a = q.prompt(&args.prompt_a, &args.prompt_file_a, &args.variant_a).wrap_err("prompt A")?;
     let prompt_b = q.prompt(&args.prompt_b, &args.prompt_file_b, &args.variant_b).wrap_err("prompt B")?;
+    if args.tui {
+        let r = &args.reasoning;
+        let start = CompareStart {
+            a: prompt_a,
+            b: prompt_b,
+            generate: args.generate,
+            top_k: args.top_k,
+            reasoning: Reasoning { concepts: r.concepts.clone(), sources: r.sources.clone() },
+            changes: Default::default(),
+            db: r.db.clone(),
+            method: q.method_data(&explorer.data),
+        };
+        return crate::tui::run(model_args, explorer, Some(start));
+    }
     let loaded = model_args.load()?;
     let neurons = args.reasoning.load(&loaded.fingerprint)?;
     let settings = SessionSettings { top_k: args.top_k, ..Default::default() };
@@ -146,17 +172,13 @@ pub fn run(model_args: &ModelArgs, args: CompareArgs) -> Result<()> {
         .map(|c| ConceptRow { a: a.activations.concept(&c), b: b.activations.concept(&c), concept: c })
         .collect();
     let layers: BTreeSet<u32> = a.activations.per_layer.keys().chain(b.activations.per_layer.keys()).copied().collect();
-    let hits = |s: &Side, l: u32| s.activations.per_layer.get(&l).map_or(0, |t| t.hits);
-    let layers = layers.into_iter().map(|l| (l, hits(&a, l), hits(&b, l))).collect();
-    let only = |x: &Side, y: &Side| -> Vec<NeuronId> {
-        x.activations.per_neuron.keys().filter(|id| !y.activations.per_neuron.contains_key(id)).copied().collect()
-    };
+    let layers = layers.into_iter().map(|l| (l, a.activations.layer_hits(l), b.activations.layer_hits(l))).collect();
     let report = Report {
         top_k: args.top_k,
         generate: args.generate,
         reasoning_neurons: neurons.len(),
-        only_a: only(&a, &b),
-        only_b: only(&b, &a),
+        only_a: a.activations.only_here(&b.activations),
+        only_b: b.activations.only_here(&a.activations),
         a,
         b,
         concepts,

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args};
-use color_eyre::eyre::{eyre, Result, WrapErr};
+use color_eyre::eyre::{Result, WrapErr};
 use serde::Serialize;
 
 use super::compare::QuestionArgs;
@@ -13,6 +13,8 @@ use crate::engine::intervention::Interventions;
 use crate::engine::neuron::NeuronId;
 use crate::engine::session::{Control, Session, SessionSettings, TokenProb};
 use crate::science::analysis::ablation::{self, AblationMode};
+use crate::tui::interventions::Changes;
+use crate::tui::{CompareStart, TuiArgs};
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("source").required(true)), group(ArgGroup::new("change").required(true).multiple(true)))]
@@ -47,6 +49,9 @@ pub struct InterveneArgs {
     /// Print JSON instead of a table
     #[arg(long)]
     pub json: bool,
+    /// Open the explorer in compare mode instead: A the unmodified run, B the intervened one
+    #[arg(long)]
+    pub tui: bool,
 }
 
 #[derive(Serialize)]
@@ -71,17 +76,26 @@ struct Report {
     intervened: RunReport,
 }
 
-fn parse_scale(s: &str) -> Result<(NeuronId, f32)> {
-    let (id, f) = s.split_once('=').ok_or_else(|| eyre!("--scale {s}: expected ID=FACTOR, like L21N7027=2.5"))?;
-    let id: NeuronId = id.parse().map_err(|e| eyre!("--scale {s}: {e}"))?;
-    let f: f32 = f.trim().parse().map_err(|_| eyre!("--scale {s}: '{f}' is not a number"))?;
-    Ok((id, f))
-}
-
-pub fn run(model_args: &ModelArgs, args: InterveneArgs) -> Result<()> {
+pub fn run(model_args: &ModelArgs, args: InterveneArgs, explorer: TuiArgs) -> Result<()> {
     let prompt = args.question.prompt(&args.prompt, &args.prompt_file, &args.variant)?;
     let ablated = args.ablate.as_deref().map(ablation::parse_ids).transpose()?.unwrap_or_default();
-    let scaled = args.scale.iter().map(|s| parse_scale(s)).collect::<Result<Vec<_>>>()?;
+    let scaled = args.scale.iter().map(|s| ablation::parse_scale(s).wrap_err("--scale")).collect::<Result<Vec<_>>>()?;
+    if args.tui {
+        let mut changes = Changes { seed: args.seed, ..Default::default() };
+        changes.ablate(&ablated, args.ablation);
+        scaled.iter().for_each(|&(id, f)| changes.scale(id, f));
+        let start = CompareStart {
+            a: prompt.clone(),
+            b: prompt,
+            generate: args.generate,
+            top_k: explorer.top_k,
+            reasoning: Default::default(),
+            changes,
+            db: None,
+            method: args.question.method_data(&explorer.data),
+        };
+        return crate::tui::run(model_args, explorer, Some(start));
+    }
     let loaded = model_args.load()?;
     let c = &loaded.config;
     let all: Vec<NeuronId> = ablated.iter().copied().chain(scaled.iter().map(|s| s.0)).collect();

@@ -93,11 +93,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Search(args)) => index::run_search(&cli.model, args),
         Some(Command::Label(command)) => label::run(&cli.model, command),
         Some(Command::Review(command)) => review::run(&cli.model, command),
-        Some(Command::Compare(args)) => compare::run(&cli.model, args),
-        Some(Command::Intervene(args)) => intervene::run(&cli.model, args),
+        Some(Command::Compare(args)) => compare::run(&cli.model, args, cli.explorer),
+        Some(Command::Intervene(args)) => intervene::run(&cli.model, args, cli.explorer),
         Some(Command::Analyze(args)) => analyze::run(&cli.model, args),
         Some(Command::Heuristics(command)) => heuristics::run(&cli.model, command),
-        None => crate::tui::run(&cli.model, cli.explorer),
+        None => crate::tui::run(&cli.model, cli.explorer, None),
     }
 }
 

@@ -109,6 +109,22 @@ pub enum Action {
     PrevNeuron,
     /// Heatmap: the next neuron of the list it was opened from
     NextNeuron,
+    /// Open or close compare mode: a second run B beside this one
+    Compare,
+    /// Compare: edit prompt B
+    EditPromptB,
+    /// Compare: pick prompt B from the bundled examples and the method's variants
+    PickPromptB,
+    /// Compare: run and step both sides, A only, or B only
+    CycleDrive,
+    /// Compare: count the labels of every source, or of one source (cycles through them)
+    CycleReasoningSource,
+    /// Mark or unmark the selected neuron for an intervention
+    Mark,
+    /// Zero the marked neurons in run B, which reruns A's prompt beside A (compare mode)
+    AblateMarked,
+    /// Remove run B's interventions and rerun it
+    ClearInterventions,
 }
 
 impl Action {

@@ -1,6 +1,7 @@
 //! The explorer's state and its reducer: keys become actions through the keymap, actions and
 //! engine messages change the state and return effects. No I/O happens here, so all of it is
 //! tested without a terminal or a model.
+mod compare;
 mod heatmap;
 
 use std::collections::{HashMap, HashSet};
@@ -15,6 +16,7 @@ use tui_textarea::TextArea;
 
 use super::action::Action;
 use super::command::{self, Command, ExportScope};
+use super::compare::{Compare, Side};
 use super::export;
 use super::grid::Grids;
 use super::heatmap::HeatmapMode;
@@ -30,6 +32,7 @@ use super::ui::layout::{self, Regions};
 use super::worker::{EngineCmd, EngineMsg, Job};
 use crate::engine::neuron::{NeuronHit, NeuronId};
 use crate::engine::sampling::Sampling;
+use crate::science::analysis::ablation::AblationMode;
 use crate::science::labels::label::VerdictKind;
 
 /// The panes, in focus order.
@@ -91,6 +94,19 @@ pub enum Effect {
     },
     /// Read a prompt file and hand it to [`App::on_prompt_file`].
     ReadPrompt(PathBuf),
+    /// A request to compare mode's run B.
+    EngineB(EngineCmd),
+    /// Stop run B's running job.
+    CancelB,
+    /// Read prompt B from a file and hand it to [`App::on_prompt_for`].
+    ReadPromptB(PathBuf),
+    /// Build the method's prompt of `variant` for `question` of the data set (None: the default
+    /// question) and hand it to [`App::on_prompt_for`].
+    VariantPrompt {
+        side: Side,
+        variant: String,
+        question: Option<usize>,
+    },
 }
 
 /// Settings the user changes while exploring.
@@ -197,6 +213,13 @@ pub struct App {
     pub size: Rect,
     /// The prompt text of the last run, for export.
     pub last_prompt: String,
+    /// Compare mode: run B and the comparison.
+    pub compare: Compare,
+    /// Which prompt the picker loads.
+    pub picker_side: Side,
+    /// Run both sides and generate this many tokens once both sessions exist (set when the
+    /// explorer opens in compare mode).
+    pub autorun: Option<usize>,
 }
 
 impl App {
@@ -246,6 +269,9 @@ impl App {
             message: None,
             size: Rect::new(0, 0, 120, 40),
             last_prompt: String::new(),
+            compare: Compare::default(),
+            picker_side: Side::A,
+            autorun: None,
         }
     }
 
@@ -261,7 +287,7 @@ impl App {
             Mode::Heatmap
         } else if self.review.is_some() {
             Mode::Review
-        } else if self.editing {
+        } else if self.editing || self.compare.editing {
             Mode::Prompt
         } else {
             Mode::Normal
@@ -312,7 +338,7 @@ impl App {
                 let keys = std::mem::take(&mut self.pending);
                 match mode {
                     Mode::Prompt if keys.len() == 1 => {
-                        self.prompt.input(event);
+                        self.editor().input(event);
                     }
                     Mode::Line if keys.len() == 1 => {
                         if let Some((_, line)) = &mut self.line {
@@ -335,11 +361,11 @@ impl App {
         if let Some((_, line)) = &mut self.line {
             line.insert_str(text.replace(['\n', '\r'], " "));
         } else {
-            if !self.editing {
+            if !self.editing && !self.compare.editing {
                 self.editing = true;
                 self.focus = Focus::Prompt;
             }
-            self.prompt.insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
+            self.editor().insert_str(text.replace("\r\n", "\n").replace('\r', "\n"));
         }
     }
 
@@ -405,12 +431,7 @@ impl App {
             Action::Noop => {}
             Action::Quit => return vec![Effect::Quit],
             Action::Interrupt => {
-                return if self.busy.is_some() {
-                    self.say("cancelling…");
-                    vec![Effect::Cancel]
-                } else {
-                    vec![Effect::Quit]
-                }
+                return if self.is_busy() { self.cancel_jobs() } else { vec![Effect::Quit] };
             }
             Action::Cancel => match mode {
                 Mode::Help => self.help = None,
@@ -418,11 +439,13 @@ impl App {
                 Mode::Line => self.line = None,
                 Mode::Review => self.review = None,
                 Mode::Heatmap => return self.close_heatmap(),
-                Mode::Prompt => self.editing = false,
+                Mode::Prompt => {
+                    self.editing = false;
+                    self.compare.editing = false;
+                }
                 Mode::Normal => {
-                    if self.busy.is_some() {
-                        self.say("cancelling…");
-                        return vec![Effect::Cancel];
+                    if self.is_busy() {
+                        return self.cancel_jobs();
                     }
                     self.search = None;
                     self.message = None;
@@ -438,23 +461,21 @@ impl App {
             Action::SearchPrev => self.search_step(-1),
             Action::EditPrompt => {
                 self.editing = true;
+                self.compare.editing = false;
                 self.focus = Focus::Prompt;
             }
-            Action::PickPrompt => {
+            Action::PickPrompt | Action::PickPromptB => {
                 if self.prompts.is_empty() {
                     self.error("no prompts to pick from");
                 } else {
                     self.picker = Some(0);
+                    self.picker_side = if action == Action::PickPrompt { Side::A } else { Side::B };
                 }
             }
-            Action::RunPrompt => return self.run_prompt(),
-            Action::Step => return self.step(1),
-            Action::StepMany => return self.step(self.settings.step_count),
-            Action::StepBack => {
-                if self.ready() {
-                    return vec![Effect::Engine(EngineCmd::StepBack)];
-                }
-            }
+            Action::RunPrompt => return self.run_driven(),
+            Action::Step => return self.step_driven(1),
+            Action::StepMany => return self.step_driven(self.settings.step_count),
+            Action::StepBack => return self.step_back_driven(),
             Action::ToggleSampling => {
                 self.settings.greedy = !self.settings.greedy;
                 return self.sampling_changed();
@@ -499,15 +520,16 @@ impl App {
                 None => self.error("no neuron selected"),
             },
             Action::OpenLens => {
+                self.leave_compare();
                 self.show_lens = !(self.show_lens && self.focus == Focus::Lens);
                 self.focus = if self.show_lens { Focus::Lens } else { Focus::Layers };
             }
             Action::CycleTheme => self.theme = Theme::new(self.theme.name.next()),
             Action::Undo => {
-                self.prompt.undo();
+                self.editor().undo();
             }
             Action::Redo => {
-                self.prompt.redo();
+                self.editor().redo();
             }
             Action::Confirm => return self.confirm(),
             Action::Review => {
@@ -534,15 +556,35 @@ impl App {
             Action::ToggleMap | Action::PrevNeuron | Action::NextNeuron => {
                 self.error("that key works in the heatmap (M opens it)")
             }
+            Action::Compare => return self.toggle_compare(),
+            Action::EditPromptB => return self.edit_prompt_b(),
+            Action::CycleDrive => {
+                self.compare.drive = self.compare.drive.next();
+                self.say(format!("run and step keys drive {}", self.compare.drive.describe()));
+            }
+            Action::CycleReasoningSource => return self.cycle_reasoning_source(),
+            Action::Mark => self.toggle_mark(),
+            Action::AblateMarked => return self.ablate(AblationMode::Zero, Vec::new()),
+            Action::ClearInterventions => return self.clear_changes(),
         }
         Vec::new()
+    }
+
+    /// The prompt editor being edited: B's while compare mode edits it, else A's.
+    fn editor(&mut self) -> &mut TextArea<'static> {
+        if self.compare.editing {
+            &mut self.compare.prompt
+        } else {
+            &mut self.prompt
+        }
     }
 
     fn cycle_focus(&mut self, forward: bool) {
         let panes: Vec<Focus> = Focus::iter()
             .filter(|f| match f {
-                Focus::Detail => self.detail_neuron.is_some(),
-                Focus::Lens => self.show_lens,
+                // Compare mode shows neither.
+                Focus::Detail => self.detail_neuron.is_some() && !self.compare.open,
+                Focus::Lens => self.show_lens && !self.compare.open,
                 _ => true,
             })
             .collect();
@@ -669,8 +711,13 @@ impl App {
             self.error("the text ended (EOS); press e to continue past it");
             return Vec::new();
         }
+        self.queue_step(n, self.settings.stop_at_eos)
+    }
+
+    /// Sends a step without checking that there is text to step on (it may still be running).
+    fn queue_step(&mut self, n: usize, stop_at_eos: bool) -> Vec<Effect> {
         self.start(Busy { job: Job::Generating, done: 0, total: n });
-        vec![Effect::Engine(EngineCmd::Step { n, stop_at_eos: self.settings.stop_at_eos })]
+        vec![Effect::Engine(EngineCmd::Step { n, stop_at_eos })]
     }
 
     fn sampling_changed(&mut self) -> Vec<Effect> {
@@ -681,10 +728,13 @@ impl App {
                 format!("sampling T={temperature} top-p={top_p} seed={seed}")
             }
         });
-        vec![Effect::Engine(EngineCmd::SetSampling(sampling))]
+        let mut effects = vec![Effect::Engine(EngineCmd::SetSampling(sampling))];
+        effects.extend(self.to_b(EngineCmd::SetSampling(sampling)));
+        effects
     }
 
     fn open_neuron(&mut self, neuron: NeuronId) {
+        self.leave_compare();
         self.detail_neuron = Some(neuron);
         self.detail = self.detail.take().filter(|d| d.neuron == neuron);
         self.detail_scroll = 0;
@@ -694,8 +744,10 @@ impl App {
     fn confirm(&mut self) -> Vec<Effect> {
         if let Some(sel) = self.picker.take() {
             if let Some(entry) = self.prompts.get(sel).cloned() {
-                self.set_prompt(&entry.text);
-                self.say(format!("prompt '{}' loaded; r runs it", entry.name));
+                self.on_prompt_for(self.picker_side, &format!("'{}'", entry.name), Ok(entry.text));
+                if self.picker_side == Side::B && !self.compare.open {
+                    return self.toggle_compare();
+                }
             }
             return Vec::new();
         }
@@ -767,7 +819,9 @@ impl App {
             Command::SelectPosition(p) => self.position = p,
             Command::TopK(k) => {
                 self.settings.top_k = k;
-                return vec![Effect::Engine(EngineCmd::SetTopK(k))];
+                let mut effects = vec![Effect::Engine(EngineCmd::SetTopK(k))];
+                effects.extend(self.to_b(EngineCmd::SetTopK(k)));
+                return effects;
             }
             Command::StepCount(n) => {
                 self.settings.step_count = n;
@@ -803,6 +857,17 @@ impl App {
             Command::Help => self.help = Some(0),
             Command::Review { source, concept } => return self.open_review(source, concept),
             Command::Grid(choice) => return self.choose_grid(choice),
+            Command::OpenPromptB(path) => return self.prompt_b_from(Effect::ReadPromptB(path)),
+            Command::Variant { side: Side::A, name, question } => {
+                return vec![Effect::VariantPrompt { side: Side::A, variant: name, question }]
+            }
+            Command::Variant { side: Side::B, name, question } => {
+                return self.prompt_b_from(Effect::VariantPrompt { side: Side::B, variant: name, question })
+            }
+            Command::Ablate { mode, ids } => return self.ablate(mode, ids),
+            Command::Scale(scaled) => return self.scale(scaled),
+            Command::ClearInterventions => return self.clear_changes(),
+            Command::Reasoning { concepts, sources } => return self.set_reasoning(concepts, sources),
         }
         Vec::new()
     }
@@ -865,6 +930,7 @@ impl App {
                 }
                 self.error(format!("not saved: {} {} {}: {error}", verdict.neuron, verdict.concept, verdict.verdict));
             }
+            LabelMsg::Reasoning { concepts, sources, neurons } => self.on_reasoning(concepts, sources, neurons),
             LabelMsg::Error(e) => self.error(e),
         }
         self.refresh()
@@ -990,7 +1056,11 @@ impl App {
                 self.model = Some(info);
                 self.projections.clear();
                 self.requested.clear();
+                if self.compare.open {
+                    effects.extend(self.request_reasoning());
+                }
             }
+            EngineMsg::Shared(model) => effects.extend(self.adopt(model)),
             EngineMsg::Progress { job, done, total } => self.busy = Some(Busy { job, done, total }),
             EngineMsg::Snapshot(s) => {
                 let old_len = self.snapshot.as_ref().map_or(0, |o| o.len());
@@ -1002,6 +1072,7 @@ impl App {
                     self.position = s.len().saturating_sub(1);
                 }
                 self.snapshot = Some(s);
+                self.recount(Side::A);
             }
             EngineMsg::Projection(p) => {
                 self.requested.remove(&p.neuron);
@@ -1014,6 +1085,7 @@ impl App {
             }
             EngineMsg::Lens(l) => self.lens = Some(l),
             EngineMsg::Grid(g) => self.on_grid(g),
+            EngineMsg::NextTokens(n) => self.compare.next[Side::A.index()] = Some(n),
             EngineMsg::Idle => {
                 self.in_flight = self.in_flight.saturating_sub(1);
                 if self.in_flight == 0 {
@@ -1031,8 +1103,9 @@ impl App {
     /// visible panes need and do not have yet.
     pub fn refresh(&mut self) -> Vec<Effect> {
         // The prompt shows its cursor only while it is edited.
-        let cursor = if self.editing { Style::new().add_modifier(Modifier::REVERSED) } else { Style::new() };
-        self.prompt.set_cursor_style(cursor);
+        let cursor = |on: bool| if on { Style::new().add_modifier(Modifier::REVERSED) } else { Style::new() };
+        self.prompt.set_cursor_style(cursor(self.editing));
+        self.compare.prompt.set_cursor_style(cursor(self.compare.editing));
         let layers = self.layers();
         self.layer = self.layer.min(layers.saturating_sub(1));
         let n = self.snapshot.as_ref().map_or(0, |s| s.len());
@@ -1041,7 +1114,7 @@ impl App {
         }
         self.refresh_rows();
         self.row = self.row.min(self.rows.get(self.layer).map_or(0, |r| r.len().saturating_sub(1)));
-        let mut effects = Vec::new();
+        let mut effects = self.refresh_compare();
         let can_project = self.busy.is_none() || self.busy.is_some_and(|b| b.job != Job::Prefill);
         if let Some(review) = &self.review {
             // Review shows one neuron's projection; the next one's is fetched ahead.
@@ -1063,8 +1136,11 @@ impl App {
             return effects;
         };
         if can_project {
+            let b = if self.compare.open { self.compare.rows.get(self.layer).map_or(&[][..], |r| r) } else { &[] };
+            let b = b.iter().map(|h| NeuronId { layer: self.layer as u32, index: h.index });
             let wanted: Vec<NeuronId> = layout::visible_layers(self.size, self)
                 .flat_map(|l| self.rows[l].iter().map(move |h| NeuronId { layer: l as u32, index: h.index }))
+                .chain(b)
                 .filter(|n| !self.projections.contains_key(n))
                 .collect();
             if !wanted.is_empty() && wanted.iter().any(|n| !self.requested.contains(n)) {
@@ -1092,19 +1168,20 @@ impl App {
         self.requested.clear();
         self.requested_detail = None;
         self.requested_lens = None;
+        self.compare.requested_next[Side::A.index()] = None;
     }
 
     fn refresh_rows(&mut self) {
-        let Some(s) = &self.snapshot else {
-            self.rows = vec![Vec::new(); self.layers()];
-            return;
+        let top = self.snapshot.as_ref().and_then(|s| s.top.get(self.position));
+        self.rows = self.rows_of(top.map(Vec::as_slice));
+    }
+
+    /// The rows of every layer of one position's top-K lists, sorted and filtered as chosen.
+    fn rows_of(&self, top: Option<&[Vec<NeuronHit>]>) -> Vec<Vec<NeuronHit>> {
+        let Some(top) = top else {
+            return vec![Vec::new(); self.layers()];
         };
-        let Some(top) = s.top.get(self.position) else {
-            self.rows = vec![Vec::new(); self.layers()];
-            return;
-        };
-        self.rows = top
-            .iter()
+        top.iter()
             .enumerate()
             .map(|(l, hits)| {
                 let mut rows: Vec<NeuronHit> = hits
@@ -1122,6 +1199,6 @@ impl App {
                 }
                 rows
             })
-            .collect();
+            .collect()
     }
 }

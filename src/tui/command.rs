@@ -2,8 +2,10 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use super::compare::Side;
 use super::grid::GridChoice;
 use crate::engine::neuron::NeuronId;
+use crate::science::analysis::ablation::{parse_scale, AblationMode};
 
 /// What an export writes; by default, what the focused pane shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,11 +48,36 @@ pub enum Command {
     },
     /// The operand grid of heatmaps; opens the selected neuron's.
     Grid(GridChoice),
+    /// Compare mode's prompt B from a file.
+    OpenPromptB(PathBuf),
+    /// The method's prompt: variant `name` applied to question `question` of the data set (None:
+    /// the default question).
+    Variant {
+        side: Side,
+        name: String,
+        question: Option<usize>,
+    },
+    /// Ablate neurons in run B (none named: the marked ones).
+    Ablate {
+        mode: AblationMode,
+        ids: Vec<NeuronId>,
+    },
+    /// Multiply neurons' coefficients in run B.
+    Scale(Vec<(NeuronId, f32)>),
+    ClearInterventions,
+    /// Which concepts and sources define the reasoning neurons (None: unchanged; empty: the
+    /// defaults, the method's concepts from every source).
+    Reasoning {
+        concepts: Option<Vec<String>>,
+        sources: Option<Vec<String>>,
+    },
 }
 
 const USAGE: &str = "commands: goto L21N7027 | layer 20 | pos 12 | k 20 | n 16 | temp 0.8 | topp 0.95 | seed 7 | \
                      export [position|neuron|session] FILE.json|.csv | open FILE | concept NAME | source NAME | \
-                     theme dark|light|basic | review [SOURCE|*] [CONCEPT] | grid [+|-|*|/] [A..B] [LA..B] | help | q";
+                     theme dark|light|basic | review [SOURCE|*] [CONCEPT] | variant NAME [Q] | \
+                     b open FILE | b variant NAME [Q] | ablate [zero|noise] [IDS] | scale ID=F | clear | \
+                     reasoning [concept K..|source S..] | grid [+|-|*|/] [A..B] [LA..B] | help | q";
 
 pub fn parse(line: &str) -> Result<Command, String> {
     let mut words = line.split_whitespace();
@@ -125,8 +152,66 @@ pub fn parse(line: &str) -> Result<Command, String> {
             Command::Review { source: any(rest.first()), concept: any(rest.get(1)) }
         }
         "grid" => Command::Grid(GridChoice::parse(&rest)?),
+        "variant" => variant(Side::A, &rest)?,
+        "b" => match rest.split_first() {
+            Some((&"open", file)) if !file.is_empty() => Command::OpenPromptB(PathBuf::from(file.join(" "))),
+            Some((&"variant", args)) => variant(Side::B, args)?,
+            _ => return Err(":b open FILE | :b variant NAME [QUESTION] (prompt B of compare mode)".into()),
+        },
+        "ablate" => {
+            let (mode, ids) = match rest.split_first() {
+                Some((&"zero", ids)) => (AblationMode::Zero, ids),
+                Some((&"noise", ids)) => (AblationMode::Noise, ids),
+                _ => (AblationMode::Zero, &rest[..]),
+            };
+            Command::Ablate { mode, ids: neuron_ids(ids)? }
+        }
+        "scale" => {
+            if rest.is_empty() {
+                return Err(":scale L21N7027=3 [more ID=FACTOR]".into());
+            }
+            let scaled = rest.iter().map(|w| parse_scale(w).map_err(|e| format!(":scale {e}")));
+            Command::Scale(scaled.collect::<Result<_, _>>()?)
+        }
+        "clear" => Command::ClearInterventions,
+        "reasoning" => {
+            let list = |words: &[&str]| -> Vec<String> {
+                words.iter().flat_map(|w| w.split(',')).filter(|w| !w.is_empty()).map(String::from).collect()
+            };
+            match rest.split_first() {
+                None => Command::Reasoning { concepts: Some(Vec::new()), sources: Some(Vec::new()) },
+                Some((&"concept", ks)) => Command::Reasoning { concepts: Some(list(ks)), sources: None },
+                Some((&"source", ss)) => Command::Reasoning { concepts: None, sources: Some(list(ss)) },
+                _ => return Err(":reasoning [concept KEY,..|source SOURCE,..] (nothing: the defaults)".into()),
+            }
+        }
         other => return Err(format!("unknown command :{other} ({USAGE})")),
     })
+}
+
+/// `NAME [QUESTION]` of a variant prompt for `side`.
+fn variant(side: Side, args: &[&str]) -> Result<Command, String> {
+    match args {
+        [name] => Ok(Command::Variant { side, name: name.to_string(), question: None }),
+        [name, q] => match q.parse() {
+            Ok(q) => Ok(Command::Variant { side, name: name.to_string(), question: Some(q) }),
+            Err(_) => Err(format!(":variant: '{q}' is not a question number (0-based)")),
+        },
+        _ => Err(":variant NAME [QUESTION] (a prompt variant of the data directory)".into()),
+    }
+}
+
+/// Neuron ids separated by commas or spaces (`L21N7027,L3N5`).
+fn neuron_ids(words: &[&str]) -> Result<Vec<NeuronId>, String> {
+    let mut ids: Vec<NeuronId> = words
+        .iter()
+        .flat_map(|w| w.split(','))
+        .filter(|w| !w.is_empty())
+        .map(|w| NeuronId::from_str(w).map_err(|e| format!(":ablate: {e}")))
+        .collect::<Result<_, _>>()?;
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
 }
 
 impl Command {
@@ -165,6 +250,32 @@ mod tests {
             Ok(Command::Grid(GridChoice { operator: Operator::Mul, operands: 0..30, layers: None }))
         );
         assert!(parse("grid 3").unwrap_err().contains("unknown operator"));
+        let id = |layer, index| NeuronId { layer, index };
+        assert_eq!(
+            parse("ablate L21N7027,L3N5 L3N5"),
+            Ok(Command::Ablate { mode: AblationMode::Zero, ids: vec![id(3, 5), id(21, 7027)] })
+        );
+        assert_eq!(parse("ablate noise L1N2"), Ok(Command::Ablate { mode: AblationMode::Noise, ids: vec![id(1, 2)] }));
+        assert_eq!(parse("ablate"), Ok(Command::Ablate { mode: AblationMode::Zero, ids: vec![] }));
+        assert_eq!(parse("scale L21N7027=3 L1N1=0.5"), Ok(Command::Scale(vec![(id(21, 7027), 3.0), (id(1, 1), 0.5)])));
+        assert_eq!(parse("clear"), Ok(Command::ClearInterventions));
+        assert_eq!(
+            parse("b variant cot_prompt 3"),
+            Ok(Command::Variant { side: Side::B, name: "cot_prompt".into(), question: Some(3) })
+        );
+        assert_eq!(
+            parse("variant text_only"),
+            Ok(Command::Variant { side: Side::A, name: "text_only".into(), question: None })
+        );
+        assert_eq!(parse("b open my file.txt"), Ok(Command::OpenPromptB("my file.txt".into())));
+        assert_eq!(
+            parse("reasoning concept add,subtract mult"),
+            Ok(Command::Reasoning {
+                concepts: Some(vec!["add".into(), "subtract".into(), "mult".into()]),
+                sources: None
+            })
+        );
+        assert_eq!(parse("reasoning"), Ok(Command::Reasoning { concepts: Some(vec![]), sources: Some(vec![]) }));
     }
 
     #[test]
@@ -176,5 +287,11 @@ mod tests {
         assert!(parse("topp 2").is_err());
         assert!(parse("open").is_err());
         assert!(parse("").is_err());
+        assert!(parse("ablate L1").unwrap_err().contains(":ablate"));
+        assert!(parse("scale L1N2").unwrap_err().contains("ID=FACTOR"));
+        assert!(parse("scale").is_err());
+        assert!(parse("b").is_err() && parse("b open").is_err());
+        assert!(parse("variant x y").unwrap_err().contains("'y'"));
+        assert!(parse("reasoning everything").is_err());
     }
 }

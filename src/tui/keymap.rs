@@ -282,9 +282,9 @@ mod tests {
         let mut map = Keymap::builtin();
         let before = map.clone();
         let warnings =
-            map.overlay("[normal]\nkeymap = [{ on = \"x\", run = \"step_back\" }]\n", Path::new("user.toml")).unwrap();
+            map.overlay("[normal]\nkeymap = [{ on = \"y\", run = \"step_back\" }]\n", Path::new("user.toml")).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        assert_eq!(map.lookup(Mode::Normal, &keys("x")), Lookup::Matched(Action::StepBack));
+        assert_eq!(map.lookup(Mode::Normal, &keys("y")), Lookup::Matched(Action::StepBack));
         assert_eq!(map.bindings(Mode::Normal).len(), before.bindings(Mode::Normal).len() + 1);
         assert_eq!(map.bindings(Mode::Prompt), before.bindings(Mode::Prompt));
         // The old binding of step_back still works too.

@@ -9,7 +9,10 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use std::sync::Arc;
+
 use super::labels::Labels;
+use crate::science::analysis::counting::{ReasoningNeurons, Selection};
 use crate::science::labels::label::{NewVerdict, Verdict};
 use crate::science::labels::store::{LabelFilter, LabelStore, QueueItem};
 
@@ -21,6 +24,9 @@ pub enum LabelCmd {
     Queue { source: Option<String>, concept: Option<String> },
     /// Commit a verdict.
     Record(NewVerdict),
+    /// The reasoning neurons: applying labels of these concepts from these sources (every source
+    /// when empty), as `neuronav compare` chooses them.
+    Reasoning { concepts: Vec<String>, sources: Vec<String> },
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +47,11 @@ pub enum LabelMsg {
     NotSaved {
         verdict: NewVerdict,
         error: String,
+    },
+    Reasoning {
+        concepts: Vec<String>,
+        sources: Vec<String>,
+        neurons: Arc<ReasoningNeurons>,
     },
     Error(String),
 }
@@ -106,6 +117,19 @@ fn run(path: PathBuf, rx: Receiver<LabelCmd>, tx: Sender<LabelMsg>) {
                     Ok(items) => say(LabelMsg::Queue { source, concept, items }),
                     Err(e) => say(LabelMsg::Error(format!("review queue: {e}"))),
                 },
+                None => say(LabelMsg::Error(format!("the label store {} is not open", path.display()))),
+            },
+            LabelCmd::Reasoning { concepts, sources } => match &store {
+                Some(s) => {
+                    let selection = Selection { concepts: concepts.clone(), sources: sources.clone() };
+                    match s.labels_by_neuron() {
+                        Ok(labels) => {
+                            let neurons = Arc::new(ReasoningNeurons::from_labels(&labels, &selection));
+                            say(LabelMsg::Reasoning { concepts, sources, neurons });
+                        }
+                        Err(e) => say(LabelMsg::Error(format!("reasoning neurons: {e}"))),
+                    }
+                }
                 None => say(LabelMsg::Error(format!("the label store {} is not open", path.display()))),
             },
             LabelCmd::Record(verdict) => {

@@ -74,6 +74,13 @@ impl Labels {
         self.by_neuron.is_empty()
     }
 
+    /// Every source of a label, sorted.
+    pub fn sources(&self) -> Vec<String> {
+        let all: std::collections::BTreeSet<&str> =
+            self.by_neuron.values().flatten().map(|l| l.source.as_str()).collect();
+        all.into_iter().map(String::from).collect()
+    }
+
     /// The labels' concepts joined for a narrow column: `add, sum`.
     pub fn short(&self, neuron: NeuronId) -> String {
         self.of(neuron).iter().map(|l| l.concept.as_str()).collect::<Vec<_>>().join(", ")

@@ -6,10 +6,12 @@
 pub mod action;
 pub mod app;
 pub mod command;
+pub mod compare;
 pub mod export;
 pub mod grid;
 pub mod grid_job;
 pub mod heatmap;
+pub mod interventions;
 pub mod key;
 pub mod keymap;
 pub mod label_worker;
@@ -31,8 +33,11 @@ use crossbeam_channel::{select, unbounded};
 use crossterm::event::{Event, KeyEventKind};
 
 use self::app::{App, Effect};
+use self::compare::{Reasoning, Side};
+use self::interventions::Changes;
 use self::keymap::Keymap;
 use self::label_worker::LabelWorker;
+use self::prompts::MethodData;
 use self::theme::ThemeName;
 use self::worker::{Engine, EngineCmd};
 use crate::cli::ModelArgs;
@@ -57,11 +62,28 @@ pub struct TuiArgs {
     pub data: PathBuf,
 }
 
+/// How the explorer opens in compare mode (`neuronav compare --tui`, `neuronav intervene --tui`).
+#[derive(Debug, Clone)]
+pub struct CompareStart {
+    pub a: String,
+    pub b: String,
+    /// Tokens generated on each side after the prompt, as `neuronav compare --generate` does.
+    pub generate: usize,
+    pub top_k: usize,
+    pub reasoning: Reasoning,
+    /// Run B's interventions.
+    pub changes: Changes,
+    /// The label store [default: labels.sqlite3 in the data directory].
+    pub db: Option<PathBuf>,
+    /// Where `:variant` prompts come from.
+    pub method: MethodData,
+}
+
 /// Set to make the explorer panic after its first frame: how the tests check that a panic
 /// leaves the terminal restored.
 const PANIC_FOR_TESTS: &str = "NEURONAV_TEST_PANIC";
 
-pub fn run(model: &ModelArgs, args: TuiArgs) -> Result<()> {
+pub fn run(model: &ModelArgs, args: TuiArgs, start: Option<CompareStart>) -> Result<()> {
     let paths = Paths::resolve().map_err(|e| eyre!(e))?;
     let (keymap, warnings) = Keymap::load(&paths.config.join("keymap.toml")).map_err(|e| eyre!(e))?;
     let theme = match &args.theme {
@@ -83,7 +105,17 @@ pub fn run(model: &ModelArgs, args: TuiArgs) -> Result<()> {
     if let Some(w) = warnings.into_iter().chain(problems).next() {
         app.on_prompt_file(std::path::Path::new(""), Err(w));
     }
-    let mut labels = LabelWorker::spawn(LabelStore::default_path(&paths.data));
+    let mut method = MethodData::in_dir(&args.data);
+    let mut db = LabelStore::default_path(&paths.data);
+    if let Some(start) = start {
+        app.settings.top_k = start.top_k.max(1);
+        app.start_compare(&start.a, &start.b, start.generate, start.reasoning, start.changes);
+        method = start.method;
+        db = start.db.unwrap_or(db);
+    }
+    let mut labels = LabelWorker::spawn(db);
+    // Run B of compare mode: a worker of its own, over the model run A's worker loads.
+    let engine_b = Engine::spawn(paths.clone());
     let engine = Engine::spawn(paths);
     engine.send(EngineCmd::Load {
         model: model.model.clone(),
@@ -92,14 +124,25 @@ pub fn run(model: &ModelArgs, args: TuiArgs) -> Result<()> {
         settings: SessionSettings { top_k: app.settings.top_k, sampling: app.settings.sampling() },
     });
     let mut tui = terminal::Tui::enter().wrap_err("setting up the terminal")?;
-    let result = main_loop(&mut tui, &mut app, &engine, &labels);
+    let workers = Workers { engine, engine_b, labels: &labels, method };
+    let result = main_loop(&mut tui, &mut app, &workers);
+    drop(workers);
     drop(tui);
     // Verdicts still on their way to the store are committed before the process ends.
     labels.finish();
     result
 }
 
-fn main_loop(tui: &mut terminal::Tui, app: &mut App, engine: &Engine, labels: &LabelWorker) -> Result<()> {
+/// What the main loop talks to.
+struct Workers<'a> {
+    engine: Engine,
+    engine_b: Engine,
+    labels: &'a LabelWorker,
+    method: MethodData,
+}
+
+fn main_loop(tui: &mut terminal::Tui, app: &mut App, workers: &Workers) -> Result<()> {
+    let Workers { engine, engine_b, labels, method } = workers;
     let size = tui.terminal.size()?;
     app.on_resize(size.width, size.height);
     let (input_tx, input) = unbounded();
@@ -141,6 +184,11 @@ fn main_loop(tui: &mut terminal::Tui, app: &mut App, engine: &Engine, labels: &L
                 }
                 effects
             }
+            recv(engine_b.rx) -> msg => {
+                dirty = true;
+                let Ok(msg) = msg else { return Err(eyre!("run B's engine stopped")) };
+                app.on_engine_b(msg)
+            }
             recv(labels.rx) -> msg => {
                 dirty = true;
                 match msg {
@@ -150,7 +198,7 @@ fn main_loop(tui: &mut terminal::Tui, app: &mut App, engine: &Engine, labels: &L
                 }
             }
             recv(ticker) -> _ => {
-                dirty = app.busy.is_some();
+                dirty = app.is_busy();
                 Vec::new()
             }
         };
@@ -170,6 +218,19 @@ fn main_loop(tui: &mut terminal::Tui, app: &mut App, engine: &Engine, labels: &L
                 Effect::ReadPrompt(path) => {
                     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
                     app.on_prompt_file(&path, text);
+                }
+                Effect::EngineB(cmd) => engine_b.send(cmd),
+                Effect::CancelB => {
+                    engine_b.cancel();
+                    app.cancelled_b();
+                }
+                Effect::ReadPromptB(path) => {
+                    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
+                    app.on_prompt_for(Side::B, &path.display().to_string(), text);
+                }
+                Effect::VariantPrompt { side, variant, question } => {
+                    let (what, text) = method.prompt(&variant, question);
+                    app.on_prompt_for(side, &what, text);
                 }
             }
         }

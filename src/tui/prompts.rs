@@ -1,7 +1,8 @@
 //! Prompts to start from: the bundled examples (assets/prompts/, built in) and the method's prompt
 //! variants found in a data directory, each built with the data set's first question.
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::science::analysis::variants;
 use crate::science::prompts;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +60,30 @@ pub fn method_variants(data: &Path) -> (Vec<PromptEntry>, Vec<String>) {
     (out, problems)
 }
 
+/// Where `:variant` prompts come from: the variants directory and the questions file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MethodData {
+    pub variants: PathBuf,
+    pub questions: PathBuf,
+    /// The question when none is named.
+    pub question: usize,
+}
+
+impl MethodData {
+    /// `DIR/prompts` and `DIR/gsm8k_test.jsonl`, the layout of the method's data directory.
+    pub fn in_dir(dir: &Path) -> MethodData {
+        MethodData { variants: dir.join("prompts"), questions: dir.join("gsm8k_test.jsonl"), question: 0 }
+    }
+
+    /// What the prompt of `variant` for `question` (None: the default one) is, and its text, built
+    /// as `neuronav compare --variant-a` builds it.
+    pub fn prompt(&self, variant: &str, question: Option<usize>) -> (String, Result<String, String>) {
+        let q = question.unwrap_or(self.question);
+        let text = variants::question_prompt(&self.variants, &self.questions, variant, q).map_err(|e| e.to_string());
+        (format!("variant {variant}, question {q}"), text)
+    }
+}
+
 fn first_question(path: &Path) -> Result<String, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let line = text.lines().next().ok_or_else(|| format!("{}: empty", path.display()))?;
@@ -78,12 +103,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("prompts")).unwrap();
         std::fs::write(dir.path().join("prompts/equation_only.txt"), "Question: 1+1?\n1 + 1 = 2\n").unwrap();
-        std::fs::write(dir.path().join("gsm8k_test.jsonl"), "{\"question\": \"How  many?\"}\n").unwrap();
+        std::fs::write(dir.path().join("gsm8k_test.jsonl"), "{\"question\": \"How  many?\", \"answer\": \"#### 2\"}\n")
+            .unwrap();
         let (variants, problems) = method_variants(dir.path());
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(variants.len(), 1);
         assert_eq!(variants[0].name, "equation_only");
         assert!(variants[0].text.ends_with("Question: How many?\n\n"), "{:?}", variants[0].text);
         assert!(method_variants(&dir.path().join("absent")).0.is_empty());
+        let data = MethodData::in_dir(dir.path());
+        let (what, text) = data.prompt("equation_only", None);
+        assert_eq!(what, "variant equation_only, question 0");
+        assert_eq!(text.unwrap(), variants[0].text);
+        assert!(data.prompt("other", Some(0)).1.unwrap_err().contains("no variant 'other'"));
     }
 }

@@ -124,3 +124,11 @@ pub struct Contribution {
     /// m · (W_U·v)[predicted]: how much this neuron raises the predicted token's logit.
     pub logit: f32,
 }
+
+/// The next-token candidates after one position.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NextView {
+    pub generation: u64,
+    pub position: usize,
+    pub tokens: Vec<TokenProbView>,
+}

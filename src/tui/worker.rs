@@ -15,9 +15,11 @@ use super::grid::LoadedGrid;
 use super::grid_job;
 use super::snapshot::*;
 use crate::engine::default_model;
+use crate::engine::intervention::Interventions;
 use crate::engine::loader::{self, DeviceChoice};
 use crate::engine::model::WeightDType;
 use crate::engine::neuron::NeuronId;
+use crate::engine::runtime::Model;
 use crate::engine::sampling::{top_tokens, Sampling};
 use crate::engine::session::{Control, Session, SessionSettings};
 use crate::engine::tokenizer::Tokenizer;
@@ -28,6 +30,30 @@ use crate::science::projection::{project, ProjectionSettings, TokenLogit};
 
 /// Tokens shown at each end of a neuron's projection.
 const PROJECTION_TOKENS: usize = 12;
+/// Next-token candidates of a `NextTokens` answer.
+const NEXT_TOKENS: usize = 5;
+
+/// A loaded model for a second session over the same weights: compare mode's side B runs on a
+/// worker of its own without loading the model twice.
+#[derive(Clone)]
+pub struct SharedModel {
+    pub model: Arc<dyn Model>,
+    pub tokenizer: Arc<Tokenizer>,
+    pub info: Arc<ModelInfo>,
+}
+
+impl std::fmt::Debug for SharedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedModel({})", self.info.name)
+    }
+}
+
+/// The same weights, not equal weights.
+impl PartialEq for SharedModel {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.model, &other.model)
+    }
+}
 
 /// What the UI asks of the engine.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +63,11 @@ pub enum EngineCmd {
         model: Option<PathBuf>,
         device: DeviceChoice,
         dtype: WeightDType,
+        settings: SessionSettings,
+    },
+    /// Start a session over a model another worker loaded.
+    Adopt {
+        model: SharedModel,
         settings: SessionSettings,
     },
     /// Forget the text and run `text` as the prompt (prefill).
@@ -63,6 +94,10 @@ pub enum EngineCmd {
     Lens {
         position: usize,
     },
+    /// The next-token candidates after a position. Latest wins.
+    NextTokens {
+        position: usize,
+    },
     SetTopK(usize),
     SetSampling(Sampling),
     /// An operand grid's maps for the model with `fingerprint`: from the cache, or built and cached.
@@ -70,6 +105,8 @@ pub enum EngineCmd {
         fingerprint: String,
         settings: MapSettings,
     },
+    /// Change neurons in the forward passes from the next run on.
+    SetInterventions(Interventions),
 }
 
 /// What kind of long job a progress report is about.
@@ -87,6 +124,8 @@ pub enum Job {
 pub enum EngineMsg {
     Status(String),
     Loaded(Arc<ModelInfo>),
+    /// The model just loaded, for a second worker to adopt.
+    Shared(SharedModel),
     Progress {
         job: Job,
         done: usize,
@@ -97,6 +136,7 @@ pub enum EngineMsg {
     Detail(Arc<NeuronDetail>),
     Lens(Arc<LensView>),
     Grid(Arc<LoadedGrid>),
+    NextTokens(Arc<NextView>),
     /// A run, step or load ended (finished, failed or cancelled).
     Idle,
     Error(String),
@@ -224,7 +264,7 @@ impl Worker {
                 }
             }
             cmd => {
-                if matches!(cmd, EngineCmd::Detail { .. } | EngineCmd::Lens { .. }) {
+                if matches!(cmd, EngineCmd::Detail { .. } | EngineCmd::Lens { .. } | EngineCmd::NextTokens { .. }) {
                     let kind = std::mem::discriminant(&cmd);
                     self.queued.retain(|(_, c)| std::mem::discriminant(c) != kind);
                 }
@@ -250,6 +290,7 @@ impl Worker {
         let long = is_long(&cmd);
         let result = match cmd {
             EngineCmd::Load { model, device, dtype, settings } => self.load(model, device, dtype, settings),
+            EngineCmd::Adopt { model, settings } => self.adopt(model, settings),
             EngineCmd::RunPrompt { text } => self.run_prompt(&text),
             EngineCmd::Step { n, stop_at_eos } => self.step(n, stop_at_eos),
             EngineCmd::StepBack => self.step_back(),
@@ -257,8 +298,11 @@ impl Worker {
             EngineCmd::Detail { neuron } => self.detail(neuron),
             EngineCmd::Lens { position } => self.lens(position),
             EngineCmd::SetTopK(k) => self.with_session(|s| s.set_top_k(k)),
+            EngineCmd::NextTokens { position } => self.next_tokens(position),
             EngineCmd::SetSampling(sampling) => self.with_session(|s| s.set_sampling(sampling)),
             EngineCmd::Grid { fingerprint, settings } => self.grid(&fingerprint, settings),
+            // Computed positions keep what they computed: the UI runs the prompt again.
+            EngineCmd::SetInterventions(i) => self.with_session(|s| s.set_interventions(i)),
         };
         match result {
             Ok(()) => {}
@@ -320,10 +364,18 @@ impl Worker {
             eos: loaded.tokenizer.eos_id(),
             fingerprint: loaded.fingerprint.clone(),
         };
-        self.session = Some(Session::new(loaded.model, loaded.tokenizer, settings));
+        let info = Arc::new(info);
+        let shared = SharedModel { model: loaded.model, tokenizer: loaded.tokenizer, info: info.clone() };
+        self.adopt(shared.clone(), settings)?;
+        self.say(EngineMsg::Shared(shared));
+        Ok(())
+    }
+
+    fn adopt(&mut self, shared: SharedModel, settings: SessionSettings) -> Result<(), EngineError> {
+        self.session = Some(Session::new(shared.model, shared.tokenizer, settings));
         self.cache.clear();
         self.generation += 1;
-        self.say(EngineMsg::Loaded(Arc::new(info)));
+        self.say(EngineMsg::Loaded(shared.info));
         Ok(())
     }
 
@@ -451,6 +503,18 @@ impl Worker {
         Ok(())
     }
 
+    fn next_tokens(&mut self, position: usize) -> Result<(), EngineError> {
+        let session = self.session()?;
+        let tok = tokenizer(session)?;
+        if position >= session.len() {
+            return Err(EngineError::Invalid(format!("position {position} is not computed")));
+        }
+        let tokens = session.next_tokens(&[position], NEXT_TOKENS).remove(0);
+        let tokens = tokens.into_iter().map(|t| TokenProbView { token: token_view(tok, t.id), prob: t.prob }).collect();
+        self.say(EngineMsg::NextTokens(Arc::new(NextView { generation: self.generation, position, tokens })));
+        Ok(())
+    }
+
     fn lens(&mut self, position: usize) -> Result<(), EngineError> {
         let session = self.session()?;
         let tok = tokenizer(session)?;
@@ -496,7 +560,11 @@ impl Worker {
 fn is_long(cmd: &EngineCmd) -> bool {
     matches!(
         cmd,
-        EngineCmd::Load { .. } | EngineCmd::RunPrompt { .. } | EngineCmd::Step { .. } | EngineCmd::Grid { .. }
+        EngineCmd::Load { .. }
+            | EngineCmd::Adopt { .. }
+            | EngineCmd::RunPrompt { .. }
+            | EngineCmd::Step { .. }
+            | EngineCmd::Grid { .. }
     )
 }
 

@@ -59,6 +59,20 @@ pub fn parse_ids(spec: &str) -> Result<Vec<NeuronId>> {
     Ok(ids.into_iter().collect())
 }
 
+/// One neuron's coefficient factor from `L21N7027=2.5`.
+pub fn parse_scale(spec: &str) -> Result<(NeuronId, f32)> {
+    let invalid = |why: String| AnalysisError::Invalid(format!("{spec}: {why}"));
+    let (id, f) = spec.split_once('=').ok_or_else(|| invalid("expected ID=FACTOR, like L21N7027=2.5".into()))?;
+    let id = id.trim().parse::<NeuronId>().map_err(|e| invalid(e.to_string()))?;
+    let f: f32 = f
+        .trim()
+        .parse()
+        .ok()
+        .filter(|f: &f32| f.is_finite())
+        .ok_or_else(|| invalid(format!("'{f}' is not a number")))?;
+    Ok((id, f))
+}
+
 /// Checks that `ids` exist in a model of `n_layers` × `d_ff`.
 pub fn check_ids(ids: &[NeuronId], n_layers: usize, d_ff: usize) -> Result<()> {
     match ids.iter().find(|id| id.layer as usize >= n_layers || id.index as usize >= d_ff) {
@@ -122,6 +136,9 @@ mod tests {
         let err = parse_ids(file.to_str().unwrap()).unwrap_err().to_string();
         assert!(err.contains("n.txt, line 2") && err.contains("bogus"), "{err}");
         assert!(parse_ids(" , ").is_err());
+        assert_eq!(parse_scale("L21N7027=2.5").unwrap(), (id(21, 7027), 2.5));
+        assert!(parse_scale("L1N2").unwrap_err().to_string().contains("ID=FACTOR"));
+        assert!(parse_scale("L1N2=x").unwrap_err().to_string().contains("'x'"));
         assert!(check_ids(&[id(2, 9)], 3, 10).is_ok());
         assert!(check_ids(&[id(3, 0)], 3, 10).is_err());
         assert!(check_ids(&[id(0, 10)], 3, 10).is_err());

@@ -176,6 +176,16 @@ impl Activations {
         }
     }
 
+    /// Hits in layer `layer` (0 when none).
+    pub fn layer_hits(&self, layer: u32) -> u64 {
+        self.per_layer.get(&layer).map_or(0, |t| t.hits)
+    }
+
+    /// The neurons hit here and never in `other`.
+    pub fn only_here(&self, other: &Activations) -> Vec<NeuronId> {
+        self.per_neuron.keys().filter(|id| !other.per_neuron.contains_key(id)).copied().collect()
+    }
+
     /// The tally of `concept` (zero when none of its neurons fired).
     pub fn concept(&self, concept: &str) -> Tally {
         self.per_concept.get(concept).copied().unwrap_or_default()
@@ -216,6 +226,11 @@ mod tests {
         assert_eq!(a.per_layer[&1], Tally { hits: 2, sum_s: 4.0 });
         assert_eq!(a.per_neuron[&id(0, 1)].hits, 1);
         assert_eq!(a.overall.mean_s(), 2.0);
+        assert_eq!((a.layer_hits(0), a.layer_hits(1), a.layer_hits(2)), (1, 2, 0));
+        let first = Activations::count([&p0[..]], &neurons);
+        assert_eq!(first.only_here(&a), Vec::<NeuronId>::new());
+        let second = Activations::count([&p1[..]], &neurons);
+        assert_eq!(first.only_here(&second), vec![id(0, 1)]);
         let mut twice = a.clone();
         twice.add(&a);
         assert_eq!(twice.overall, Tally { hits: 6, sum_s: 12.0 });

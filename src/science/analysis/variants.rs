@@ -2,6 +2,7 @@
 //! `cot_prompt`), turned into full prompts with [`crate::science::prompts::build`].
 use std::path::{Path, PathBuf};
 
+use super::dataset;
 use super::error::{AnalysisError, Result};
 use crate::science::prompts;
 
@@ -53,6 +54,21 @@ pub fn find(dir: &Path, name: &str) -> Result<Variant> {
     })
 }
 
+/// The prompt of variant `name` of `dir` for question `index` (0-based) of the questions file
+/// `data`.
+pub fn question_prompt(dir: &Path, data: &Path, name: &str, index: usize) -> Result<String> {
+    let variant = find(dir, name)?;
+    let problems = dataset::load(data)?;
+    let Some(problem) = problems.get(index) else {
+        return Err(AnalysisError::Invalid(format!(
+            "{}: no question {index} (there are {})",
+            data.display(),
+            problems.len()
+        )));
+    };
+    Ok(variant.prompt(&problem.question))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +87,10 @@ mod tests {
         let err = find(dir.path(), "c").unwrap_err().to_string();
         assert!(err.contains("no variant 'c'") && err.contains("b, equation_only"), "{err}");
         assert!(load_dir(&dir.path().join("missing")).is_err());
+        let data = dir.path().join("q.jsonl");
+        std::fs::write(&data, "{\"question\": \"q0\", \"answer\": \"#### 1\"}\n").unwrap();
+        assert_eq!(question_prompt(dir.path(), &data, "b", 0).unwrap(), all[0].prompt("q0"));
+        let err = question_prompt(dir.path(), &data, "b", 1).unwrap_err().to_string();
+        assert!(err.contains("no question 1 (there are 1)"), "{err}");
     }
 }

@@ -190,7 +190,9 @@ pub fn hit_at(app: &App, area: Rect, at: Position) -> Option<(usize, usize)> {
     let compact = super::layout::regions(app.size, app).compact;
     let (x0, y0, h) = if compact { (area.x, area.y, area.height) } else { (area.x + 1, area.y + 1, area.height - 2) };
     let (x, y) = (at.x.checked_sub(x0)?, at.y.checked_sub(y0)? as usize);
-    let (layer, row) = match app.layer_view {
+    // Compare mode lists one layer per side, laid out as the single view.
+    let view = if app.compare.open { LayerView::Single } else { app.layer_view };
+    let (layer, row) = match view {
         LayerView::Single => {
             let first = scroll(app.row, (h - 1) as usize);
             (app.layer, (y.checked_sub(1)?) + first)

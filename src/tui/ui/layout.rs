@@ -12,6 +12,8 @@ pub const FULL: (u16, u16) = (60, 20);
 pub const MINIMUM: (u16, u16) = (30, 8);
 /// Width of one column in the side-by-side layer view.
 pub const COLUMN_WIDTH: u16 = 34;
+/// Width of compare mode's bars of A−B hits per layer.
+pub const BARS_WIDTH: u16 = 30;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Regions {
@@ -24,6 +26,13 @@ pub struct Regions {
     pub review: Rect,
     /// Heatmap mode: the whole body.
     pub heatmap: Rect,
+    /// Compare mode: run B's panes beside A's (which are `prompt`, `tokens` and `layers`), the
+    /// per-layer bars and the per-concept summary.
+    pub prompt_b: Rect,
+    pub tokens_b: Rect,
+    pub layers_b: Rect,
+    pub bars: Rect,
+    pub summary: Rect,
     pub status: Rect,
     /// The message / command line.
     pub line: Rect,
@@ -76,6 +85,10 @@ pub fn regions(area: Rect, app: &App) -> Regions {
         r.review = body;
         return r;
     }
+    if app.compare.open {
+        compare(&mut r, body, app);
+        return r;
+    }
     if r.compact {
         let [tokens, main] = Layout::vertical([Constraint::Length(2), Constraint::Fill(1)]).areas(body);
         r.tokens = tokens;
@@ -125,6 +138,34 @@ pub fn regions(area: Rect, app: &App) -> Regions {
     r
 }
 
+/// Compare mode: A's panes on the left, B's on the right, the summary below.
+fn compare(r: &mut Regions, body: Rect, app: &App) {
+    let halves =
+        |area: Rect| -> [Rect; 2] { Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)]).areas(area) };
+    // The concepts, the overall row, the header, the two one-side lines and the border.
+    let summary = (app.compare.reasoning.concept_keys().len() as u16 + 6).min(body.height / 2);
+    if r.compact {
+        let [main, bottom] = Layout::vertical([Constraint::Fill(1), Constraint::Length(summary)]).areas(body);
+        [r.layers, r.layers_b] = halves(main);
+        r.summary = bottom;
+        return;
+    }
+    let prompt_height = if app.editing || app.compare.editing { (body.height / 3).max(5) } else { 4 };
+    let [prompts, tokens, main, bottom] = Layout::vertical([
+        Constraint::Length(prompt_height),
+        Constraint::Length(5),
+        Constraint::Fill(1),
+        Constraint::Length(summary),
+    ])
+    .areas(body);
+    [r.prompt, r.prompt_b] = halves(prompts);
+    [r.tokens, r.tokens_b] = halves(tokens);
+    let [lists, bars] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(BARS_WIDTH)]).areas(main);
+    [r.layers, r.layers_b] = halves(lists);
+    r.bars = bars;
+    r.summary = bottom;
+}
+
 /// Number of layer columns that fit side by side in a pane of `width`.
 pub fn columns(width: u16) -> usize {
     (width.saturating_sub(2) / COLUMN_WIDTH).max(1) as usize
@@ -135,6 +176,9 @@ pub fn visible_layers(area: Rect, app: &App) -> Range<usize> {
     let layers = app.layers();
     if layers == 0 {
         return 0..0;
+    }
+    if app.compare.open {
+        return app.layer..app.layer + 1;
     }
     match app.layer_view {
         LayerView::Single | LayerView::Grid => app.layer..app.layer + 1,

@@ -1,4 +1,5 @@
 //! Drawing: `draw` only reads the state (everything it shows was computed before), one file per pane.
+pub mod compare;
 pub mod detail;
 pub mod heatmap;
 pub mod heatmap_screen;
@@ -8,6 +9,7 @@ pub mod lens;
 pub mod popup;
 pub mod review;
 pub mod status;
+pub mod summary;
 pub mod tokens;
 
 use ratatui::text::Line;
@@ -25,6 +27,24 @@ pub fn draw(frame: &mut Frame, app: &App) {
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
         return;
     }
+    if r.heatmap.area() > 0 {
+        heatmap_screen::draw(frame, app, &r);
+    } else if app.compare.open && app.review.is_none() {
+        compare::draw(frame, app, &r);
+    } else {
+        draw_panes(frame, app, &r);
+    }
+    status::draw_status(frame, app, r.status);
+    status::draw_line(frame, app, r.line);
+    if let Some(scroll) = app.help {
+        popup::draw_help(frame, app, scroll);
+    } else if let Some(selected) = app.picker {
+        popup::draw_picker(frame, app, selected);
+    }
+}
+
+/// The explorer's panes outside compare mode.
+fn draw_panes(frame: &mut Frame, app: &App, r: &layout::Regions) {
     if r.prompt.area() > 0 {
         draw_prompt(frame, app, r.prompt, r.compact);
     }
@@ -42,16 +62,6 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     if r.review.area() > 0 {
         review::draw(frame, app, r.review, r.compact);
-    }
-    if r.heatmap.area() > 0 {
-        heatmap_screen::draw(frame, app, &r);
-    }
-    status::draw_status(frame, app, r.status);
-    status::draw_line(frame, app, r.line);
-    if let Some(scroll) = app.help {
-        popup::draw_help(frame, app, scroll);
-    } else if let Some(selected) = app.picker {
-        popup::draw_picker(frame, app, selected);
     }
 }
 

@@ -42,6 +42,14 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
         t.dim,
     ));
     lines.push(Line::styled(":review [SOURCE|*] [CONCEPT]  :grid [+|-|*|/] [A..B] [LA..B]  :q", t.dim));
+    lines.push(Line::styled(
+        "compare: :variant NAME [Q]  :b open FILE  :b variant NAME [Q]  :reasoning [concept K,..|source S,..]",
+        t.dim,
+    ));
+    lines.push(Line::styled(
+        "interventions in B: :ablate [zero|noise] [L21N7027,L3N5]  :scale L21N7027=3  :clear",
+        t.dim,
+    ));
     lines
 }
 

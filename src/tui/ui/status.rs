@@ -14,9 +14,13 @@ use crate::tui::worker::Job;
 /// The actions whose keys the status bar shows, per mode.
 fn hints(mode: Mode) -> &'static [(Action, &'static str)] {
     match mode {
-        Mode::Normal => {
-            &[(Action::Help, "help"), (Action::RunPrompt, "run"), (Action::Step, "step"), (Action::CommandLine, "cmd")]
-        }
+        Mode::Normal => &[
+            (Action::Help, "help"),
+            (Action::RunPrompt, "run"),
+            (Action::Step, "step"),
+            (Action::Compare, "compare"),
+            (Action::CommandLine, "cmd"),
+        ],
         Mode::Prompt => &[(Action::Cancel, "done"), (Action::RunPrompt, "run"), (Action::Undo, "undo")],
         Mode::Line => &[(Action::Confirm, "ok"), (Action::Cancel, "close")],
         Mode::Help => &[(Action::Cancel, "close")],
@@ -64,14 +68,30 @@ pub fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         Sampling::Greedy => "greedy".into(),
         Sampling::Random { temperature, seed, .. } => format!("T{temperature} seed {seed}"),
     });
-    if let Some(b) = app.busy {
+    let c = &app.compare;
+    if c.open {
+        parts.push(format!("compare {}", c.drive.describe()));
+    }
+    if !c.changes.is_empty() {
+        parts.push(format!("B: {} changed", c.changes.len()));
+    }
+    if !c.marked.is_empty() {
+        parts.push(format!("{} marked", c.marked.len()));
+    }
+    // Run B is named only while it computes beside A.
+    for (side, busy) in [("", app.busy), ("B ", c.busy.filter(|_| c.open))] {
+        let Some(b) = busy else { continue };
         let what = match b.job {
             Job::Loading => "loading",
             Job::Prefill => "prefill",
             Job::Generating => "generating",
             Job::Grid => "grid",
         };
-        parts.push(if b.total > 0 { format!("⟳ {what} {}/{}", b.done, b.total) } else { format!("⟳ {what}") });
+        parts.push(if b.total > 0 {
+            format!("⟳ {side}{what} {}/{}", b.done, b.total)
+        } else {
+            format!("⟳ {side}{what}")
+        });
     }
     let mode = app.mode();
     let keys: Vec<String> = hints(mode)

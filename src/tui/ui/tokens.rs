@@ -7,6 +7,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::pane_block;
 use crate::tui::app::{App, Focus};
+use crate::tui::snapshot::Snapshot;
 
 /// Longest token text shown in full; longer ones are cut with `…`.
 const MAX_TOKEN: usize = 16;
@@ -30,8 +31,7 @@ fn label(text: &str) -> String {
 }
 
 /// Wraps the tokens into lines of `width` columns.
-fn lines(app: &App, width: u16) -> Vec<Vec<Cell>> {
-    let Some(s) = &app.snapshot else { return Vec::new() };
+fn lines(s: &Snapshot, width: u16) -> Vec<Vec<Cell>> {
     let mut out = vec![Vec::new()];
     let mut x = 0u16;
     for (p, t) in s.tokens.iter().enumerate() {
@@ -69,31 +69,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, compact: bool) {
         return;
     };
     let body = inner(app, area, compact);
-    let wrapped = lines(app, body.width);
-    let first = first_line(&wrapped, app.position, body.height as usize);
-    let text: Vec<Line> = wrapped
-        .iter()
-        .skip(first)
-        .take(body.height as usize)
-        .map(|line| {
-            Line::from(
-                line.iter()
-                    .flat_map(|c| {
-                        let style = if c.position == app.position {
-                            t.selected
-                        } else if c.position >= s.prompt_len {
-                            t.generated
-                        } else if c.position % 2 == 1 {
-                            t.dim
-                        } else {
-                            ratatui::style::Style::new()
-                        };
-                        [Span::styled(label(&s.tokens[c.position].text), style), Span::raw(" ")]
-                    })
-                    .collect::<Vec<_>>(),
-            )
-        })
-        .collect();
+    let text = strip(app, s, app.position, body.width, body.height);
     let title = format!(
         " tokens · {} prompt + {} generated · pos {} ",
         s.prompt_len,
@@ -108,6 +84,37 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, compact: bool) {
     }
 }
 
+/// The tokens of `s` wrapped to `width`, `height` lines of them with `position` in view and
+/// highlighted; generated tokens stand out.
+pub fn strip(app: &App, s: &Snapshot, position: usize, width: u16, height: u16) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let wrapped = lines(s, width);
+    let first = first_line(&wrapped, position, height as usize);
+    wrapped
+        .iter()
+        .skip(first)
+        .take(height as usize)
+        .map(|line| {
+            Line::from(
+                line.iter()
+                    .flat_map(|c| {
+                        let style = if c.position == position {
+                            t.selected
+                        } else if c.position >= s.prompt_len {
+                            t.generated
+                        } else if c.position % 2 == 1 {
+                            t.dim
+                        } else {
+                            ratatui::style::Style::new()
+                        };
+                        [Span::styled(label(&s.tokens[c.position].text), style), Span::raw(" ")]
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect()
+}
+
 /// The token position under a click at `at`, if any.
 pub fn position_at(app: &App, area: Rect, at: Position) -> Option<usize> {
     let compact = super::layout::regions(app.size, app).compact;
@@ -115,7 +122,7 @@ pub fn position_at(app: &App, area: Rect, at: Position) -> Option<usize> {
     if !body.contains(at) {
         return None;
     }
-    let wrapped = lines(app, body.width);
+    let wrapped = lines(app.snapshot.as_ref()?, body.width);
     let first = first_line(&wrapped, app.position, body.height as usize);
     let line = wrapped.get(first + (at.y - body.y) as usize)?;
     let x = at.x - body.x;
