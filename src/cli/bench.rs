@@ -6,6 +6,7 @@ use clap::Args;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use serde::Serialize;
 
+use super::bench_grid::{bench_grid, GridReport};
 use super::index::search_tokens;
 use super::ModelArgs;
 use crate::engine::config::Preset;
@@ -40,6 +41,9 @@ pub struct BenchArgs {
     /// Also build the whole-model vocabulary index (in memory), reload it from disk and search it
     #[arg(long)]
     pub index: bool,
+    /// Also build the standard operand grid (+, operands 0..50, every layer) in memory
+    #[arg(long)]
+    pub grid: bool,
     /// The device's peak FLOP/s in TFLOP/s (e.g. 989 for an H100 SXM in f16), to report prefill
     /// and index speed as a fraction of it
     #[arg(long, value_name = "TFLOPS")]
@@ -73,6 +77,7 @@ struct BenchReport {
     prefill_fraction_of_peak: Option<f64>,
     decode_fraction_of_bandwidth_bound: Option<f64>,
     index: Option<IndexReport>,
+    grid: Option<GridReport>,
     peak_rss_mib: Option<f64>,
 }
 
@@ -131,6 +136,7 @@ pub fn run(model_args: &ModelArgs, args: BenchArgs) -> Result<()> {
     let decode_tokens_per_second = args.decode as f64 / decode_seconds;
     let decode_weight_gbps = decode_weight_bytes as f64 * decode_tokens_per_second / 1e9;
     let index = if args.index { Some(bench_index(&session, args.peak_tflops)?) } else { None };
+    let grid = if args.grid { Some(bench_grid(&session)?) } else { None };
     let report = BenchReport {
         model: name,
         device: session.model().describe(),
@@ -147,6 +153,7 @@ pub fn run(model_args: &ModelArgs, args: BenchArgs) -> Result<()> {
         prefill_fraction_of_peak: args.peak_tflops.map(|peak| prefill_tflops / peak),
         decode_fraction_of_bandwidth_bound: args.bandwidth_gbps.map(|bw| decode_weight_gbps / bw),
         index,
+        grid,
         peak_rss_mib: peak_rss_mib(),
     };
     if args.json {
@@ -186,6 +193,9 @@ pub fn run(model_args: &ModelArgs, args: BenchArgs) -> Result<()> {
                 "                 reload {:.2} s, search {:.1} ms ({} neurons)",
                 ix.reload_seconds, ix.search_ms, ix.search_hits
             );
+        }
+        if let Some(grid) = &report.grid {
+            println!("{}", grid.line());
         }
         if let Some(rss) = report.peak_rss_mib {
             println!("peak RSS         {rss:.0} MiB");

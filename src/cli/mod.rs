@@ -1,6 +1,7 @@
 //! The headless command line: each subcommand is a thin view over the engine's session API.
 mod analyze;
 mod bench;
+mod bench_grid;
 mod compare;
 mod heuristics;
 mod index;
