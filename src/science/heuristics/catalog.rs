@@ -42,6 +42,10 @@ pub struct Candidate {
     /// Share of the legal cells satisfying the heuristic: the score a ranking that knows
     /// nothing gets.
     pub base_rate: f32,
+    /// The candidate holding on exactly the other legal cells with the same budget (op1 in
+    /// [0, 25) and op1 in [25, 50)), if any: the lowest prompts of one are the highest of the
+    /// other, so a neuron matching one from below matches the other from above.
+    pub complement: Option<usize>,
 }
 
 impl Candidate {
@@ -121,6 +125,21 @@ fn enumerate(grid: &GridSpec, moduli: &[u32], max_result: u32) -> Vec<Heuristic>
     out
 }
 
+/// Sets [`Candidate::complement`]: pairs of same-budget candidates whose members split the legal
+/// cells between them.
+fn link_complements(candidates: &mut [Candidate], legal: usize) {
+    for i in 0..candidates.len() {
+        let found = (0..candidates.len()).find(|&j| {
+            let (a, b) = (&candidates[i], &candidates[j]);
+            i != j
+                && a.budget == b.budget
+                && a.members.len() + b.members.len() == legal
+                && a.members.iter().all(|m| b.members.binary_search(m).is_err())
+        });
+        candidates[i].complement = found;
+    }
+}
+
 /// Distinct values with their counts, ascending.
 fn value_counts(values: impl Iterator<Item = u32>) -> Vec<(u32, u32)> {
     let mut counts = std::collections::BTreeMap::new();
@@ -154,7 +173,7 @@ impl Catalog {
             Heuristic::SameOperand => m as usize,
             _ => unreachable!("mined heuristics are not enumerated"),
         };
-        let candidates = enumerate(grid, &settings.moduli, max_result)
+        let mut candidates: Vec<Candidate> = enumerate(grid, &settings.moduli, max_result)
             .into_iter()
             .filter_map(|heuristic| {
                 let members: Vec<u32> = (0..cells.len() as u32)
@@ -165,9 +184,16 @@ impl Catalog {
                     BudgetRule::SetSize => members.len(),
                 };
                 let base_rate = members.len() as f32 / legal.max(1) as f32;
-                (!members.is_empty() && budget > 0).then_some(Candidate { heuristic, budget, members, base_rate })
+                (!members.is_empty() && budget > 0).then_some(Candidate {
+                    heuristic,
+                    budget,
+                    members,
+                    base_rate,
+                    complement: None,
+                })
             })
             .collect();
+        link_complements(&mut candidates, legal as usize);
         let value_counts = [
             value_counts(cells.iter().flatten().map(|p| p.op1)),
             value_counts(cells.iter().flatten().map(|p| p.op2)),

@@ -148,6 +148,10 @@ impl Scratch {
             let ranking = if c.heuristic.reads_result() { &self.kv } else { &self.k };
             let (top, bottom) = ranking.count(c.members(), c.budget, both);
             let (count, sign) = if bottom > top { (bottom, Sign::Negative) } else { (top, Sign::Positive) };
+            // From below, it is its complement from above: that one reports it.
+            if sign == Sign::Negative && c.complement.is_some() {
+                continue;
+            }
             let score = count as f32 / c.budget as f32;
             if score >= settings.threshold && beats_chance(score, c.base_rate, c.budget) {
                 out.push(Match { heuristic: c.heuristic.clone(), score, sign });
@@ -359,6 +363,23 @@ mod tests {
         let upper = |p: &Problem| p.op1 >= 25;
         let found = classify(&sub, &map(&sub, 3, upper), &noise(&sub, 4), &ClassifySettings::default());
         assert_eq!(score_of(&found, "op1_range_25_50"), Some((1.0, Sign::Positive)));
+    }
+
+    #[test]
+    fn a_heuristic_matched_from_below_is_reported_as_its_complement_from_above() {
+        let c = catalog(Operator::Add);
+        let lower = |p: &Problem| p.op1 < 25;
+        let found = classify(&c, &map(&c, 11, lower), &noise(&c, 12), &ClassifySettings::default());
+        assert_eq!(score_of(&found, "op1_range_0_25"), Some((1.0, Sign::Positive)));
+        assert_eq!(score_of(&found, "op1_range_25_50"), None, "the same fact is not listed twice: {:?}", names(&found));
+        let negative: Vec<f32> = map(&c, 11, lower).iter().map(|v| -v).collect();
+        let found = classify(&c, &negative, &noise(&c, 12), &ClassifySettings::default());
+        assert_eq!(score_of(&found, "op1_range_25_50"), Some((1.0, Sign::Positive)));
+        assert_eq!(score_of(&found, "op1_range_0_25"), None);
+        // Heuristics without a complement are still found from below.
+        let mod7: Vec<f32> = map(&c, 13, op1_3mod7).iter().map(|v| -v).collect();
+        let found = classify(&c, &mod7, &noise(&c, 14), &ClassifySettings::default());
+        assert_eq!(score_of(&found, "op1_3mod7"), Some((1.0, Sign::Negative)));
     }
 
     #[test]
