@@ -14,7 +14,7 @@ use crate::science::heuristics::grid::{GridSpec, Operator};
 use crate::science::heuristics::maps::{GridMaps, MapSettings};
 use crate::science::heuristics::prompts::default_prefix;
 
-/// Grid sizes for a CPU: 900, 2,500 and 10,000 prompts.
+/// Grid sizes: 900, 2,500 and 10,000 prompts for a CPU, 90,000 (the method's) for a GPU.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Preset {
     /// Operands 0..30
@@ -23,6 +23,8 @@ pub enum Preset {
     Standard,
     /// Operands 0..100 (keeps the upper half of the layers unless --layers says otherwise)
     Deep,
+    /// Operands 0..300, the method's grid, for a GPU (the upper half of the layers, as deep)
+    Gpu,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -66,10 +68,11 @@ impl GridArgs {
             Preset::Quick => 0..30,
             Preset::Standard => 0..50,
             Preset::Deep => 0..100,
+            Preset::Gpu => 0..300,
         });
         let layers = match (&self.layers, self.preset) {
             (Some(r), _) => r.start as usize..r.end as usize,
-            (None, Preset::Deep) if self.range.is_none() => n_layers / 2..n_layers,
+            (None, Preset::Deep | Preset::Gpu) if self.range.is_none() => n_layers / 2..n_layers,
             (None, _) => 0..n_layers,
         };
         if layers.end > n_layers {
