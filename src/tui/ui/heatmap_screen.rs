@@ -25,12 +25,13 @@ pub struct Areas {
 /// The parts of the heatmap's body; the reducer sizes pages by `map` too.
 pub fn areas(r: &Regions, mode: &HeatmapMode) -> Areas {
     let inner = if r.compact { r.heatmap } else { Block::bordered().inner(r.heatmap) };
-    let panel = PANEL_WIDTH.min(inner.width / 2);
-    let [left, _, panel] =
-        Layout::horizontal([Constraint::Fill(1), Constraint::Length(1), Constraint::Length(panel)]).areas(inner);
-    // The table takes at most a third of the height: the map stays the screen's subject.
-    let table = (knockout_lines(mode).len() as u16).min(left.height / 3);
-    let [map, knockout] = Layout::vertical([Constraint::Fill(1), Constraint::Length(table)]).areas(left);
+    // The table spans the width for its columns and takes at most a third of the height: the map
+    // stays the screen's subject.
+    let table = (knockout_lines(mode).len() as u16).min(inner.height / 3);
+    let [top, knockout] = Layout::vertical([Constraint::Fill(1), Constraint::Length(table)]).areas(inner);
+    let panel = PANEL_WIDTH.min(top.width / 2);
+    let [map, _, panel] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(1), Constraint::Length(panel)]).areas(top);
     Areas { map, panel, knockout }
 }
 
