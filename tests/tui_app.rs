@@ -10,6 +10,7 @@ use neuronav::engine::session::SessionSettings;
 use neuronav::science::analysis::counting::ReasoningNeurons;
 use neuronav::science::heuristics::cache;
 use neuronav::science::heuristics::grid::{GridSpec, Operator};
+use neuronav::science::heuristics::knockout::HeuristicKnockout;
 use neuronav::science::heuristics::maps::{MapSettings, Outcome};
 use neuronav::science::labels::label::{Label, NewVerdict, Verdict, VerdictKind};
 use neuronav::science::labels::store::QueueItem;
@@ -18,6 +19,7 @@ use neuronav::tui::app::{App, Effect, Focus, SearchHit, SortBy};
 use neuronav::tui::compare::{Drive, Reasoning, Side};
 use neuronav::tui::grid::{GridChoice, LoadedGrid};
 use neuronav::tui::keymap::{Keymap, Mode};
+use neuronav::tui::knockout_job::KnockoutResult;
 use neuronav::tui::label_worker::{LabelCmd, LabelMsg};
 use neuronav::tui::labels::{LabelView, Labels};
 use neuronav::tui::prompts;
@@ -530,6 +532,11 @@ fn synthetic_logit(neuron: usize, token: u32) -> f32 {
 /// Maps of `settings` for `info()`'s 50 neurons, written in the cache's format and read back the
 /// way the explorer reads them: the result r is token 100 + r, the model right on even results.
 fn synthetic_grid(settings: MapSettings) -> Arc<LoadedGrid> {
+    synthetic_grid_of(settings, synthetic_m)
+}
+
+/// The same with m of `(layer, neuron, cell)` given.
+fn synthetic_grid_of(settings: MapSettings, synthetic_m: fn(usize, usize, usize) -> f32) -> Arc<LoadedGrid> {
     let (d_ff, spec) = (50, &settings.spec);
     let cells = spec.len();
     let results: Vec<Option<u32>> = (0..cells).map(|c| spec.problem(c).map(|p| p.result)).collect();
@@ -743,12 +750,105 @@ fn help_lists_the_heatmap_keys_and_the_grid_command() {
     let help: Vec<String> =
         popup::help_lines(&app).iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect();
     assert_eq!(help[0], "[heatmap]", "help over the heatmap lists its keys first");
-    for (keys, desc) in [("m", "K map / KV map"), ("z", "Fine / coarse"), ("]", "Next neuron"), ("L", "next layer")] {
+    for (keys, desc) in [
+        ("m", "K map / KV map"),
+        ("z", "Fine / coarse"),
+        ("]", "Next neuron"),
+        ("L", "next layer"),
+        ("K", "Knockout: zero the neurons of each heuristic"),
+    ] {
         assert!(help.iter().any(|l| l.trim_start().starts_with(keys) && l.contains(desc)), "{keys} {desc}: {help:?}");
     }
     assert!(help.iter().any(|l| l.contains("M") && l.contains("Operand-grid heatmap")));
     assert!(help.iter().any(|l| l.contains(":grid [+|-|*|/] [A..B] [LA..B]")));
 }
+fn knockout_cmds(effects: &[Effect]) -> Vec<(&Arc<LoadedGrid>, NeuronId, &Vec<String>)> {
+    engine_cmds(effects)
+        .into_iter()
+        .filter_map(|c| match c {
+            EngineCmd::Knockout { grid, neuron, heuristics } => Some((grid, *neuron, heuristics)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn k_knocks_out_the_shown_neurons_heuristics_and_keeps_only_the_latest_neurons_answer() {
+    let mut app = loaded_app();
+    app.on_resize(120, 40);
+    let effects = command(&mut app, "grid + 0..10 L0..2");
+    let settings = grid_cmds(&effects)[0].clone();
+    app.on_engine(EngineMsg::Grid(synthetic_grid(settings.clone())));
+    app.on_engine(EngineMsg::Idle);
+    let shown = |app: &App| {
+        let mode = app.heatmap.as_ref().unwrap();
+        (mode.neuron, mode.heuristics.clone())
+    };
+    let (first, heuristics) = shown(&app);
+    assert!(!heuristics.is_empty(), "the synthetic maps match operand ranges");
+
+    let effects = app.on_key(key('K'));
+    let cmds = knockout_cmds(&effects);
+    assert_eq!(cmds.len(), 1, "{effects:?}");
+    assert_eq!((cmds[0].0.settings(), cmds[0].1, cmds[0].2), (&settings, first, &heuristics));
+    assert_eq!(app.busy.map(|b| b.job), Some(Job::Knockout));
+    assert!(knockout_cmds(&app.on_key(key('K'))).is_empty(), "already running for this neuron");
+    assert!(draw(&app).concat().contains(&format!("knockout of {first}'s heuristics: running")));
+
+    // Another neuron's knockout is asked for before the first answers: the first is stale.
+    app.on_key(key(']'));
+    let (second, _) = shown(&app);
+    assert_eq!(knockout_cmds(&app.on_key(key('K'))).iter().map(|c| c.1).collect::<Vec<_>>(), [second]);
+    let row = |heuristic: &str| HeuristicKnockout {
+        heuristic: heuristic.into(),
+        neurons: 7,
+        prompts: 40,
+        associated_accuracy: 0.25,
+        control_accuracy: 0.975,
+    };
+    let result = |neuron, name| Arc::new(KnockoutResult { neuron, settings: settings.clone(), rows: vec![row(name)] });
+    app.on_engine(EngineMsg::Knockout(result(first, "op1_stale")));
+    assert!(app.heatmap.as_ref().unwrap().knockout.is_none(), "an answer for the neuron shown before");
+    app.on_engine(EngineMsg::Knockout(result(second, "op1_range_0_10")));
+    app.on_engine(EngineMsg::Idle);
+    app.on_engine(EngineMsg::Idle);
+    assert!(app.busy.is_none());
+    assert_eq!(app.heatmap.as_ref().unwrap().knockout.as_ref().unwrap().neuron, second);
+
+    // Kept while another neuron is shown, as a table under the map.
+    app.on_key(key('['));
+    let screen = draw(&app);
+    assert!(screen.iter().any(|l| l.contains("knockout: accuracy with the heuristic's neurons zeroed (1.0 before)")));
+    let line = screen.iter().find(|l| l.contains("op1_range_0_10")).expect("the row is shown");
+    let cells: Vec<&str> = line.trim_matches(|c| c == '│' || c == ' ').split_whitespace().collect();
+    assert_eq!(cells, ["op1_range_0_10", "7", "40", "0.25", "0.97"], "{line}");
+    assert!(!screen.concat().contains("op1_stale"));
+}
+
+/// m that no heuristic explains: a hash of the cell, in [-0.5, 0.5).
+fn scrambled_m(layer: usize, neuron: usize, cell: usize) -> f32 {
+    let mut x = (cell as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (neuron * 31 + layer) as u64;
+    x ^= x >> 29;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 32;
+    (x % 1000) as f32 / 1000.0 - 0.5
+}
+
+#[test]
+fn k_on_a_neuron_matching_no_heuristic_says_so_and_runs_nothing() {
+    let mut app = loaded_app();
+    let effects = command(&mut app, "grid L0..2");
+    let settings = grid_cmds(&effects)[0].clone();
+    app.on_engine(EngineMsg::Grid(synthetic_grid_of(settings, scrambled_m)));
+    app.on_engine(EngineMsg::Idle);
+    let mode = app.heatmap.as_ref().unwrap();
+    assert!(mode.has_neuron() && mode.heuristics.is_empty(), "{:?}", mode.matches);
+    let effects = app.on_key(key('K'));
+    assert!(engine_cmds(&effects).is_empty(), "{effects:?}");
+    assert!(app.message.as_ref().unwrap().0.contains("matches no heuristic"), "{:?}", app.message);
+    assert!(app.busy.is_none());
+}
+
 fn engine_b_cmds(effects: &[Effect]) -> Vec<&EngineCmd> {
     effects
         .iter()

@@ -18,6 +18,7 @@ use neuronav::science::heuristics::cache;
 use neuronav::science::heuristics::catalog::{Catalog, CatalogSettings};
 use neuronav::science::heuristics::classify::{classify, ClassifySettings};
 use neuronav::science::heuristics::grid::{GridSpec, Operator};
+use neuronav::science::heuristics::importance::rank_layer;
 use neuronav::science::heuristics::maps::{GridMaps, MapSettings};
 use neuronav::science::heuristics::prompts::default_prefix;
 use neuronav::science::labels::label::{NewLabel, VerdictKind};
@@ -408,6 +409,29 @@ fn the_heatmap_shows_the_cursor_cell_the_neurons_tokens_and_matches_from_the_gri
     let best = &matches[0];
     let line = format!("{:.2} {}", best.score, best.heuristic.describe());
     assert!(screen.lines().any(|l| l.contains(&line)), "{line} missing:\n{screen}");
+    let ranked = rank_layer(&maps, 1).unwrap();
+    let rank = ranked.iter().position(|i| i.neuron == neuron).unwrap();
+    let (mean, std) = (ranked[rank].mean, ranked[rank].std);
+    let importance = format!("{mean:+.3} ± {std:.3}  rank {}/{}", rank + 1, maps.d_ff);
+    assert!(screen.contains("importance (direct effect only)"), "{screen}");
+    assert!(screen.contains(&importance), "{importance} missing:\n{screen}");
+
+    // K knocks out the neuron's heuristics on the worker; its rows come back as a table.
+    let effects = app.update(Action::KnockoutHeuristics);
+    let knockouts = effects.iter().filter(|e| matches!(e, Effect::Engine(EngineCmd::Knockout { .. }))).count();
+    assert_eq!(knockouts, 1, "{effects:?}");
+    pump(&mut app, &workers, effects, |a| a.busy.is_none() && a.heatmap.as_ref().is_some_and(|h| h.knockout.is_some()));
+    let result = app.heatmap.as_ref().unwrap().knockout.clone().unwrap();
+    assert_eq!(result.neuron, neuron);
+    let screen = text(&render(&app), layout::regions(app.size, &app).heatmap);
+    assert!(screen.contains("knockout: accuracy with the heuristic's neurons zeroed (1.0 before)"), "{screen}");
+    for r in &result.rows {
+        let cells = [r.heuristic.clone(), r.neurons.to_string(), r.prompts.to_string()];
+        assert!(screen.lines().any(|l| cells.iter().all(|c| l.contains(c.as_str()))), "{r:?} missing:\n{screen}");
+    }
+    if result.rows.is_empty() {
+        assert!(screen.contains("no heuristic has enough member neurons"), "{screen}");
+    }
 
     // Layer 3 is not among the grid's layers: a message instead of a map.
     for _ in 0..2 {

@@ -105,6 +105,8 @@ pub enum Action {
     OpenHeatmap,
     /// Heatmap: switch between the K map (activation) and the KV map (its effect on the answer)
     ToggleMap,
+    /// Heatmap: zero the neurons of each heuristic this neuron matches and measure the grid's accuracy
+    KnockoutHeuristics,
     /// Heatmap: the previous neuron of the list it was opened from
     PrevNeuron,
     /// Heatmap: the next neuron of the list it was opened from

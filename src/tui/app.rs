@@ -553,7 +553,7 @@ impl App {
                 None => self.error("no label to review"),
             },
             Action::OpenHeatmap => return self.open_heatmap(),
-            Action::ToggleMap | Action::PrevNeuron | Action::NextNeuron => {
+            Action::ToggleMap | Action::PrevNeuron | Action::NextNeuron | Action::KnockoutHeuristics => {
                 self.error("that key works in the heatmap (M opens it)")
             }
             Action::Compare => return self.toggle_compare(),
@@ -1085,12 +1085,17 @@ impl App {
             }
             EngineMsg::Lens(l) => self.lens = Some(l),
             EngineMsg::Grid(g) => self.on_grid(g),
+            EngineMsg::Knockout(k) => self.on_knockout(k),
             EngineMsg::NextTokens(n) => self.compare.next[Side::A.index()] = Some(n),
             EngineMsg::Idle => {
                 self.in_flight = self.in_flight.saturating_sub(1);
                 if self.in_flight == 0 {
                     self.busy = None;
                     self.grids.settled();
+                    // A knockout that did not answer failed or was cancelled: K may ask again.
+                    if let Some(mode) = &mut self.heatmap {
+                        mode.knockout_pending = None;
+                    }
                 }
             }
             EngineMsg::Error(e) => self.error(e),

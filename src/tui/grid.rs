@@ -95,6 +95,13 @@ impl fmt::Debug for LoadedGrid {
     }
 }
 
+/// The same grid: a grid's maps follow from its settings (for the one model of a run).
+impl PartialEq for LoadedGrid {
+    fn eq(&self, other: &Self) -> bool {
+        self.settings() == other.settings()
+    }
+}
+
 /// The grids of this run of the explorer.
 #[derive(Debug, Default)]
 pub struct Grids {

@@ -4,9 +4,11 @@
 use std::sync::Arc;
 
 use super::grid::LoadedGrid;
-use super::ui::heatmap::{CellReadout, HeatmapView, MapKind, Sign};
+use super::knockout_job::KnockoutResult;
+use super::ui::heatmap::{CellReadout, HeatmapView, ImportanceRank, MapKind, Sign};
 use crate::engine::neuron::NeuronId;
 use crate::science::heuristics::classify::{self, classify, ClassifySettings, Match};
+use crate::science::heuristics::importance::{rank_layer, Importance};
 use crate::science::heuristics::maps::MapSettings;
 
 /// Number tokens the side panel lists, best first.
@@ -33,6 +35,15 @@ pub struct HeatmapMode {
     pub matches: Vec<(String, f32)>,
     /// The end of the shown map its best match is scored on (Positive when none reads this map).
     pub sign: Sign,
+    /// The names of the heuristics in `matches`, once each: what a knockout zeroes.
+    pub heuristics: Vec<String>,
+    /// The shown layer's neurons ranked by direct-logit importance, kept while the neuron moves
+    /// within the layer (a layer is thousands of maps).
+    ranked: Option<(usize, Vec<Importance>)>,
+    /// The neuron whose knockout the worker was last asked for and has not answered yet.
+    pub knockout_pending: Option<NeuronId>,
+    /// The latest knockout's answer, kept while other neurons are shown.
+    pub knockout: Option<Arc<KnockoutResult>>,
 }
 
 impl HeatmapMode {
@@ -51,6 +62,10 @@ impl HeatmapMode {
             top_tokens: Vec::new(),
             matches: Vec::new(),
             sign: Sign::Positive,
+            heuristics: Vec::new(),
+            ranked: None,
+            knockout_pending: None,
+            knockout: None,
         }
     }
 
@@ -59,6 +74,7 @@ impl HeatmapMode {
         self.view = HeatmapView::new(settings.spec.op1.clone(), settings.spec.op2.clone());
         self.settings = settings;
         self.grid = None;
+        self.ranked = None;
         self.recompute();
     }
 
@@ -66,6 +82,7 @@ impl HeatmapMode {
     pub fn set_grid(&mut self, grid: Arc<LoadedGrid>) {
         if *grid.settings() == self.settings {
             self.grid = Some(grid);
+            self.ranked = None;
             self.recompute();
         }
     }
@@ -97,6 +114,25 @@ impl HeatmapMode {
         self.recompute();
     }
 
+    /// Stores a knockout's answer if it is the one asked for last, for the grid shown; an older
+    /// one, for a neuron shown before, is dropped. Returns whether it was stored.
+    pub fn set_knockout(&mut self, result: Arc<KnockoutResult>) -> bool {
+        if self.knockout_pending != Some(result.neuron) || result.settings != self.settings {
+            return false;
+        }
+        self.knockout_pending = None;
+        self.knockout = Some(result);
+        true
+    }
+
+    /// The neuron's direct-logit importance and its rank in its layer (1 = most important).
+    pub fn importance(&self) -> Option<ImportanceRank> {
+        let (_, ranked) = self.ranked.as_ref().filter(|(l, _)| *l == self.neuron.layer as usize)?;
+        let at = ranked.iter().position(|i| i.neuron == self.neuron)?;
+        let i = &ranked[at];
+        Some(ImportanceRank { mean: i.mean, std: i.std, rank: at + 1, of: ranked.len() })
+    }
+
     /// What the side panel says of the cell under the cursor; None where the cell is illegal or
     /// the map is not shown.
     pub fn readout(&self) -> Option<CellReadout> {
@@ -119,6 +155,7 @@ impl HeatmapMode {
         self.values.clear();
         self.top_tokens.clear();
         self.matches.clear();
+        self.heuristics.clear();
         self.sign = Sign::Positive;
         let Some(grid) = &self.grid else { return };
         let (layer, index) = (self.neuron.layer as usize, self.neuron.index as usize);
@@ -134,6 +171,14 @@ impl HeatmapMode {
             };
         }
         self.matches = matches.iter().map(|m| (describe(m), m.score)).collect();
+        for name in matches.iter().map(|m| m.heuristic.name()) {
+            if !self.heuristics.contains(&name) {
+                self.heuristics.push(name);
+            }
+        }
+        if self.ranked.as_ref().is_none_or(|(l, _)| *l != layer) {
+            self.ranked = rank_layer(&grid.maps, layer).map(|r| (layer, r));
+        }
         self.values = match self.kind {
             MapKind::K => k,
             MapKind::Kv => kv,

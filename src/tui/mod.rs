@@ -14,6 +14,7 @@ pub mod heatmap;
 pub mod interventions;
 pub mod key;
 pub mod keymap;
+pub mod knockout_job;
 pub mod label_worker;
 pub mod labels;
 pub mod prompts;

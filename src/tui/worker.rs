@@ -13,6 +13,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use super::grid::LoadedGrid;
 use super::grid_job;
+use super::knockout_job::{self, KnockoutResult};
 use super::snapshot::*;
 use crate::engine::default_model;
 use crate::engine::intervention::Interventions;
@@ -105,6 +106,13 @@ pub enum EngineCmd {
         fingerprint: String,
         settings: MapSettings,
     },
+    /// Zero, one heuristic at a time, the grid's neurons implementing these heuristics (those
+    /// `neuron` matches) and measure the grid's accuracy; see `knockout_job`.
+    Knockout {
+        grid: Arc<LoadedGrid>,
+        neuron: NeuronId,
+        heuristics: Vec<String>,
+    },
     /// Change neurons in the forward passes from the next run on.
     SetInterventions(Interventions),
 }
@@ -117,6 +125,8 @@ pub enum Job {
     Generating,
     /// Building an operand grid's maps (progress in prompts).
     Grid,
+    /// A knockout by heuristic (progress in prompts of the heuristic being tested).
+    Knockout,
 }
 
 /// What the engine tells the UI.
@@ -136,6 +146,7 @@ pub enum EngineMsg {
     Detail(Arc<NeuronDetail>),
     Lens(Arc<LensView>),
     Grid(Arc<LoadedGrid>),
+    Knockout(Arc<KnockoutResult>),
     NextTokens(Arc<NextView>),
     /// A run, step or load ended (finished, failed or cancelled).
     Idle,
@@ -301,6 +312,7 @@ impl Worker {
             EngineCmd::NextTokens { position } => self.next_tokens(position),
             EngineCmd::SetSampling(sampling) => self.with_session(|s| s.set_sampling(sampling)),
             EngineCmd::Grid { fingerprint, settings } => self.grid(&fingerprint, settings),
+            EngineCmd::Knockout { grid, neuron, heuristics } => self.knockout(&grid, neuron, &heuristics),
             // Computed positions keep what they computed: the UI runs the prompt again.
             EngineCmd::SetInterventions(i) => self.with_session(|s| s.set_interventions(i)),
         };
@@ -503,6 +515,18 @@ impl Worker {
         Ok(())
     }
 
+    fn knockout(&mut self, grid: &LoadedGrid, neuron: NeuronId, heuristics: &[String]) -> Result<(), EngineError> {
+        let tx = self.tx.clone();
+        let progress = move |done, total| {
+            let _ = tx.send(EngineMsg::Progress { job: Job::Knockout, done, total });
+        };
+        let flag = self.flag.clone();
+        let control = Control { cancel: Some(&flag), progress: Some(&progress) };
+        let result = knockout_job::run(self.session()?, grid, neuron, heuristics, control)?;
+        self.say(EngineMsg::Knockout(Arc::new(result)));
+        Ok(())
+    }
+
     fn next_tokens(&mut self, position: usize) -> Result<(), EngineError> {
         let session = self.session()?;
         let tok = tokenizer(session)?;
@@ -565,6 +589,7 @@ fn is_long(cmd: &EngineCmd) -> bool {
             | EngineCmd::RunPrompt { .. }
             | EngineCmd::Step { .. }
             | EngineCmd::Grid { .. }
+            | EngineCmd::Knockout { .. }
     )
 }
 

@@ -76,7 +76,8 @@ impl App {
             | EngineMsg::Projection(_)
             | EngineMsg::Detail(_)
             | EngineMsg::Lens(_)
-            | EngineMsg::Grid(_) => {}
+            | EngineMsg::Grid(_)
+            | EngineMsg::Knockout(_) => {}
         }
         let mut effects = self.autorun();
         effects.extend(self.refresh());

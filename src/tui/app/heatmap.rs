@@ -1,5 +1,6 @@
 //! The reducer of heatmap mode: opening a neuron's operand-grid heatmap, asking the worker once for
-//! a grid's maps, the mode's keys, and closing back to where it was opened.
+//! a grid's maps, the mode's keys, knockouts of the shown neuron's heuristics, and closing back to
+//! where it was opened.
 use std::sync::Arc;
 
 use super::{App, Busy, Effect, Focus};
@@ -8,6 +9,7 @@ use crate::science::heuristics::maps::MapSettings;
 use crate::tui::action::Action;
 use crate::tui::grid::{GridChoice, LoadedGrid};
 use crate::tui::heatmap::HeatmapMode;
+use crate::tui::knockout_job::KnockoutResult;
 use crate::tui::ui::heatmap::{ColorDepth, Zoom};
 use crate::tui::ui::{heatmap_screen, layout};
 use crate::tui::worker::{EngineCmd, Job};
@@ -108,10 +110,43 @@ impl App {
         }
     }
 
-    /// Closes the heatmap; the job building its maps, if it still runs, is cancelled with it.
+    /// `K`: asks the worker to knock out, one at a time, the heuristics the shown neuron matches;
+    /// says why not when the maps are not in, the neuron is not in them or matches none.
+    fn knockout_shown(&mut self) -> Vec<Effect> {
+        let Some(mode) = &mut self.heatmap else { return Vec::new() };
+        let neuron = mode.neuron;
+        let Some(grid) = mode.grid.clone().filter(|_| mode.has_neuron()) else {
+            self.error(format!("no maps of {neuron} to read its heuristics from"));
+            return Vec::new();
+        };
+        if mode.heuristics.is_empty() {
+            self.say(format!("{neuron} matches no heuristic: nothing to knock out"));
+            return Vec::new();
+        }
+        if mode.knockout_pending == Some(neuron) {
+            self.say(format!("the knockout of {neuron}'s heuristics is already running"));
+            return Vec::new();
+        }
+        mode.knockout_pending = Some(neuron);
+        let heuristics = mode.heuristics.clone();
+        self.say(format!("knocking out {}: {}", neuron, heuristics.join(", ")));
+        self.start(Busy { job: Job::Knockout, done: 0, total: 0 });
+        vec![Effect::Engine(EngineCmd::Knockout { grid, neuron, heuristics })]
+    }
+
+    /// A knockout's answer: shown if it is for the neuron asked for last.
+    pub(super) fn on_knockout(&mut self, result: Arc<KnockoutResult>) {
+        if let Some(mode) = &mut self.heatmap {
+            mode.set_knockout(result);
+        }
+    }
+
+    /// Closes the heatmap; the job building its maps or a knockout, if one still runs, is
+    /// cancelled with it.
     pub(super) fn close_heatmap(&mut self) -> Vec<Effect> {
         let Some(mode) = self.heatmap.take() else { return Vec::new() };
-        if mode.grid.is_none() && self.grids.is_requested(&mode.settings) {
+        let loading = mode.grid.is_none() && self.grids.is_requested(&mode.settings);
+        if loading || mode.knockout_pending.is_some() {
             self.say("cancelling…");
             return vec![Effect::Cancel];
         }
@@ -120,8 +155,11 @@ impl App {
 
     /// The keys heatmap mode gives their own meaning; None for those that work as everywhere.
     pub(super) fn heatmap_action(&mut self, action: Action) -> Option<Vec<Effect>> {
+        if action == Action::KnockoutHeuristics {
+            return self.heatmap.is_some().then(|| self.knockout_shown());
+        }
         let layers = self.layers();
-        let area = heatmap_screen::areas(&layout::regions(self.size, self)).map;
+        let area = heatmap_screen::areas(&layout::regions(self.size, self), self.heatmap.as_ref()?).map;
         let depth = ColorDepth::for_theme(self.theme.name);
         let mode = self.heatmap.as_mut()?;
         // Pages and zooms are sized by the map's area, which a resize may have changed.

@@ -86,6 +86,7 @@ pub fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
             Job::Prefill => "prefill",
             Job::Generating => "generating",
             Job::Grid => "grid",
+            Job::Knockout => "knockout",
         };
         parts.push(if b.total > 0 {
             format!("⟳ {side}{what} {}/{}", b.done, b.total)

@@ -11,6 +11,6 @@ mod widget;
 mod tests;
 
 pub use palette::{ColorDepth, Palette, Scale};
-pub use panel::{CellPanel, CellReadout, MapKind, Sign};
+pub use panel::{CellPanel, CellReadout, ImportanceRank, MapKind, Sign};
 pub use view::{HeatmapView, Zoom};
 pub use widget::Heatmap;

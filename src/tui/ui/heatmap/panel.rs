@@ -1,5 +1,5 @@
 //! The heatmap's side panel: which map is shown, the prompt under the cursor, the neuron's top
-//! number tokens and the heuristics its map matches. Plain data in, so any caller can fill it.
+//! number tokens, its direct-logit importance and the heuristics its map matches. Plain data in, so any caller can fill it.
 use std::fmt;
 
 use ratatui::buffer::Buffer;
@@ -55,6 +55,16 @@ pub struct CellReadout {
     pub correct: bool,
 }
 
+/// The neuron's direct-logit importance over the grid's correct prompts and its place among its
+/// layer's neurons (1 = most important by mean + std).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImportanceRank {
+    pub mean: f32,
+    pub std: f32,
+    pub rank: usize,
+    pub of: usize,
+}
+
 /// The side panel, drawn as a widget.
 pub struct CellPanel<'a> {
     pub kind: MapKind,
@@ -63,6 +73,8 @@ pub struct CellPanel<'a> {
     pub cell: Option<&'a CellReadout>,
     /// The value vector's top number tokens with their logits, best first.
     pub top_tokens: &'a [(String, f32)],
+    /// None while the neuron's layer is not in the maps.
+    pub importance: Option<ImportanceRank>,
     /// Matched heuristic descriptions with their scores, best first.
     pub matches: &'a [(String, f32)],
     pub theme: &'a Theme,
@@ -95,6 +107,14 @@ impl Widget for CellPanel<'_> {
             tokens.push(Span::styled(format!("{logit:+.2}  "), signed(*logit)));
         }
         lines.push(Line::from(tokens));
+        if let Some(i) = self.importance {
+            // Only the neuron's own push on the answer's logit, not what it does through later layers.
+            lines.push(Line::styled("importance (direct effect only)", t.dim));
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:+.3}", i.mean), signed(i.mean)),
+                Span::raw(format!(" ± {:.3}  rank {}/{}", i.std, i.rank, i.of)),
+            ]));
+        }
         lines.push(Line::styled("matches", t.dim));
         if self.matches.is_empty() {
             lines.push(Line::styled("no heuristic matches", t.dim));
@@ -130,10 +150,11 @@ mod tests {
             sign: Sign::Negative,
             cell: Some(&cell),
             top_tokens: &tokens,
+            importance: Some(ImportanceRank { mean: -0.5, std: 0.125, rank: 3, of: 50 }),
             matches: &matches,
             theme: &theme,
         };
-        let shown = rows(panel, 30, 8);
+        let shown = rows(panel, 32, 10);
         assert_eq!(
             shown,
             [
@@ -142,6 +163,8 @@ mod tests {
                 "model 67  wrong",
                 "top tokens",
                 "6 +2.50  7 -0.25",
+                "importance (direct effect only)",
+                "-0.500 ± 0.125  rank 3/50",
                 "matches",
                 "0.83 result_range_60_70",
                 ""
@@ -157,6 +180,7 @@ mod tests {
             sign: Sign::Positive,
             cell: None,
             top_tokens: &[],
+            importance: None,
             matches: &[],
             theme: &theme,
         };
