@@ -132,9 +132,7 @@ impl GridMaps {
     /// predict; NaN where there is no such token.
     pub fn kv_map(&self, slot: usize, layer: usize, neuron: usize) -> Option<Vec<f32>> {
         let k = self.k_map(slot, layer, neuron)?;
-        let li = self.layer_position(layer)?;
-        let n = self.target_tokens.len();
-        let logits = &self.value_logits[(li * self.d_ff + neuron) * n..][..n];
+        let logits = self.value_logit_row(layer, neuron)?;
         let cells = self.settings.spec.len();
         Some(
             k.iter()
@@ -149,10 +147,15 @@ impl GridMaps {
 
     /// The centred logits of a neuron's value vector for the target tokens, as (token, logit).
     pub fn target_logits(&self, layer: usize, neuron: usize) -> Option<Vec<(u32, f32)>> {
+        let logits = self.value_logit_row(layer, neuron)?;
+        Some(self.target_tokens.iter().copied().zip(logits.iter().copied()).collect())
+    }
+
+    /// A neuron's centred value logits, one per target token: `[target_tokens]`.
+    fn value_logit_row(&self, layer: usize, neuron: usize) -> Option<&[f32]> {
         let li = self.layer_position(layer)?;
         let n = self.target_tokens.len();
-        let logits = &self.value_logits[(li * self.d_ff + neuron) * n..][..n];
-        Some(self.target_tokens.iter().copied().zip(logits.iter().copied()).collect())
+        (neuron < self.d_ff).then(|| &self.value_logits[(li * self.d_ff + neuron) * n..][..n])
     }
 
     /// Legal cells the model answers correctly.
