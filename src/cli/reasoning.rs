@@ -26,11 +26,7 @@ pub struct ReasoningArgs {
 impl ReasoningArgs {
     /// The concept keys reported, in order.
     pub fn concept_keys(&self) -> Vec<String> {
-        if self.concepts.is_empty() {
-            Concepts::built_in().keys().into_iter().map(String::from).collect()
-        } else {
-            self.concepts.clone()
-        }
+        Concepts::chosen_or_built_in(&self.concepts)
     }
 
     /// The neurons with applying labels of the chosen concepts and sources for the model

@@ -75,11 +75,7 @@ pub struct Reasoning {
 impl Reasoning {
     /// The concepts counted, defaulted as `neuronav compare` defaults them.
     pub fn concept_keys(&self) -> Vec<String> {
-        if self.concepts.is_empty() {
-            Concepts::built_in().keys().into_iter().map(String::from).collect()
-        } else {
-            self.concepts.clone()
-        }
+        Concepts::chosen_or_built_in(&self.concepts)
     }
 
     pub fn describe(&self) -> String {

@@ -68,6 +68,16 @@ impl Concepts {
         self.0.iter().map(|c| c.key.as_str()).collect()
     }
 
+    /// The concepts a reasoning-neuron count reports: those `chosen`, or the method's built-in
+    /// ones when none are.
+    pub fn chosen_or_built_in(chosen: &[String]) -> Vec<String> {
+        if chosen.is_empty() {
+            Concepts::built_in().keys().into_iter().map(String::from).collect()
+        } else {
+            chosen.to_vec()
+        }
+    }
+
     /// The concept named `key`, or an error listing the known ones.
     pub fn require(&self, key: &str) -> Result<&Concept> {
         self.get(key)
