@@ -35,10 +35,7 @@ pub fn run(
         session.tokenizer().ok_or_else(|| EngineError::Invalid("a knockout needs the model's tokenizer".into()))?;
     let from = session.model().config().num_layers / 2;
     let maps = &grid.maps;
-    let neurons: Vec<_> = classify_all(maps, &grid.catalog, &ClassifySettings::default())
-        .into_iter()
-        .filter(|n| n.neuron.layer as usize >= from)
-        .collect();
+    let neurons = classify_all(maps, &grid.catalog, &ClassifySettings::default(), from);
     let wanted: HashSet<&String> = heuristics.iter().collect();
     let groups: Vec<_> = groups(maps, &neurons).into_iter().filter(|g| wanted.contains(&g.name)).collect();
     let settings = ByHeuristicSettings { limit: heuristics.len(), ..ByHeuristicSettings::default() };

@@ -49,8 +49,7 @@ impl ClassifyArgs {
         };
         let catalog = Catalog::new(&maps.settings.spec, &CatalogSettings { budget, ..CatalogSettings::default() });
         let settings = ClassifySettings { threshold: self.threshold, ..ClassifySettings::default() };
-        let mut neurons: Vec<NeuronMatches> =
-            classify_all(maps, &catalog, &settings).into_iter().filter(|n| n.neuron.layer as usize >= from).collect();
+        let mut neurons: Vec<NeuronMatches> = classify_all(maps, &catalog, &settings, from);
         if self.candidates > 0 {
             let keep: std::collections::HashSet<_> = maps
                 .settings

@@ -93,7 +93,7 @@ pub fn load(file: &Path) -> Result<GridMaps> {
         if view.dtype() != dtype {
             return Err(bad(format!("tensor '{name}' is not {dtype:?}")));
         }
-        Ok((view.shape().to_vec(), view.data().to_vec()))
+        Ok((view.shape().to_vec(), view.data()))
     };
     let (m_shape, m) = tensor("m", Dtype::F16)?;
     let (lc_shape, lc) = tensor("value_logits", Dtype::F32)?;
@@ -109,7 +109,7 @@ pub fn load(file: &Path) -> Result<GridMaps> {
     Ok(GridMaps {
         settings,
         d_ff,
-        m: bytemuck::pod_collect_to_vec::<u8, f16>(&m),
+        m: bytemuck::pod_collect_to_vec::<u8, f16>(m),
         outcomes,
         targets,
         target_tokens,

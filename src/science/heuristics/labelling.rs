@@ -23,9 +23,15 @@ pub struct NeuronMatches {
     pub matches: Vec<Match>,
 }
 
-/// Classifies every neuron of the kept layers (maps at slot 0, the "=" token).
-pub fn classify_all(maps: &GridMaps, catalog: &Catalog, settings: &ClassifySettings) -> Vec<NeuronMatches> {
-    let layers = &maps.settings.layers;
+/// Classifies every neuron of the kept layers from layer `from` on (maps at slot 0, the "="
+/// token).
+pub fn classify_all(
+    maps: &GridMaps,
+    catalog: &Catalog,
+    settings: &ClassifySettings,
+    from: usize,
+) -> Vec<NeuronMatches> {
+    let layers: Vec<usize> = maps.settings.layers.iter().copied().filter(|&l| l >= from).collect();
     let d_ff = maps.d_ff;
     let matches = classify_many(
         catalog,
