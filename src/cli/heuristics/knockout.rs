@@ -11,7 +11,7 @@ use super::classify_args::ClassifyArgs;
 use super::grid_args::GridArgs;
 use crate::cli::ModelArgs;
 use crate::engine::session::Control;
-use crate::science::heuristics::knockout::{by_heuristic, by_prompt, ByHeuristicSettings};
+use crate::science::heuristics::knockout::{by_heuristic, by_prompt, ByHeuristicSettings, ByPromptSettings};
 use crate::science::heuristics::labelling::groups;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -104,17 +104,9 @@ pub fn run(model_args: &ModelArgs, args: KnockoutArgs) -> Result<()> {
             bar.set_message("knockout by prompt");
             let mut candidates: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
             neurons.iter().for_each(|n| candidates.entry(n.neuron.layer).or_default().push(n.neuron.index));
-            let rows = by_prompt(
-                loaded.model.as_ref(),
-                &loaded.tokenizer,
-                &maps,
-                &groups,
-                &candidates,
-                &args.per_layer,
-                args.prompts,
-                args.seed,
-                control,
-            )?;
+            let settings = ByPromptSettings { per_layer: &args.per_layer, prompts: args.prompts, seed: args.seed };
+            let rows =
+                by_prompt(loaded.model.as_ref(), &loaded.tokenizer, &maps, &groups, &candidates, settings, control)?;
             bar.finish_and_clear();
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);

@@ -104,6 +104,16 @@ pub fn by_heuristic(
     Ok(rows)
 }
 
+/// Sizes of the knockout by prompt.
+#[derive(Debug, Clone, Copy)]
+pub struct ByPromptSettings<'a> {
+    /// Each row's number of neurons zeroed per layer, at most.
+    pub per_layer: &'a [usize],
+    /// Correct prompts sampled.
+    pub prompts: usize,
+    pub seed: u64,
+}
+
 /// One row of the knockout by prompt.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PromptKnockout {
@@ -120,18 +130,16 @@ pub struct PromptKnockout {
 /// hold on it by how many of those heuristics they belong to (per layer), zero the top N per
 /// layer, and compare with zeroing as many random other candidates of the same layers.
 /// `candidates` lists each layer's candidate neurons (the control is drawn from them).
-#[allow(clippy::too_many_arguments)]
 pub fn by_prompt(
     model: &dyn Model,
     tokenizer: &Tokenizer,
     maps: &GridMaps,
     groups: &[HeuristicGroup],
     candidates: &BTreeMap<u32, Vec<u32>>,
-    per_layer: &[usize],
-    prompts_wanted: usize,
-    seed: u64,
+    settings: ByPromptSettings,
     control: Control,
 ) -> Result<Vec<PromptKnockout>> {
+    let ByPromptSettings { per_layer, prompts: prompts_wanted, seed } = settings;
     let prompts = GridPrompts::new(&maps.settings.spec, &maps.settings.prefix, tokenizer)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut cells: Vec<usize> =
