@@ -84,9 +84,9 @@ fn bad_reads_and_empty_branches_are_errors() {
     let mut cache = model.new_cache();
     let none = Interventions::default();
     let bad = model.forward_branches(&[vec![1, 2]], &[(0, 2)], cache.as_mut(), &none, &|| true);
-    assert!(matches!(bad, Err(EngineError::Invalid(m)) if m.contains("no row 2 in branch 0")));
+    assert!(matches!(bad, Err(EngineError::OutOfRange(m)) if m.contains("no row 2 in branch 0")));
     let empty = model.forward_branches(&[vec![1], vec![]], &[(0, 0)], cache.as_mut(), &none, &|| true);
-    assert!(matches!(empty, Err(EngineError::Invalid(_))));
+    assert!(matches!(empty, Err(EngineError::Argument(_))));
     let context = model.config().context_length;
     let long = model.forward_branches(&[vec![1; context + 1]], &[(0, 0)], cache.as_mut(), &none, &|| true);
     assert!(matches!(long, Err(EngineError::ContextOverflow { .. })));

@@ -21,8 +21,21 @@ pub enum EngineError {
     Fetch(String),
     #[error("device: {0}")]
     Device(String),
+    /// A request or setting that cannot be carried out as given: an empty prompt or branch, nothing
+    /// to read, a layer past the model, a prompt prefix the tokenizer merges with what follows.
     #[error("{0}")]
-    Invalid(String),
+    Argument(String),
+    /// An index outside what exists: a token id past the vocabulary, a row past its branch, a
+    /// position not computed, a neuron not in the model.
+    #[error("{0}")]
+    OutOfRange(String),
+    /// What the request works on is not there yet: no model loaded, no prompt run, nothing
+    /// generated to take back.
+    #[error("{0}")]
+    NotReady(String),
+    /// The request needs a tokenizer and the session has none.
+    #[error("{0}")]
+    NoTokenizer(String),
     #[error("cancelled")]
     Cancelled,
 }

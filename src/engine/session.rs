@@ -125,7 +125,7 @@ impl Session {
     /// Tokenizes `prompt` (adding BOS when the model's tokenizer does) and runs it.
     pub fn run_prompt(&mut self, prompt: &str, control: Control) -> Result<()> {
         let tokenizer =
-            self.tokenizer.as_ref().ok_or_else(|| EngineError::Invalid("this session has no tokenizer".into()))?;
+            self.tokenizer.as_ref().ok_or_else(|| EngineError::NoTokenizer("this session has no tokenizer".into()))?;
         let ids = tokenizer.encode(prompt)?;
         self.run_ids(ids, control)
     }
@@ -136,7 +136,7 @@ impl Session {
         self.reset();
         let context = self.model.config().context_length;
         if ids.is_empty() {
-            return Err(EngineError::Invalid("the prompt is empty".into()));
+            return Err(EngineError::Argument("the prompt is empty".into()));
         }
         if ids.len() > context {
             return Err(EngineError::ContextOverflow { tokens: ids.len(), context });
@@ -180,7 +180,7 @@ impl Session {
         let position = self.trace.len();
         let context = self.model.config().context_length;
         if position == 0 {
-            return Err(EngineError::Invalid("run a prompt before stepping".into()));
+            return Err(EngineError::NotReady("run a prompt before stepping".into()));
         }
         if position >= context {
             return Err(EngineError::ContextOverflow { tokens: position + 1, context });

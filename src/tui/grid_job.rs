@@ -19,8 +19,9 @@ pub fn load_or_build(
     settings: MapSettings,
     control: Control,
 ) -> Result<LoadedGrid> {
-    let tokenizer =
-        session.tokenizer().ok_or_else(|| EngineError::Invalid("grid prompts need the model's tokenizer".into()))?;
+    let tokenizer = session
+        .tokenizer()
+        .ok_or_else(|| EngineError::NoTokenizer("grid prompts need the model's tokenizer".into()))?;
     let (maps, _) =
         cache::load_or_build(session.model().as_ref(), tokenizer, cache_dir, fingerprint, settings, control)?;
     let token_texts = maps.target_tokens.iter().map(|&t| tokenizer.token_display(t)).collect();

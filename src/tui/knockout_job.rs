@@ -32,7 +32,7 @@ pub fn run(
     control: Control,
 ) -> Result<KnockoutResult> {
     let tokenizer =
-        session.tokenizer().ok_or_else(|| EngineError::Invalid("a knockout needs the model's tokenizer".into()))?;
+        session.tokenizer().ok_or_else(|| EngineError::NoTokenizer("a knockout needs the model's tokenizer".into()))?;
     let from = session.model().config().num_layers / 2;
     let maps = &grid.maps;
     let neurons = classify_all(maps, &grid.catalog, &ClassifySettings::default(), from);

@@ -327,11 +327,11 @@ impl Worker {
     }
 
     fn session(&self) -> Result<&Session, EngineError> {
-        self.session.as_ref().ok_or_else(|| EngineError::Invalid("no model is loaded yet".into()))
+        self.session.as_ref().ok_or_else(|| EngineError::NotReady("no model is loaded yet".into()))
     }
 
     fn with_session(&mut self, f: impl FnOnce(&mut Session)) -> Result<(), EngineError> {
-        let session = self.session.as_mut().ok_or_else(|| EngineError::Invalid("no model is loaded yet".into()))?;
+        let session = self.session.as_mut().ok_or_else(|| EngineError::NotReady("no model is loaded yet".into()))?;
         f(session);
         if !session.is_empty() {
             self.publish()?;
@@ -397,7 +397,7 @@ impl Worker {
             let _ = tx.send(EngineMsg::Progress { job: Job::Prefill, done, total });
         };
         let flag = self.flag.clone();
-        let session = self.session.as_mut().ok_or_else(|| EngineError::Invalid("no model is loaded yet".into()))?;
+        let session = self.session.as_mut().ok_or_else(|| EngineError::NotReady("no model is loaded yet".into()))?;
         let control = Control { cancel: Some(&flag), progress: Some(&progress) };
         let result = session.run_prompt(text, control);
         self.generation += 1;
@@ -411,7 +411,8 @@ impl Worker {
         for i in 0..n {
             self.say(EngineMsg::Progress { job: Job::Generating, done: i, total: n });
             let control = Control { cancel: Some(&flag), progress: Some(&none) };
-            let session = self.session.as_mut().ok_or_else(|| EngineError::Invalid("no model is loaded yet".into()))?;
+            let session =
+                self.session.as_mut().ok_or_else(|| EngineError::NotReady("no model is loaded yet".into()))?;
             let token = session.step(control)?;
             let eos = session.tokenizer().and_then(|t| t.eos_id());
             self.generation += 1;
@@ -425,9 +426,9 @@ impl Worker {
     }
 
     fn step_back(&mut self) -> Result<(), EngineError> {
-        let session = self.session.as_mut().ok_or_else(|| EngineError::Invalid("no model is loaded yet".into()))?;
+        let session = self.session.as_mut().ok_or_else(|| EngineError::NotReady("no model is loaded yet".into()))?;
         if !session.step_back() {
-            return Err(EngineError::Invalid("nothing generated to take back".into()));
+            return Err(EngineError::NotReady("nothing generated to take back".into()));
         }
         self.generation += 1;
         self.publish()
@@ -483,7 +484,7 @@ impl Worker {
         let c = session.model().config();
         let (layer, index) = (neuron.layer as usize, neuron.index as usize);
         if layer >= c.num_layers || index >= c.intermediate_size {
-            return Err(EngineError::Invalid(format!(
+            return Err(EngineError::OutOfRange(format!(
                 "{neuron} is not in this model ({} layers × {} neurons)",
                 c.num_layers, c.intermediate_size
             )));
@@ -531,7 +532,7 @@ impl Worker {
         let session = self.session()?;
         let tok = tokenizer(session)?;
         if position >= session.len() {
-            return Err(EngineError::Invalid(format!("position {position} is not computed")));
+            return Err(EngineError::OutOfRange(format!("position {position} is not computed")));
         }
         let tokens = session.next_tokens(&[position], NEXT_TOKENS).remove(0);
         let tokens = tokens.into_iter().map(|t| TokenProbView { token: token_view(tok, t.id), prob: t.prob }).collect();
@@ -543,7 +544,7 @@ impl Worker {
         let session = self.session()?;
         let tok = tokenizer(session)?;
         if position >= session.len() {
-            return Err(EngineError::Invalid(format!("position {position} is not computed")));
+            return Err(EngineError::OutOfRange(format!("position {position} is not computed")));
         }
         let model = session.model();
         let (layers, vocab) = (model.config().num_layers, model.config().vocab_size);
@@ -594,7 +595,10 @@ fn is_long(cmd: &EngineCmd) -> bool {
 }
 
 fn tokenizer(session: &Session) -> Result<&Tokenizer, EngineError> {
-    session.tokenizer().map(|t| t.as_ref()).ok_or_else(|| EngineError::Invalid("the session has no tokenizer".into()))
+    session
+        .tokenizer()
+        .map(|t| t.as_ref())
+        .ok_or_else(|| EngineError::NoTokenizer("the session has no tokenizer".into()))
 }
 
 fn token_view(tok: &Tokenizer, id: u32) -> TokenView {

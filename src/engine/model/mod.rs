@@ -135,7 +135,7 @@ impl<B: EngineBackend> Llama<B> {
     ) -> Result<BranchCaptured> {
         let lengths: Vec<usize> = branches.iter().map(Vec::len).collect();
         if lengths.contains(&0) {
-            return Err(EngineError::Invalid("a branch has no tokens".into()));
+            return Err(EngineError::Argument("a branch has no tokens".into()));
         }
         let longest = lengths.iter().copied().max().unwrap_or(0);
         let tokens: Vec<u32> = branches.concat();
@@ -145,11 +145,11 @@ impl<B: EngineBackend> Llama<B> {
         for &(branch, offset) in reads {
             match lengths.get(branch) {
                 Some(&len) if offset < len => rows.push((starts[branch] + offset) as i64),
-                _ => return Err(EngineError::Invalid(format!("no row {offset} in branch {branch} to read"))),
+                _ => return Err(EngineError::OutOfRange(format!("no row {offset} in branch {branch} to read"))),
             }
         }
         if rows.is_empty() {
-            return Err(EngineError::Invalid("nothing to read".into()));
+            return Err(EngineError::Argument("nothing to read".into()));
         }
         let out = self.run_blocks(&tokens, Layout::Branches(&lengths), cache, interventions, keep_going)?;
         let rows = Tensor::<B, 1, Int>::from_data(TensorData::new(rows.clone(), [rows.len()]), &self.device);
@@ -162,13 +162,13 @@ impl<B: EngineBackend> Llama<B> {
     /// Rejects empty runs, runs past the context and ids outside the vocabulary.
     fn check(&self, tokens: &[u32], end: usize) -> Result<()> {
         if tokens.is_empty() {
-            return Err(EngineError::Invalid("no tokens to run".into()));
+            return Err(EngineError::Argument("no tokens to run".into()));
         }
         if end > self.config.context_length {
             return Err(EngineError::ContextOverflow { tokens: end, context: self.config.context_length });
         }
         match tokens.iter().find(|&&id| id as usize >= self.config.vocab_size) {
-            Some(bad) => Err(EngineError::Invalid(format!(
+            Some(bad) => Err(EngineError::OutOfRange(format!(
                 "token id {bad} is outside the vocabulary of {}",
                 self.config.vocab_size
             ))),

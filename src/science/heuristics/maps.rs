@@ -57,10 +57,10 @@ impl GridMaps {
     ) -> Result<GridMaps> {
         let config = model.config();
         if let Some(&bad) = settings.layers.iter().find(|&&l| l >= config.num_layers) {
-            return Err(EngineError::Invalid(format!("layer {bad} is past the model's {} layers", config.num_layers)));
+            return Err(EngineError::Argument(format!("layer {bad} is past the model's {} layers", config.num_layers)));
         }
         if settings.slots == 0 {
-            return Err(EngineError::Invalid("at least one slot (the \"=\" token) is read".into()));
+            return Err(EngineError::Argument("at least one slot (the \"=\" token) is read".into()));
         }
         let prompts = GridPrompts::new(&settings.spec, &settings.prefix, tokenizer)?;
         let (cells, d_ff, n_layers) = (settings.spec.len(), config.intermediate_size, settings.layers.len());

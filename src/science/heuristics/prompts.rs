@@ -55,7 +55,7 @@ impl GridPrompts {
                 let full = tokenizer.encode(&format!("{question}{}", p.result))?;
                 let splits = asked.starts_with(&prefix_ids) && full.starts_with(&asked) && full.len() > asked.len();
                 if !splits || asked.len() == prefix_ids.len() {
-                    return Err(EngineError::Invalid(format!(
+                    return Err(EngineError::Argument(format!(
                         "the tokenizer does not split {question:?}{} after the prefix and the \"=\"; \
                          choose a prefix ending in a newline",
                         p.result
