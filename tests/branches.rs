@@ -3,6 +3,7 @@
 mod common;
 
 use common::{fixture, max_abs_diff};
+use neuronav::engine::hook::Hook;
 use neuronav::engine::intervention::Interventions;
 use neuronav::engine::loader::{self, DeviceChoice, LoadedModel};
 use neuronav::engine::model::WeightDType;
@@ -22,7 +23,7 @@ fn unbatched(loaded: &LoadedModel, prefix: &[u32], branch: &[u32], i: &Intervent
         model.forward(prefix, cache.as_mut(), i, &|| true).unwrap();
     }
     let c = model.forward(branch, cache.as_mut(), i, &|| true).unwrap();
-    (c.m, c.logits)
+    (c.activations.take(Hook::MlpM), c.logits)
 }
 
 fn check(rel: &str, prefix: &[u32], interventions: &Interventions) {

@@ -3,6 +3,7 @@
 mod common;
 
 use common::max_abs_diff;
+use neuronav::engine::hook::Hook;
 use neuronav::engine::intervention::Interventions;
 use neuronav::engine::loader::{self, DeviceChoice, LoadedModel};
 use neuronav::engine::model::WeightDType;
@@ -26,7 +27,7 @@ fn alone(loaded: &LoadedModel, prefix: &[u32], branch: &[u32]) -> Vec<f32> {
     let mut cache = loaded.model.new_cache();
     let none = Interventions::default();
     loaded.model.forward(prefix, cache.as_mut(), &none, &|| true).unwrap();
-    loaded.model.forward(branch, cache.as_mut(), &none, &|| true).unwrap().m
+    loaded.model.forward(branch, cache.as_mut(), &none, &|| true).unwrap().activations.take(Hook::MlpM)
 }
 
 #[test]

@@ -4,6 +4,7 @@ pub mod config;
 pub mod default_model;
 pub mod error;
 pub mod fingerprint;
+pub mod hook;
 pub mod intervention;
 pub mod loader;
 pub mod model;

@@ -84,8 +84,7 @@ impl Session {
 
     fn with_tokenizer(model: Arc<dyn Model>, tokenizer: Option<Arc<Tokenizer>>, settings: SessionSettings) -> Self {
         let cache = model.new_cache();
-        let c = model.config();
-        let trace = Trace::new(c.num_layers, c.hidden_size, c.intermediate_size);
+        let trace = Trace::new(model.config());
         Session { model, tokenizer, cache, settings, trace, prompt_len: 0, interventions: Interventions::default() }
     }
 
@@ -163,15 +162,7 @@ impl Session {
     fn run(&mut self, tokens: &[u32], control: Control) -> Result<()> {
         let keep_going = || !control.cancelled();
         let captured = self.model.forward(tokens, self.cache.as_mut(), &self.interventions, &keep_going)?;
-        self.trace.push(
-            tokens.to_vec(),
-            captured.m,
-            captured.resid_mid,
-            captured.resid_post,
-            captured.logits,
-            self.model.value_norms(),
-            self.settings.top_k,
-        );
+        self.trace.push(tokens.to_vec(), captured, self.model.value_norms(), self.settings.top_k);
         Ok(())
     }
 

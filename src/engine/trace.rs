@@ -1,23 +1,23 @@
 //! What the engine captured at each computed position, kept in host memory.
 //!
-//! Captures are stored as the forward pass produced them: one chunk per pass, each holding
-//! layer-major buffers for its positions. A position's values for one layer are a contiguous slice
-//! of its chunk, and nothing is copied or split per position (which fragmented the heap: a
-//! 912-token prompt cost twice its capture in resident memory).
+//! Activations are stored as the forward pass produced them: one chunk per pass, each holding a
+//! layer-major buffer per hook for its positions. A position's activation at one hook point is a
+//! contiguous slice of its chunk, and nothing is copied or split per position (which fragmented
+//! the heap: a 912-token prompt cost twice its capture in resident memory). Layer-major buffers
+//! also grow by appending, so a pass's layers could be stored one by one as they are computed.
 use rayon::prelude::*;
 
+use super::config::ModelConfig;
+use super::hook::{Captures, Hook, HookPoint};
+use super::model::Captured;
 use super::neuron::{top_k, NeuronHit};
 
 /// The captures of one forward pass over positions `start..start + len`.
 struct Chunk {
     start: usize,
     tokens: Vec<u32>,
-    /// `[n_layers, len, d_ff]`
-    m: Vec<f32>,
-    /// `[n_layers, len, d_model]`
-    resid_mid: Vec<f32>,
-    /// `[n_layers, len, d_model]`
-    resid_post: Vec<f32>,
+    /// Each hook's activations: `[n_layers, len, width]`.
+    activations: Captures<Vec<f32>>,
     /// `[len][n_layers][K]`
     top: Vec<Vec<Vec<NeuronHit>>>,
     /// Next-token logits at the chunk's last position: `[vocab]`.
@@ -34,8 +34,8 @@ impl Chunk {
 pub struct Trace {
     chunks: Vec<Chunk>,
     n_layers: usize,
-    d_model: usize,
-    d_ff: usize,
+    /// Each hook's values per position: d_model or d_ff.
+    widths: Captures<usize>,
 }
 
 /// One position's captures, borrowed from the trace.
@@ -44,8 +44,7 @@ pub struct Position<'a> {
     chunk: &'a Chunk,
     /// Offset within the chunk.
     at: usize,
-    d_model: usize,
-    d_ff: usize,
+    widths: &'a Captures<usize>,
 }
 
 impl<'a> Position<'a> {
@@ -54,24 +53,26 @@ impl<'a> Position<'a> {
         self.chunk.tokens[self.at]
     }
 
-    fn row(&self, buf: &'a [f32], layer: usize, width: usize) -> &'a [f32] {
-        let i = layer * self.chunk.len() + self.at;
-        &buf[i * width..(i + 1) * width]
+    /// The activation at `point`: `[width]` of its hook.
+    pub fn get(&self, point: HookPoint) -> &'a [f32] {
+        let width = self.widths[point.hook];
+        let i = point.layer * self.chunk.len() + self.at;
+        &self.chunk.activations[point.hook][i * width..(i + 1) * width]
     }
 
-    /// Coefficients m of layer `layer`: `[d_ff]`.
+    /// [`Hook::MlpM`] of layer `layer`, the neurons' coefficients: `[d_ff]`.
     pub fn m(&self, layer: usize) -> &'a [f32] {
-        self.row(&self.chunk.m, layer, self.d_ff)
+        self.get(Hook::MlpM.at(layer))
     }
 
-    /// Residual stream before layer `layer`'s feed-forward block: `[d_model]`.
+    /// [`Hook::ResidMid`] of layer `layer`: `[d_model]`.
     pub fn resid_mid(&self, layer: usize) -> &'a [f32] {
-        self.row(&self.chunk.resid_mid, layer, self.d_model)
+        self.get(Hook::ResidMid.at(layer))
     }
 
-    /// Residual stream after layer `layer`'s feed-forward block: `[d_model]`.
+    /// [`Hook::ResidPost`] of layer `layer`: `[d_model]`.
     pub fn resid_post(&self, layer: usize) -> &'a [f32] {
-        self.row(&self.chunk.resid_post, layer, self.d_model)
+        self.get(Hook::ResidPost.at(layer))
     }
 
     /// The top-K neurons of each layer by score: `[n_layers][K]`.
@@ -87,8 +88,8 @@ impl<'a> Position<'a> {
 }
 
 impl Trace {
-    pub fn new(n_layers: usize, d_model: usize, d_ff: usize) -> Self {
-        Trace { chunks: Vec::new(), n_layers, d_model, d_ff }
+    pub fn new(config: &ModelConfig) -> Self {
+        Trace { chunks: Vec::new(), n_layers: config.num_layers, widths: Captures::from_fn(|hook| hook.width(config)) }
     }
 
     /// Number of positions.
@@ -105,7 +106,7 @@ impl Trace {
         let i = self.chunks.partition_point(|c| c.start + c.len() <= p);
         let chunk = &self.chunks[i];
         assert!(p >= chunk.start, "position {p} is not in the trace");
-        Position { chunk, at: p - chunk.start, d_model: self.d_model, d_ff: self.d_ff }
+        Position { chunk, at: p - chunk.start, widths: &self.widths }
     }
 
     pub fn positions(&self) -> impl Iterator<Item = Position<'_>> {
@@ -116,23 +117,13 @@ impl Trace {
         self.chunks.iter().flat_map(|c| c.tokens.iter().copied()).collect()
     }
 
-    /// Records one forward pass over `tokens` at the end of the trace. `m: [n_layers, t, d_ff]`,
-    /// residuals `[n_layers, t, d_model]`, `logits: [vocab]` of the last position; ranks the
-    /// top `k` neurons of every layer and position with `value_norms: [n_layers][d_ff]`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn push(
-        &mut self,
-        tokens: Vec<u32>,
-        m: Vec<f32>,
-        resid_mid: Vec<f32>,
-        resid_post: Vec<f32>,
-        logits: Vec<f32>,
-        value_norms: &[Vec<f32>],
-        k: usize,
-    ) {
+    /// Records one forward pass over `tokens` at the end of the trace; ranks the top `k` neurons
+    /// of every layer and position with `value_norms: [n_layers][d_ff]`.
+    pub fn push(&mut self, tokens: Vec<u32>, captured: Captured, value_norms: &[Vec<f32>], k: usize) {
         let start = self.len();
-        let mut chunk = Chunk { start, tokens, m, resid_mid, resid_post, top: Vec::new(), logits };
-        chunk.top = rank(&chunk, value_norms, self.n_layers, self.d_ff, k);
+        let Captured { activations, logits } = captured;
+        let mut chunk = Chunk { start, tokens, activations, top: Vec::new(), logits };
+        chunk.top = rank(&chunk, value_norms, self.n_layers, self.widths[Hook::MlpM], k);
         self.chunks.push(chunk);
     }
 
@@ -147,9 +138,8 @@ impl Trace {
 
     /// Re-ranks every position with a new K (no forward pass needed).
     pub fn rerank(&mut self, value_norms: &[Vec<f32>], k: usize) {
-        let (n_layers, d_ff) = (self.n_layers, self.d_ff);
         for chunk in &mut self.chunks {
-            chunk.top = rank(chunk, value_norms, n_layers, d_ff, k);
+            chunk.top = rank(chunk, value_norms, self.n_layers, self.widths[Hook::MlpM], k);
         }
     }
 }
@@ -157,13 +147,14 @@ impl Trace {
 /// Top-k neurons per position and layer of a chunk: `[len][n_layers][k]`.
 fn rank(chunk: &Chunk, value_norms: &[Vec<f32>], n_layers: usize, d_ff: usize, k: usize) -> Vec<Vec<Vec<NeuronHit>>> {
     let t = chunk.len();
+    let m = &chunk.activations[Hook::MlpM];
     (0..t)
         .into_par_iter()
         .map(|p| {
             (0..n_layers)
                 .map(|l| {
                     let i = l * t + p;
-                    top_k(&chunk.m[i * d_ff..(i + 1) * d_ff], &value_norms[l], k)
+                    top_k(&m[i * d_ff..(i + 1) * d_ff], &value_norms[l], k)
                 })
                 .collect()
         })

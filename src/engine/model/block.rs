@@ -3,6 +3,7 @@ use burn::prelude::*;
 use burn::tensor::activation::silu;
 use burn::tensor::Int;
 
+use super::super::hook::{Captures, Hook};
 use super::super::intervention::LayerIntervention;
 use super::backend::{EngineBackend, Heads, LayerKv};
 use super::linear::Linear;
@@ -40,12 +41,15 @@ pub enum Layout<'a> {
     Branches(&'a [usize]),
 }
 
-/// What a block hands out besides its output.
-pub struct BlockCapture<B: Backend> {
-    /// The residual stream after attention, before the feed-forward layer: `[t, d_model]`.
-    pub resid_mid: Tensor<B, 2>,
-    /// Neuron coefficients m = silu(x·W_gateᵀ) ⊙ (x·W_upᵀ), the input of down_proj: `[t, d_ff]`.
-    pub m: Tensor<B, 2>,
+/// What every block of one forward pass shares.
+pub struct Pass<'a, B: EngineBackend> {
+    /// Positions already in the cache; the pass's rows come after them.
+    pub start: usize,
+    pub layout: Layout<'a>,
+    pub heads: Heads,
+    /// The RMSNorms' epsilon.
+    pub eps: f32,
+    pub rope: &'a Rope<B>,
 }
 
 /// x ⊙ rsqrt(mean(x²) + eps) ⊙ gain, over the last dimension of `x: [t, d]`.
@@ -83,51 +87,43 @@ fn value_noise_term<B: Backend>(m: Tensor<B, 2>, noise: &[(u32, Vec<f32>)]) -> T
 }
 
 impl<B: EngineBackend> Block<B> {
-    /// Runs the rows of `h: [t, d_model]` after the `start` cached positions, laid out as `layout`
-    /// says; returns the block's output `[t, d_model]`. `intervention` changes chosen neurons of
-    /// the feed-forward layer (see `engine::intervention`).
-    #[allow(clippy::too_many_arguments)]
+    /// Runs the rows of `h: [t, d_model]` after the cached positions, laid out as `pass` says;
+    /// returns every hook's activation, `[t, width]` each, the block's output being
+    /// [`Hook::ResidPost`]. `intervention` changes chosen neurons of the feed-forward layer (see
+    /// `engine::intervention`).
     pub fn forward(
         &self,
         h: Tensor<B, 2>,
-        start: usize,
-        layout: Layout,
-        heads: Heads,
-        eps: f32,
-        rope: &Rope<B>,
+        pass: &Pass<B>,
         cache: &mut B::Kv,
         intervention: Option<&LayerIntervention>,
-    ) -> (Tensor<B, 2>, BlockCapture<B>) {
-        let resid_mid =
-            h.clone() + self.attention(rms_norm(h, &self.attn_norm, eps), start, layout, heads, rope, cache);
-        let x = rms_norm(resid_mid.clone(), &self.ffn_norm, eps);
+    ) -> Captures<Tensor<B, 2>> {
+        let mut captures = Captures::from_fn(|_| None);
+        let resid_mid = h.clone() + self.attention(rms_norm(h, &self.attn_norm, pass.eps), pass, cache);
+        captures[Hook::ResidMid] = Some(resid_mid.clone());
+        let x = rms_norm(resid_mid.clone(), &self.ffn_norm, pass.eps);
         // FFN(x) = W_down · (silu(W_gate·x) ⊙ W_up·x)
         let m = silu(linear(x.clone(), &self.gate_proj)) * linear(x, &self.up_proj);
         let m = match intervention {
             Some(i) => scale_coefficients(m, &i.scale),
             None => m,
         };
+        captures[Hook::MlpM] = Some(m.clone());
         let mut ffn = linear(m.clone(), &self.down_proj);
         if let Some(noise) = intervention.map(|i| &i.noise).filter(|n| !n.is_empty()) {
-            ffn = ffn + value_noise_term(m.clone(), noise);
+            ffn = ffn + value_noise_term(m, noise);
         }
-        (resid_mid.clone() + ffn, BlockCapture { resid_mid, m })
+        captures[Hook::ResidPost] = Some(resid_mid + ffn);
+        captures.map(|hook, t| t.unwrap_or_else(|| panic!("a block computes every hook, but not {hook}")))
     }
 
     /// Causal grouped-query attention of `x: [t, d_model]` over the cache and itself.
-    fn attention(
-        &self,
-        x: Tensor<B, 2>,
-        start: usize,
-        layout: Layout,
-        heads: Heads,
-        rope: &Rope<B>,
-        cache: &mut B::Kv,
-    ) -> Tensor<B, 2> {
+    fn attention(&self, x: Tensor<B, 2>, pass: &Pass<B>, cache: &mut B::Kv) -> Tensor<B, 2> {
+        let (start, heads, rope) = (pass.start, pass.heads, pass.rope);
         let q = linear(x.clone(), &self.q_proj);
         let k = linear(x.clone(), &self.k_proj);
         let v = linear(x, &self.v_proj);
-        let attended = match layout {
+        let attended = match pass.layout {
             Layout::Sequence => <B as EngineBackend>::attention(q, k, v, start, heads, rope, cache),
             Layout::Branches(lengths) => {
                 // Each branch is small, so it attends on its own after the shared cache; the

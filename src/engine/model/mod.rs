@@ -16,13 +16,14 @@ use burn::tensor::{DType, Int};
 
 pub use backend::{EngineBackend, Heads, LayerKv};
 pub use block::rms_norm;
-use block::{Block, Layout};
+use block::{Block, Layout, Pass};
 use linear::Linear;
 pub use load::WeightDType;
 use rope::Rope;
 
 use super::config::ModelConfig;
 use super::error::{EngineError, Result};
+use super::hook::{Captures, Hook};
 use super::intervention::Interventions;
 
 /// A loaded model on one device.
@@ -68,12 +69,8 @@ impl<B: EngineBackend> KvCache<B> {
 
 /// What one forward pass over `t` positions captured, in host memory.
 pub struct Captured {
-    /// Coefficients m: `[n_layers, t, d_ff]`, flattened.
-    pub m: Vec<f32>,
-    /// Residual stream before each feed-forward layer: `[n_layers, t, d_model]`.
-    pub resid_mid: Vec<f32>,
-    /// Residual stream after each feed-forward layer: `[n_layers, t, d_model]`.
-    pub resid_post: Vec<f32>,
+    /// Every hook of every layer, layer-major: `[n_layers, t, width]` each, flattened.
+    pub activations: Captures<Vec<f32>>,
     /// Next-token logits at the last position: `[vocab]`.
     pub logits: Vec<f32>,
 }
@@ -81,20 +78,10 @@ pub struct Captured {
 /// What a forward pass over branches (see [`Llama::forward_branches`]) captured at the rows it
 /// was asked to read, in host memory.
 pub struct BranchCaptured {
-    /// Coefficients m: `[n_layers, reads, d_ff]`, flattened.
+    /// [`Hook::MlpM`] of every layer: `[n_layers, reads, d_ff]`, flattened.
     pub m: Vec<f32>,
     /// Next-token logits: `[reads, vocab]`, flattened.
     pub logits: Vec<f32>,
-}
-
-/// Per-layer outputs of the blocks over `t` rows.
-struct BlockOutputs<B: Backend> {
-    /// `[n_layers][t, d_ff]`
-    m: Vec<Tensor<B, 2>>,
-    /// `[n_layers][t, d_model]`
-    resid_mid: Vec<Tensor<B, 2>>,
-    /// `[n_layers][t, d_model]`; the last one is the final residual stream.
-    resid_post: Vec<Tensor<B, 2>>,
 }
 
 impl<B: EngineBackend> Llama<B> {
@@ -110,13 +97,13 @@ impl<B: EngineBackend> Llama<B> {
     ) -> Result<Captured> {
         let t = tokens.len();
         self.check(tokens, cache.len() + t)?;
-        let out = self.run_blocks(tokens, Layout::Sequence, cache, interventions, keep_going)?;
-        let last = out.resid_post.last().expect("at least one layer").clone().narrow(0, t - 1, 1);
-        let logits = self.unembed(rms_norm(last, &self.final_norm, self.config.rms_norm_eps));
+        let mut layers = Captures::from_fn(|_| Vec::with_capacity(self.blocks.len()));
+        let mut keep =
+            |captures: Captures<Tensor<B, 2>>| captures.into_iter().for_each(|(hook, x)| layers[hook].push(x));
+        let last = self.run_blocks(tokens, Layout::Sequence, cache, interventions, keep_going, &mut keep)?;
+        let logits = self.unembed(rms_norm(last.narrow(0, t - 1, 1), &self.final_norm, self.config.rms_norm_eps));
         Ok(Captured {
-            m: to_host(Tensor::cat(out.m, 0)),
-            resid_mid: to_host(Tensor::cat(out.resid_mid, 0)),
-            resid_post: to_host(Tensor::cat(out.resid_post, 0)),
+            activations: layers.map(|_, per_layer| to_host(Tensor::cat(per_layer, 0))),
             logits: to_host(logits),
         })
     }
@@ -151,11 +138,11 @@ impl<B: EngineBackend> Llama<B> {
         if rows.is_empty() {
             return Err(EngineError::Argument("nothing to read".into()));
         }
-        let out = self.run_blocks(&tokens, Layout::Branches(&lengths), cache, interventions, keep_going)?;
         let rows = Tensor::<B, 1, Int>::from_data(TensorData::new(rows.clone(), [rows.len()]), &self.device);
-        let m: Vec<_> = out.m.into_iter().map(|m| m.select(0, rows.clone())).collect();
-        let last = out.resid_post.last().expect("at least one layer").clone().select(0, rows);
-        let logits = self.unembed(rms_norm(last, &self.final_norm, self.config.rms_norm_eps));
+        let mut m = Vec::with_capacity(self.blocks.len());
+        let mut read = |captures: Captures<Tensor<B, 2>>| m.push(captures.take(Hook::MlpM).select(0, rows.clone()));
+        let last = self.run_blocks(&tokens, Layout::Branches(&lengths), cache, interventions, keep_going, &mut read)?;
+        let logits = self.unembed(rms_norm(last.select(0, rows), &self.final_norm, self.config.rms_norm_eps));
         Ok(BranchCaptured { m: to_host(Tensor::cat(m, 0)), logits: to_host(logits) })
     }
 
@@ -176,8 +163,9 @@ impl<B: EngineBackend> Llama<B> {
         }
     }
 
-    /// Every block over the rows of `tokens`, after the cached positions. On cancellation the
-    /// cache is rolled back.
+    /// Every block over the rows of `tokens`, after the cached positions: hands each layer's
+    /// activations to `sink` as the layer finishes and returns the last layer's output
+    /// `[t, d_model]`. On cancellation the cache is rolled back.
     fn run_blocks(
         &self,
         tokens: &[u32],
@@ -185,32 +173,34 @@ impl<B: EngineBackend> Llama<B> {
         cache: &mut KvCache<B>,
         interventions: &Interventions,
         keep_going: &dyn Fn() -> bool,
-    ) -> Result<BlockOutputs<B>> {
+        sink: &mut dyn FnMut(Captures<Tensor<B, 2>>),
+    ) -> Result<Tensor<B, 2>> {
         let start = cache.len();
         let t = tokens.len();
         let ids: Vec<i64> = tokens.iter().map(|&id| id as i64).collect();
         let ids = Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [t]), &self.device);
         let mut h = self.embed.clone().select(0, ids);
-        let heads = Heads {
-            n_heads: self.config.num_heads,
-            n_kv_heads: self.config.num_kv_heads,
-            head_dim: self.config.head_dim,
+        let pass = Pass {
+            start,
+            layout,
+            heads: Heads {
+                n_heads: self.config.num_heads,
+                n_kv_heads: self.config.num_kv_heads,
+                head_dim: self.config.head_dim,
+            },
+            eps: self.config.rms_norm_eps,
+            rope: &self.rope,
         };
-        let mut out = BlockOutputs { m: Vec::new(), resid_mid: Vec::new(), resid_post: Vec::new() };
         for (l, (block, layer_cache)) in self.blocks.iter().zip(cache.layers.iter_mut()).enumerate() {
             if !keep_going() {
                 cache.truncate(start);
                 return Err(EngineError::Cancelled);
             }
-            let eps = self.config.rms_norm_eps;
-            let (post, capture) =
-                block.forward(h, start, layout, heads, eps, &self.rope, layer_cache, interventions.layer(l));
-            out.m.push(capture.m);
-            out.resid_mid.push(capture.resid_mid);
-            out.resid_post.push(post.clone());
-            h = post;
+            let captures = block.forward(h, &pass, layer_cache, interventions.layer(l));
+            h = captures[Hook::ResidPost].clone();
+            sink(captures);
         }
-        Ok(out)
+        Ok(h)
     }
 
     /// Bytes of weights a single-position forward pass reads (see [`Linear::bytes_per_row_product`]).
