@@ -3,6 +3,7 @@ pub mod checkpoint;
 pub mod gguf;
 pub mod host;
 pub mod quant;
+pub mod quantize;
 pub mod safetensors;
 
 pub use host::{HostData, HostTensor};
