@@ -1,6 +1,7 @@
 //! Bytes on disk to host tensors: safetensors (Hugging Face directories) and GGUF.
 pub mod checkpoint;
 pub mod gguf;
+pub mod gguf_writer;
 pub mod host;
 pub mod quant;
 pub mod quantize;
