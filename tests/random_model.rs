@@ -106,3 +106,62 @@ fn loads_and_runs_in_every_scheme() {
         assert_eq!(session.len(), ids.len() + 3);
     }
 }
+
+/// `bench --random PRESET --weights SCHEME` writes the file into the cache once, reports its path
+/// and size, benchmarks it through the tokenizer-bearing load path, and reuses it the next time.
+#[test]
+fn bench_writes_then_reuses_the_file() {
+    let home = tempfile::tempdir().unwrap();
+    let bench = || -> serde_json::Value {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_neuronav"))
+            .env("NEURONAV_HOME", home.path())
+            .args(["--device", "cpu", "bench", "--random", "smollm2-135m", "--weights", "q8_0"])
+            .args(["--tokens", "8", "--decode", "2", "--repeat", "1", "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let first = bench();
+    let file = &first["weights_file"];
+    let path = home.path().join("cache/random-models/smollm2-135m-q8_0-seed0.gguf");
+    assert_eq!(file["path"].as_str(), path.to_str());
+    assert_eq!(file["bytes"].as_u64(), Some(std::fs::metadata(&path).unwrap().len()));
+    assert!(file["write_seconds"].as_f64().is_some());
+    assert_eq!(first["prompt_tokens"].as_u64(), Some(8));
+    let second = bench();
+    assert_eq!(second["weights_file"]["path"], file["path"]);
+    assert!(second["weights_file"]["write_seconds"].is_null(), "the file is reused");
+}
+
+/// Llama-2-7B's file in Q4_K_M (4 GB, minutes to write): the tensor table and metadata open and
+/// validate, the configuration and 32000-token tokenizer come from them, and writing it kept
+/// memory bounded. Loading its weights needs more memory than a test should take.
+/// `cargo test --release --test random_model -- --ignored`
+#[test]
+#[ignore]
+fn llama2_7b_file() {
+    use neuronav::engine::config::{self, Preset};
+    use neuronav::engine::tokenizer::Tokenizer;
+    let dir = tempfile::tempdir().unwrap();
+    let random = RandomModel {
+        config: Preset::Llama2_7b.config(),
+        scheme: WeightScheme::Q4_K_M,
+        seed: 0,
+        name: "llama2-7b".into(),
+    };
+    let started = std::time::Instant::now();
+    let (path, _) = random.ensure(dir.path(), &|_, _| {}).unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    let bytes = std::fs::metadata(&path).unwrap().len();
+    let gguf = GgufFile::open(&path).unwrap();
+    random.check(&gguf).unwrap();
+    let resolved = config::from_gguf(&gguf).unwrap();
+    assert_eq!(resolved, ModelConfig { rope_layout: RopeLayout::Interleaved, ..random.config.clone() });
+    let tokenizer = Tokenizer::from_gguf(&gguf).unwrap();
+    assert_eq!(tokenizer.vocab_size(), 32000);
+    let peak = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let peak = peak.lines().find(|l| l.starts_with("VmHWM")).unwrap_or("VmHWM: unknown").to_string();
+    eprintln!("{}: {:.2} GB in {seconds:.0} s; {peak}", path.display(), bytes as f64 / 1e9);
+    assert!((3.8e9..4.2e9).contains(&(bytes as f64)), "{bytes} bytes");
+}
