@@ -9,6 +9,7 @@ pub mod intervention;
 pub mod loader;
 pub mod model;
 pub mod neuron;
+pub mod random_model;
 pub mod runtime;
 pub mod sampling;
 pub mod session;
