@@ -12,6 +12,7 @@ use super::ModelArgs;
 use crate::engine::config::Preset;
 use crate::engine::loader;
 use crate::engine::session::{Control, Session, SessionSettings};
+use crate::paths::Paths;
 use crate::science::projection::ProjectionSettings;
 use crate::science::prompts;
 use crate::science::vocab_index::VocabIndex;
@@ -93,7 +94,7 @@ struct IndexReport {
     search_hits: usize,
 }
 
-pub fn run(model_args: &ModelArgs, args: BenchArgs) -> Result<()> {
+pub fn run(model_args: &ModelArgs, paths: &Paths, args: BenchArgs) -> Result<()> {
     let started = Instant::now();
     let (mut session, ids, name) = match args.random {
         Some(preset) => {
@@ -111,7 +112,7 @@ pub fn run(model_args: &ModelArgs, args: BenchArgs) -> Result<()> {
                 Some(f) => std::fs::read_to_string(f).wrap_err_with(|| format!("reading {}", f.display()))?,
                 None => method_prompt(&args.data)?,
             };
-            let loaded = model_args.load()?;
+            let loaded = model_args.load(paths)?;
             let ids = loaded.tokenizer.encode(&prompt)?;
             let name = loaded.path.display().to_string();
             (Session::new(loaded.model, loaded.tokenizer, SessionSettings::default()), ids, name)

@@ -12,6 +12,7 @@ use super::reasoning::ReasoningArgs;
 use super::ModelArgs;
 use crate::engine::neuron::NeuronId;
 use crate::engine::session::{Session, SessionSettings};
+use crate::paths::Paths;
 use crate::science::analysis::counting::{Activations, Tally};
 use crate::science::analysis::{sample, variants};
 use crate::tui::compare::Reasoning;
@@ -138,7 +139,7 @@ struct Report {
     only_b: Vec<NeuronId>,
 }
 
-pub fn run(model_args: &ModelArgs, args: CompareArgs, explorer: TuiArgs) -> Result<()> {
+pub fn run(model_args: &ModelArgs, paths: &Paths, args: CompareArgs, explorer: TuiArgs) -> Result<()> {
     let q = &args.question;
     let prompt_a = q.prompt(&args.prompt_a, &args.prompt_file_a, &args.variant_a).wrap_err("prompt A")?;
     let prompt_b = q.prompt(&args.prompt_b, &args.prompt_file_b, &args.variant_b).wrap_err("prompt B")?;
@@ -154,10 +155,10 @@ pub fn run(model_args: &ModelArgs, args: CompareArgs, explorer: TuiArgs) -> Resu
             db: r.db.clone(),
             method: q.method_data(&explorer.data),
         };
-        return crate::tui::run(model_args, explorer, Some(start));
+        return crate::tui::run(model_args, paths.clone(), explorer, Some(start));
     }
-    let loaded = model_args.load()?;
-    let neurons = args.reasoning.load(&loaded.fingerprint)?;
+    let loaded = model_args.load(paths)?;
+    let neurons = args.reasoning.load(&loaded.fingerprint, paths)?;
     let settings = SessionSettings { top_k: args.top_k, ..Default::default() };
     let side = |prompt: &str| -> Result<Side> {
         let mut session = Session::new(loaded.model.clone(), loaded.tokenizer.clone(), settings);

@@ -12,6 +12,7 @@ use super::ModelArgs;
 use crate::engine::intervention::Interventions;
 use crate::engine::neuron::NeuronId;
 use crate::engine::session::{Control, Session, SessionSettings, TokenProb};
+use crate::paths::Paths;
 use crate::science::analysis::ablation::{self, AblationMode};
 use crate::tui::interventions::Changes;
 use crate::tui::{CompareStart, TuiArgs};
@@ -76,7 +77,7 @@ struct Report {
     intervened: RunReport,
 }
 
-pub fn run(model_args: &ModelArgs, args: InterveneArgs, explorer: TuiArgs) -> Result<()> {
+pub fn run(model_args: &ModelArgs, paths: &Paths, args: InterveneArgs, explorer: TuiArgs) -> Result<()> {
     let prompt = args.question.prompt(&args.prompt, &args.prompt_file, &args.variant)?;
     let ablated = args.ablate.as_deref().map(ablation::parse_ids).transpose()?.unwrap_or_default();
     let scaled = args.scale.iter().map(|s| ablation::parse_scale(s).wrap_err("--scale")).collect::<Result<Vec<_>>>()?;
@@ -94,9 +95,9 @@ pub fn run(model_args: &ModelArgs, args: InterveneArgs, explorer: TuiArgs) -> Re
             db: None,
             method: args.question.method_data(&explorer.data),
         };
-        return crate::tui::run(model_args, explorer, Some(start));
+        return crate::tui::run(model_args, paths.clone(), explorer, Some(start));
     }
-    let loaded = model_args.load()?;
+    let loaded = model_args.load(paths)?;
     let c = &loaded.config;
     let all: Vec<NeuronId> = ablated.iter().copied().chain(scaled.iter().map(|s| s.0)).collect();
     ablation::check_ids(&all, c.num_layers, c.intermediate_size)?;

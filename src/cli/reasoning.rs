@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use color_eyre::eyre::{eyre, Result};
+use color_eyre::eyre::Result;
 
 use crate::paths::Paths;
 use crate::science::analysis::counting::{ReasoningNeurons, Selection};
@@ -31,11 +31,8 @@ impl ReasoningArgs {
 
     /// The neurons with applying labels of the chosen concepts and sources for the model
     /// `fingerprint`.
-    pub fn load(&self, fingerprint: &str) -> Result<ReasoningNeurons> {
-        let path = match &self.db {
-            Some(p) => p.clone(),
-            None => LabelStore::default_path(&Paths::resolve().map_err(|e| eyre!(e))?.data),
-        };
+    pub fn load(&self, fingerprint: &str, paths: &Paths) -> Result<ReasoningNeurons> {
+        let path = self.db.clone().unwrap_or_else(|| LabelStore::default_path(&paths.data));
         let store = LabelStore::open(&path, fingerprint)?;
         let selection = Selection { concepts: self.concept_keys(), sources: self.sources.clone() };
         let neurons = ReasoningNeurons::from_labels(&store.labels_by_neuron()?, &selection);

@@ -84,8 +84,7 @@ pub struct CompareStart {
 /// leaves the terminal restored.
 const PANIC_FOR_TESTS: &str = "NEURONAV_TEST_PANIC";
 
-pub fn run(model: &ModelArgs, args: TuiArgs, start: Option<CompareStart>) -> Result<()> {
-    let paths = Paths::resolve().map_err(|e| eyre!(e))?;
+pub fn run(model: &ModelArgs, paths: Paths, args: TuiArgs, start: Option<CompareStart>) -> Result<()> {
     let (keymap, warnings) = Keymap::load(&paths.config.join("keymap.toml")).map_err(|e| eyre!(e))?;
     let theme = match &args.theme {
         Some(name) => {
