@@ -7,7 +7,7 @@ use half::f16;
 use neuronav::engine::intervention::Interventions;
 use neuronav::engine::neuron::{NeuronHit, NeuronId};
 use neuronav::engine::session::SessionSettings;
-use neuronav::science::analysis::counting::ReasoningNeurons;
+use neuronav::science::analysis::counting::{ReasoningNeurons, ReasoningSelection};
 use neuronav::science::heuristics::cache;
 use neuronav::science::heuristics::grid::{GridSpec, Operator};
 use neuronav::science::heuristics::knockout::HeuristicKnockout;
@@ -16,7 +16,7 @@ use neuronav::science::labels::label::{Label, NewVerdict, Verdict, VerdictKind};
 use neuronav::science::labels::store::QueueItem;
 use neuronav::tui::action::Action;
 use neuronav::tui::app::{App, Effect, Focus, SearchHit, SortBy};
-use neuronav::tui::compare::{Drive, Reasoning, Side};
+use neuronav::tui::compare::{Drive, Side};
 use neuronav::tui::grid::{GridChoice, LoadedGrid};
 use neuronav::tui::keymap::{Keymap, Mode};
 use neuronav::tui::knockout_job::KnockoutResult;
@@ -875,7 +875,7 @@ fn compare_mode_runs_and_steps_both_sides_and_the_drive_picks_one() {
     let effects = app.on_key(key('c'));
     assert!(app.compare.open);
     assert_eq!(app.compare.prompt_text(), "Tom has 3 apples", "B starts as A's prompt");
-    let concepts = Reasoning::default().concept_keys();
+    let concepts = ReasoningSelection::method_concepts().concept_keys();
     assert_eq!(concepts.len(), 7, "the method's concepts");
     assert!(effects.contains(&Effect::Labels(LabelCmd::Reasoning { concepts, sources: vec![] })), "{effects:?}");
 
@@ -994,7 +994,7 @@ fn b_follows_as_position_and_reasoning_neurons_are_counted_per_concept() {
     assert_eq!((app.position, app.position_b()), (4, Some(2)));
     app.on_key(key(']'));
 
-    let concepts = Reasoning::default().concept_keys();
+    let concepts = ReasoningSelection::method_concepts().concept_keys();
     let neurons = ReasoningNeurons::from_pairs([
         (NeuronId { layer: 0, index: 1 }, "add".to_string()),
         (NeuronId { layer: 2, index: 25 }, "formula".to_string()),

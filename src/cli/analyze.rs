@@ -136,7 +136,7 @@ fn run_analysis(model_args: &ModelArgs, paths: &Paths, args: RunArgs) -> Result<
         top_k: args.top_k,
         answer_occurrence: args.answer_occurrence,
         variants: all_variants.iter().map(|v| v.name.clone()).collect(),
-        concepts: args.reasoning.concept_keys(),
+        concepts: args.reasoning.selection().concept_keys(),
         neurons: neurons
             .ids()
             .into_iter()

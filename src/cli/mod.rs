@@ -3,6 +3,7 @@ mod analyze;
 mod bench;
 mod bench_grid;
 mod compare;
+mod explore;
 mod heuristics;
 mod index;
 mod inspect;
@@ -28,7 +29,7 @@ pub struct Cli {
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
-    pub explorer: crate::tui::TuiArgs,
+    pub explorer: explore::ExplorerArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -99,7 +100,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Intervene(args)) => intervene::run(model, paths, args, cli.explorer),
         Some(Command::Analyze(args)) => analyze::run(model, paths, args),
         Some(Command::Heuristics(command)) => heuristics::run(model, paths, command),
-        None => crate::tui::run(model, paths.clone(), cli.explorer, None),
+        None => explore::open(model, paths, cli.explorer, None),
     }
 }
 

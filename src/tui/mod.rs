@@ -11,7 +11,6 @@ pub mod export;
 pub mod grid;
 pub mod grid_job;
 pub mod heatmap;
-pub mod interventions;
 pub mod key;
 pub mod keymap;
 pub mod knockout_job;
@@ -28,38 +27,46 @@ pub mod worker;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use crossbeam_channel::{select, unbounded};
 use crossterm::event::{Event, KeyEventKind};
 
 use self::app::{App, Effect};
-use self::compare::{Reasoning, Side};
-use self::interventions::Changes;
+use self::compare::Side;
 use self::keymap::Keymap;
 use self::label_worker::LabelWorker;
-use self::prompts::MethodData;
 use self::theme::ThemeName;
 use self::worker::{Engine, EngineCmd};
-use crate::cli::ModelArgs;
+use crate::engine::loader::DeviceChoice;
+use crate::engine::model::WeightDType;
 use crate::engine::session::SessionSettings;
 use crate::paths::Paths;
+use crate::science::analysis::changes::Changes;
+use crate::science::analysis::counting::ReasoningSelection;
+use crate::science::analysis::variants::MethodData;
 use crate::science::labels::store::LabelStore;
 
-/// Options of the explorer (`neuronav` with no subcommand).
-#[derive(Debug, Args)]
-pub struct TuiArgs {
-    /// Open with the prompt in this file
-    #[arg(long, value_name = "FILE")]
+/// The model the explorer opens.
+#[derive(Debug, Clone)]
+pub struct ModelSpec {
+    /// A Hugging Face Llama directory or a GGUF file; None: the default model, fetched when missing.
+    pub path: Option<PathBuf>,
+    pub device: DeviceChoice,
+    pub dtype: WeightDType,
+}
+
+/// How the explorer opens.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// A file whose text the prompt starts with.
     pub open: Option<PathBuf>,
-    /// dark, light, basic (16 colours) or plain; NO_COLOR selects plain
-    #[arg(long)]
+    /// The theme's name (dark, light, basic, plain); None: from the environment (NO_COLOR selects
+    /// plain).
     pub theme: Option<String>,
-    /// Neurons kept per layer and position
-    #[arg(long, default_value_t = 20)]
+    /// Neurons kept per layer and position.
     pub top_k: usize,
-    /// The method's data directory, whose prompts/*.txt variants the prompt picker offers
-    #[arg(long, value_name = "DIR", default_value = "../shared/data/rai-yao-2024")]
+    /// The method's data directory: the picker offers its prompt variants, and `:variant` builds
+    /// prompts from it unless compare mode's start says otherwise.
     pub data: PathBuf,
 }
 
@@ -71,7 +78,7 @@ pub struct CompareStart {
     /// Tokens generated on each side after the prompt, as `neuronav compare --generate` does.
     pub generate: usize,
     pub top_k: usize,
-    pub reasoning: Reasoning,
+    pub reasoning: ReasoningSelection,
     /// Run B's interventions.
     pub changes: Changes,
     /// The label store [default: labels.sqlite3 in the data directory].
@@ -84,20 +91,20 @@ pub struct CompareStart {
 /// leaves the terminal restored.
 const PANIC_FOR_TESTS: &str = "NEURONAV_TEST_PANIC";
 
-pub fn run(model: &ModelArgs, paths: Paths, args: TuiArgs, start: Option<CompareStart>) -> Result<()> {
+pub fn run(model: ModelSpec, paths: Paths, options: Options, start: Option<CompareStart>) -> Result<()> {
     let (keymap, warnings) = Keymap::load(&paths.config.join("keymap.toml")).map_err(|e| eyre!(e))?;
-    let theme = match &args.theme {
+    let theme = match &options.theme {
         Some(name) => {
             ThemeName::parse(name).ok_or_else(|| eyre!("unknown theme '{name}' (dark, light, basic, plain)"))?
         }
         None => ThemeName::from_env(),
     };
     let mut prompts = prompts::examples();
-    let (variants, problems) = prompts::method_variants(&args.data);
+    let (variants, problems) = prompts::method_variants(&options.data);
     prompts.extend(variants);
     let mut app = App::new(keymap, prompts, theme);
-    app.settings.top_k = args.top_k.max(1);
-    if let Some(file) = &args.open {
+    app.settings.top_k = options.top_k.max(1);
+    if let Some(file) = &options.open {
         let text =
             std::fs::read_to_string(file).wrap_err_with(|| format!("reading the prompt from {}", file.display()))?;
         app.set_prompt(&text);
@@ -105,7 +112,7 @@ pub fn run(model: &ModelArgs, paths: Paths, args: TuiArgs, start: Option<Compare
     if let Some(w) = warnings.into_iter().chain(problems).next() {
         app.on_prompt_file(std::path::Path::new(""), Err(w));
     }
-    let mut method = MethodData::in_dir(&args.data);
+    let mut method = MethodData::in_dir(&options.data);
     let mut db = LabelStore::default_path(&paths.data);
     if let Some(start) = start {
         app.settings.top_k = start.top_k.max(1);
@@ -118,7 +125,7 @@ pub fn run(model: &ModelArgs, paths: Paths, args: TuiArgs, start: Option<Compare
     let engine_b = Engine::spawn(paths.clone());
     let engine = Engine::spawn(paths);
     engine.send(EngineCmd::Load {
-        model: model.model.clone(),
+        model: model.path,
         device: model.device,
         dtype: model.dtype,
         settings: SessionSettings { top_k: app.settings.top_k, sampling: app.settings.sampling() },
@@ -229,7 +236,7 @@ fn main_loop(tui: &mut terminal::Tui, app: &mut App, workers: &Workers) -> Resul
                     app.on_prompt_for(Side::B, &path.display().to_string(), text);
                 }
                 Effect::VariantPrompt { side, variant, question } => {
-                    let (what, text) = method.prompt(&variant, question);
+                    let (what, text) = prompts::variant_prompt(method, &variant, question);
                     app.on_prompt_for(side, &what, text);
                 }
             }

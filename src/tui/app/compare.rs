@@ -6,9 +6,9 @@ use super::{App, Busy, Effect, Focus};
 use crate::engine::neuron::NeuronId;
 use crate::engine::session::SessionSettings;
 use crate::science::analysis::ablation::{check_ids, AblationMode};
-use crate::science::analysis::counting::ReasoningNeurons;
-use crate::tui::compare::{self, Reasoning, Side};
-use crate::tui::interventions::Changes;
+use crate::science::analysis::changes::Changes;
+use crate::science::analysis::counting::{ReasoningNeurons, ReasoningSelection};
+use crate::tui::compare::{self, Side};
 use crate::tui::label_worker::LabelCmd;
 use crate::tui::worker::{EngineCmd, EngineMsg, Job, SharedModel};
 
@@ -86,7 +86,14 @@ impl App {
 
     /// Opens in compare mode with these prompts, reasoning neurons and interventions; both runs
     /// start, and generate `generate` tokens, once both sessions exist.
-    pub fn start_compare(&mut self, a: &str, b: &str, generate: usize, reasoning: Reasoning, changes: Changes) {
+    pub fn start_compare(
+        &mut self,
+        a: &str,
+        b: &str,
+        generate: usize,
+        reasoning: ReasoningSelection,
+        changes: Changes,
+    ) {
         self.set_prompt(a);
         self.compare.set_prompt(b);
         self.compare.reasoning = reasoning;
