@@ -9,8 +9,8 @@ use crate::science::analysis::ablation::{check_ids, AblationMode};
 use crate::science::analysis::changes::Changes;
 use crate::science::analysis::counting::{ReasoningNeurons, ReasoningSelection};
 use crate::tui::compare::{self, Side};
+use crate::tui::engine_messages::{EngineCmd, EngineMsg, Job, SharedModel};
 use crate::tui::label_worker::LabelCmd;
-use crate::tui::worker::{EngineCmd, EngineMsg, Job, SharedModel};
 
 impl App {
     /// Whether run A or run B is computing.

@@ -7,12 +7,12 @@ use super::{App, Busy, Effect, Focus};
 use crate::engine::neuron::NeuronId;
 use crate::science::heuristics::maps::MapSettings;
 use crate::tui::action::Action;
+use crate::tui::engine_messages::{EngineCmd, Job};
 use crate::tui::grid::{GridChoice, LoadedGrid};
 use crate::tui::heatmap::HeatmapMode;
 use crate::tui::knockout_job::KnockoutResult;
 use crate::tui::ui::heatmap::{ColorDepth, Zoom};
 use crate::tui::ui::{heatmap_screen, layout};
-use crate::tui::worker::{EngineCmd, Job};
 
 impl App {
     /// Opens the heatmap of the review item, the detail pane's neuron or the layer pane's cursor.

@@ -8,8 +8,8 @@ use ratatui::Frame;
 use crate::engine::sampling::Sampling;
 use crate::tui::action::Action;
 use crate::tui::app::{App, LineKind};
+use crate::tui::engine_messages::Job;
 use crate::tui::keymap::Mode;
-use crate::tui::worker::Job;
 
 /// The actions whose keys the status bar shows, per mode.
 fn hints(mode: Mode) -> &'static [(Action, &'static str)] {
