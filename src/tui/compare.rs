@@ -68,20 +68,19 @@ pub struct Compare {
     /// B's worker was asked to start its session over the model A loaded.
     pub adopted: bool,
     /// B's session exists.
-    pub model: Option<Arc<ModelInfo>>,
-    pub prompt: TextArea<'static>,
-    pub editing: bool,
+    pub(in crate::tui) model: Option<Arc<ModelInfo>>,
+    pub(in crate::tui) prompt: TextArea<'static>,
     pub snapshot: Option<Arc<Snapshot>>,
     pub busy: Option<Busy>,
     /// B's long jobs sent and not yet ended.
-    pub(super) in_flight: usize,
+    pub(in crate::tui) in_flight: usize,
     /// B's rows of every layer at B's position, sorted and filtered as A's.
     pub rows: Vec<Vec<NeuronHit>>,
     /// The next-token candidates at each side's selected position.
     pub next: [Option<Arc<NextView>>; 2],
-    pub(super) requested_next: [Option<(usize, u64)>; 2],
+    pub(in crate::tui) requested_next: [Option<(usize, u64)>; 2],
     pub drive: Drive,
-    pub reasoning: ReasoningSelection,
+    pub(in crate::tui) reasoning: ReasoningSelection,
     /// The reasoning neurons of `reasoning`, once the label thread answered.
     pub neurons: Option<Arc<ReasoningNeurons>>,
     /// Each side's activations over the positions computed so far.
@@ -91,7 +90,7 @@ pub struct Compare {
     /// What B changes in its forward passes.
     pub changes: Changes,
     /// The prompt text of B's last run.
-    pub last_prompt: String,
+    pub(in crate::tui) last_prompt: String,
 }
 
 impl Default for Compare {
@@ -103,7 +102,6 @@ impl Default for Compare {
             adopted: false,
             model: None,
             prompt,
-            editing: false,
             snapshot: None,
             busy: None,
             in_flight: 0,

@@ -7,6 +7,8 @@ pub mod action;
 pub mod app;
 pub mod command;
 pub mod compare;
+pub mod cursor;
+pub mod effect;
 pub mod engine_messages;
 pub mod export;
 pub mod grid;
@@ -17,6 +19,7 @@ pub mod keymap;
 pub mod knockout_job;
 pub mod label_worker;
 pub mod labels;
+pub mod modes;
 pub mod prompts;
 pub mod review;
 pub mod snapshot;
@@ -25,6 +28,7 @@ pub mod theme;
 pub mod ui;
 pub mod worker;
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -32,8 +36,9 @@ use color_eyre::eyre::{eyre, Result, WrapErr};
 use crossbeam_channel::{select, unbounded};
 use crossterm::event::{Event, KeyEventKind};
 
-use self::app::{App, Effect};
+use self::app::App;
 use self::compare::Side;
+use self::effect::Effect;
 use self::engine_messages::EngineCmd;
 use self::keymap::Keymap;
 use self::label_worker::LabelWorker;
@@ -112,7 +117,7 @@ pub fn run(model: ModelSpec, paths: Paths, options: Options, start: Option<Compa
         app.set_prompt(&text);
     }
     if let Some(w) = warnings.into_iter().chain(problems).next() {
-        app.on_prompt_file(std::path::Path::new(""), Err(w));
+        app.error(w);
     }
     let mut method = MethodData::in_dir(&options.data);
     let mut db = LabelStore::default_path(&paths.data);
@@ -133,7 +138,7 @@ pub fn run(model: ModelSpec, paths: Paths, options: Options, start: Option<Compa
         settings: SessionSettings { top_k: app.settings.top_k, sampling: app.settings.sampling() },
     });
     let mut tui = terminal::Tui::enter().wrap_err("setting up the terminal")?;
-    let workers = Workers { engine, engine_b, labels: &labels, method };
+    let workers = Workers { engines: [engine, engine_b], labels: &labels, method };
     let result = main_loop(&mut tui, &mut app, &workers);
     drop(workers);
     drop(tui);
@@ -144,14 +149,20 @@ pub fn run(model: ModelSpec, paths: Paths, options: Options, start: Option<Compa
 
 /// What the main loop talks to.
 struct Workers<'a> {
-    engine: Engine,
-    engine_b: Engine,
+    /// Run A's engine worker and compare mode's run B's, indexed by [`Side::index`].
+    engines: [Engine; 2],
     labels: &'a LabelWorker,
     method: MethodData,
 }
 
+impl Workers<'_> {
+    fn engine(&self, side: Side) -> &Engine {
+        &self.engines[side.index()]
+    }
+}
+
 fn main_loop(tui: &mut terminal::Tui, app: &mut App, workers: &Workers) -> Result<()> {
-    let Workers { engine, engine_b, labels, method } = workers;
+    let (engine, engine_b, labels) = (workers.engine(Side::A), workers.engine(Side::B), workers.labels);
     let size = tui.terminal.size()?;
     app.on_resize(size.width, size.height);
     let (input_tx, input) = unbounded();
@@ -212,36 +223,35 @@ fn main_loop(tui: &mut terminal::Tui, app: &mut App, workers: &Workers) -> Resul
             }
         };
         for effect in effects {
-            match effect {
-                Effect::Engine(cmd) => engine.send(cmd),
-                Effect::Labels(cmd) => labels.send(cmd),
-                Effect::Cancel => {
-                    engine.cancel();
-                    app.cancelled();
-                }
-                Effect::Quit => return Ok(()),
-                Effect::Export { path, contents } => {
-                    let result = export::write_atomically(&path, &contents);
-                    app.on_exported(&path, result);
-                }
-                Effect::ReadPrompt(path) => {
-                    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
-                    app.on_prompt_file(&path, text);
-                }
-                Effect::EngineB(cmd) => engine_b.send(cmd),
-                Effect::CancelB => {
-                    engine_b.cancel();
-                    app.cancelled_b();
-                }
-                Effect::ReadPromptB(path) => {
-                    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
-                    app.on_prompt_for(Side::B, &path.display().to_string(), text);
-                }
-                Effect::VariantPrompt { side, variant, question } => {
-                    let (what, text) = prompts::variant_prompt(method, &variant, question);
-                    app.on_prompt_for(side, &what, text);
-                }
+            if do_effect(effect, app, workers).is_break() {
+                return Ok(());
             }
         }
     }
+}
+
+/// Does what the reducer asked for and hands the outcome back to the app; breaks to quit.
+fn do_effect(effect: Effect, app: &mut App, workers: &Workers) -> ControlFlow<()> {
+    match effect {
+        Effect::Engine(side, cmd) => workers.engine(side).send(cmd),
+        Effect::Labels(cmd) => workers.labels.send(cmd),
+        Effect::Cancel(side) => {
+            workers.engine(side).cancel();
+            app.cancelled(side);
+        }
+        Effect::Quit => return ControlFlow::Break(()),
+        Effect::Export { path, contents } => {
+            let result = export::write_atomically(&path, &contents);
+            app.on_exported(&path, result);
+        }
+        Effect::ReadPrompt(side, path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
+            app.on_prompt_file(side, &path, text);
+        }
+        Effect::VariantPrompt { side, variant, question } => {
+            let (what, text) = prompts::variant_prompt(&workers.method, &variant, question);
+            app.on_prompt_for(side, &what, text);
+        }
+    }
+    ControlFlow::Continue(())
 }

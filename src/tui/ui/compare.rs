@@ -40,7 +40,7 @@ pub fn draw(frame: &mut Frame, app: &App, r: &Regions) {
 /// The snapshot and selected position of `side`.
 pub fn side_of(app: &App, side: Side) -> Option<(&Snapshot, usize)> {
     match side {
-        Side::A => app.snapshot.as_deref().filter(|s| !s.is_empty()).map(|s| (s, app.position.min(s.len() - 1))),
+        Side::A => app.snapshot.as_deref().filter(|s| !s.is_empty()).map(|s| (s, app.position().min(s.len() - 1))),
         Side::B => app.compare.snapshot.as_deref().zip(app.position_b()),
     }
 }
@@ -57,8 +57,8 @@ fn block(app: &App, side: Side, focus: Focus, title: String) -> Block<'static> {
 
 fn prompt(frame: &mut Frame, app: &App, side: Side, area: Rect) {
     let (editor, editing) = match side {
-        Side::A => (&app.prompt, app.editing),
-        Side::B => (&app.compare.prompt, app.compare.editing),
+        Side::A => (&app.prompt, app.editing() == Some(Side::A)),
+        Side::B => (&app.compare.prompt, app.editing() == Some(Side::B)),
     };
     let mut title = format!(" {} · prompt{} ", side.name(), if editing { " · editing" } else { "" });
     if side == Side::B && !app.compare.changes.is_empty() {
