@@ -111,16 +111,16 @@ struct IndexReport {
     search_hits: usize,
 }
 
-pub fn run(model_args: &ModelArgs, args: BenchArgs) -> Result<()> {
+pub fn run(model_args: &ModelArgs, paths: &Paths, args: BenchArgs) -> Result<()> {
     let weights_file = match (args.random, args.weights) {
-        (Some(preset), Some(scheme)) => Some(random_weights_file(preset, scheme)?),
+        (Some(preset), Some(scheme)) => Some(random_weights_file(paths, preset, scheme)?),
         _ => None,
     };
     let started = Instant::now();
     let (mut session, ids, name) = match (args.random, &weights_file) {
         (Some(preset), Some(file)) => {
             let file_args = ModelArgs { model: Some(file.path.clone()), ..*model_args };
-            let loaded = file_args.load()?;
+            let loaded = file_args.load(paths)?;
             let ids = spread_ids(args.tokens, loaded.config.vocab_size);
             let name = format!("random {} ({})", preset_name(preset), loaded.name);
             (Session::new(loaded.model, loaded.tokenizer, SessionSettings::default()), ids, name)
@@ -139,7 +139,7 @@ pub fn run(model_args: &ModelArgs, args: BenchArgs) -> Result<()> {
                 Some(f) => std::fs::read_to_string(f).wrap_err_with(|| format!("reading {}", f.display()))?,
                 None => method_prompt(&args.data)?,
             };
-            let loaded = model_args.load()?;
+            let loaded = model_args.load(paths)?;
             let ids = loaded.tokenizer.encode(&prompt)?;
             let name = loaded.path.display().to_string();
             (Session::new(loaded.model, loaded.tokenizer, SessionSettings::default()), ids, name)
@@ -249,8 +249,8 @@ fn preset_name(preset: Preset) -> String {
 
 /// The GGUF file of `preset`'s shapes with random weights (seed 0, as the in-memory weights) in
 /// `scheme`, under the cache's `random-models/`: written on first use, with a progress bar.
-fn random_weights_file(preset: Preset, scheme: WeightScheme) -> Result<WeightsFile> {
-    let dir = Paths::resolve().map_err(|e| eyre!(e))?.cache.join("random-models");
+fn random_weights_file(paths: &Paths, preset: Preset, scheme: WeightScheme) -> Result<WeightsFile> {
+    let dir = paths.cache.join("random-models");
     let model = RandomModel { config: preset.config(), scheme, seed: 0, name: preset_name(preset) };
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("{msg} {bar:40} {bytes}/{total_bytes}, {eta} left").expect("valid template"),

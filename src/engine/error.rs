@@ -36,6 +36,10 @@ pub enum EngineError {
     /// The request needs a tokenizer and the session has none.
     #[error("{0}")]
     NoTokenizer(String),
+    /// A file being written was given contents it cannot hold: a duplicate name, a shape that is
+    /// not whole blocks, more or less data than its table promised.
+    #[error("writing {}: {problem}", path.display())]
+    Write { path: PathBuf, problem: String },
     #[error("cancelled")]
     Cancelled,
 }

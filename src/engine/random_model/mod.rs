@@ -143,7 +143,7 @@ impl RandomModel {
     /// Writes the model to `path` (atomically: see [`GgufWriter`]). `progress(done, total)`
     /// counts bytes of tensor data.
     pub fn write(&self, path: &Path, progress: &dyn Fn(u64, u64)) -> Result<()> {
-        let invalid = |problem: String| EngineError::Invalid(format!("writing {}: {problem}", path.display()));
+        let invalid = |problem: String| EngineError::Write { path: path.to_path_buf(), problem };
         self.config.validate(path)?;
         let metadata = self.metadata().map_err(invalid)?;
         let plan = self.plan();

@@ -83,7 +83,7 @@ impl GgufWriter {
     /// Starts a file that will appear at `path` when finished: writes the header, metadata and
     /// tensor table to a temporary file in the same directory.
     pub fn create(path: &Path, metadata: &[(String, MetaValue)], tensors: &[TensorEntry]) -> Result<GgufWriter> {
-        let invalid = |problem: String| EngineError::Invalid(format!("writing {}: {problem}", path.display()));
+        let invalid = |problem: String| EngineError::Write { path: path.to_path_buf(), problem };
         let alignment = alignment(metadata).map_err(invalid)?;
         let mut head = b"GGUF".to_vec();
         head.extend(3u32.to_le_bytes());
@@ -180,7 +180,7 @@ impl GgufWriter {
     }
 
     fn misuse(&self, problem: String) -> EngineError {
-        EngineError::Invalid(format!("writing {}: {problem}", self.path.display()))
+        EngineError::Write { path: self.path.clone(), problem }
     }
 }
 
