@@ -1,0 +1,108 @@
+//! Timings on Llama-2-7B's shapes, against the f32 `gemm` call of the exact path. Run with
+//! `cargo test --release --lib q8::bench -- --ignored --nocapture`.
+//!
+//! Each product is timed twice: on one thread by the CPU time it took (`/proc/thread-self/
+//! schedstat`, which other processes on a busy machine do not inflate), and on all threads by
+//! the wall clock.
+use std::time::Instant;
+
+use super::tests::{random_activations, random_weights};
+use super::*;
+use crate::engine::weights::quant::dequantize;
+
+/// CPU time of the calling thread, in seconds.
+fn thread_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+    let nanos: f64 = stat.split_whitespace().next().unwrap().parse().unwrap();
+    nanos * 1e-9
+}
+
+/// The median of `runs` timings of `f` after one untimed run: `(wall, CPU time)` in seconds,
+/// the CPU time on a one-thread pool.
+fn median_seconds(runs: usize, mut f: impl FnMut() + Send) -> (f64, f64) {
+    let median = |mut times: Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    f();
+    let wall = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let cpu = one.install(|| {
+        (0..runs)
+            .map(|_| {
+                let start = thread_cpu_seconds();
+                f();
+                thread_cpu_seconds() - start
+            })
+            .collect()
+    });
+    (median(wall), median(cpu))
+}
+
+/// `y = x·Wᵀ` as `cpu_linear` computes it: `gemm` on W's `[rows, cols]` storage.
+fn gemm_f32(w: &[f32], x: &[f32], rows: usize, cols: usize, y: &mut [f32]) {
+    let n = x.len() / cols;
+    // SAFETY: y is [n, rows], x [n, cols] and W [rows, cols], all row-major and in bounds.
+    unsafe {
+        gemm::gemm(
+            n,
+            rows,
+            cols,
+            y.as_mut_ptr(),
+            1,
+            rows as isize,
+            false,
+            x.as_ptr(),
+            1,
+            cols as isize,
+            w.as_ptr(),
+            cols as isize,
+            1,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(rayon::current_num_threads()),
+        );
+    }
+}
+
+#[test]
+#[ignore = "timing; run on purpose"]
+fn llama2_7b_shapes() {
+    let formats = [GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0];
+    let shapes: &[(usize, usize, usize)] = match std::env::var("Q8_BENCH_QUICK") {
+        Ok(_) => &[(4096, 4096, 256)],
+        Err(_) => &[(4096, 4096, 256), (4096, 4096, 912), (11008, 4096, 256), (11008, 4096, 912)],
+    };
+    println!("W [rows×cols]   n    type    1 thread: CPU ms  G op/s    all threads: ms  G op/s");
+    for &(rows, cols, n) in shapes {
+        let x = random_activations(n * cols, 1);
+        let ops = 2.0 * (rows * cols * n) as f64;
+        let mut y = vec![0f32; n * rows];
+        let row = |name: &str, (wall, cpu): (f64, f64)| {
+            println!(
+                "[{rows:>5}×{cols}]  {n:>3}  {name:<6}  {:>16.1}  {:>6.1}    {:>15.1}  {:>6.1}",
+                cpu * 1e3,
+                ops / cpu / 1e9,
+                wall * 1e3,
+                ops / wall / 1e9
+            );
+        };
+        let mut dense = vec![0f32; rows * cols];
+        dequantize(GgmlType::Q4_0, &random_weights(GgmlType::Q4_0, rows, cols, 2), rows * cols, &mut dense).unwrap();
+        row("f32", median_seconds(3, || gemm_f32(&dense, &x, rows, cols, &mut y)));
+        drop(dense);
+        for ty in formats {
+            let weights = random_weights(ty, rows, cols, 3);
+            row(ty.name(), median_seconds(3, || matmul_q8(ty, &weights, rows, cols, &x, &mut y).unwrap()));
+        }
+    }
+}
