@@ -3,7 +3,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
-use super::layout::{Format32, FormatK, KScales};
+use super::decode::Decoded;
+use super::layout::{Format32, FormatK};
 use super::quantize::{q8_0_block, q8_k_block, Q8_0Rows, Q8_KRows, PANEL_ROWS, QK8_0, QK_K};
 use super::*;
 use crate::engine::weights::gguf::GgufFile;
@@ -149,18 +150,9 @@ fn quantization_rounds_to_the_nearest_step() {
     }
 }
 
-/// Row `c` of a panel's block, in element order.
-fn gathered<const W: usize, const C: usize, const N: usize>(block: &[[[i8; 4]; C]; W], c: usize) -> [i8; N] {
-    std::array::from_fn(|e| block[e / 4][c][e % 4])
-}
-
-/// Row `c` of a panel's block sums.
-fn gathered_sums<const C: usize>(bsums: &[[[i16; 2]; C]; QK_K / 32], c: usize) -> [i16; QK_K / 16] {
-    std::array::from_fn(|k| bsums[k / 2][c][k % 2])
-}
-
-/// The AVX2 kernels' integer sums per block, one activation row or a panel at a time, equal the
-/// portable ones exactly, for every format.
+/// The AVX2 kernels' integer sums per block, one activation row at a time (from the blocks as
+/// stored) or a panel at a time (from decoded rows), equal the portable ones exactly, for every
+/// format.
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn integer_sums_agree_across_isas() {
@@ -171,40 +163,42 @@ fn integer_sums_agree_across_isas() {
     let x = random_activations(PANEL_ROWS * cols, 11);
     for ty in FORMATS {
         let w = random_weights(ty, 1, cols, 12);
+        let mut strip = Decoded::default();
         match Family::of(ty).unwrap() {
             Family::Blocks32(format) => {
-                let blocks: Vec<&[u8]> = w.chunks_exact(format.block_bytes()).collect();
+                strip.decode_32(format, &[&w], cols);
                 let one = Q8_0Rows::<1>::quantize(Isa::Portable, &x[..cols], cols);
                 let panel = Q8_0Rows::<PANEL_ROWS>::quantize(Isa::Portable, &x, cols);
                 let (one, panel) = (one.panel(0), panel.panel(0));
-                // SAFETY: AVX2 is available; the row and the panels hold `cols / 32` blocks.
+                // SAFETY: AVX2 is available; the row, the strip and the panels hold `cols / 32`
+                // blocks.
                 let (by_row, by_panel) = unsafe {
-                    (avx2::rows::block_isums_32(format, &w, one), avx2::panels::block_isums_32(format, &w, panel))
+                    (avx2::rows::block_isums_32(format, &w, one), avx2::panels::block_isums_32(format, &strip, panel))
                 };
-                for (b, block) in blocks.iter().enumerate() {
-                    assert_eq!(by_row[b], portable::isum_32(format, block, &gathered(&one.qs[b], 0)), "{ty}");
+                for (b, q) in strip.row(0).chunks_exact(QK8_0).enumerate() {
+                    assert_eq!(by_row[b], portable::isum_32(format, q, &portable::gather(&one.qs[b], 0)), "{ty}");
                     for c in 0..PANEL_ROWS {
-                        let want = portable::isum_32(format, block, &gathered(&panel.qs[b], c));
+                        let want = portable::isum_32(format, q, &portable::gather(&panel.qs[b], c));
                         assert_eq!(by_panel[b][c], want, "{ty} block {b} row {c}");
                     }
                 }
             }
             Family::BlocksK(format) => {
-                let blocks: Vec<&[u8]> = w.chunks_exact(format.block_bytes()).collect();
+                strip.decode_k(format, &[&w], cols);
                 let one = Q8_KRows::<1>::quantize(Isa::Portable, &x[..cols], cols);
                 let panel = Q8_KRows::<PANEL_ROWS>::quantize(Isa::Portable, &x, cols);
                 let (one, panel) = (one.panel(0), panel.panel(0));
                 // SAFETY: as above, with `cols / 256` blocks.
                 let (by_row, by_panel) = unsafe {
-                    (avx2::rows::block_isums_k(format, &w, one), avx2::panels::block_isums_k(format, &w, panel))
+                    (avx2::rows::block_isums_k(format, &w, one), avx2::panels::block_isums_k(format, &strip, panel))
                 };
-                for (b, block) in blocks.iter().enumerate() {
-                    let (q, scales) = (portable::k_quants(format, block), KScales::of(format, block));
-                    let want = portable::isums_k(&q, &scales, &gathered(&one.qs[b], 0), &gathered_sums(&one.bsums[b], 0));
-                    assert_eq!(by_row[b], want, "{ty}");
+                for (b, q) in strip.row(0).chunks_exact(QK_K).enumerate() {
+                    let scales = &strip.scales_k[b];
+                    let (x, bsums) = (portable::gather(&one.qs[b], 0), portable::gather_sums(&one.bsums[b], 0));
+                    assert_eq!(by_row[b], portable::isums_k(q, scales, &x, &bsums), "{ty}");
                     for c in 0..PANEL_ROWS {
-                        let (x, bsums) = (gathered(&panel.qs[b], c), gathered_sums(&panel.bsums[b], c));
-                        assert_eq!(by_panel[b][c], portable::isums_k(&q, &scales, &x, &bsums), "{ty} block {b} row {c}");
+                        let (x, bsums) = (portable::gather(&panel.qs[b], c), portable::gather_sums(&panel.bsums[b], c));
+                        assert_eq!(by_panel[b][c], portable::isums_k(q, scales, &x, &bsums), "{ty} block {b} row {c}");
                     }
                 }
             }
@@ -212,22 +206,48 @@ fn integer_sums_agree_across_isas() {
     }
 }
 
-/// The k-quants' unsigned quants and scales reproduce ggml's dequantization.
+/// Decoded quants and scales reproduce ggml's dequantization, for every format (`decode`
+/// compiled plainly, and with AVX2 where the processor has it).
 #[test]
-fn k_quant_unpacking_matches_dequantize() {
-    for format in [FormatK::Q4_K, FormatK::Q5_K, FormatK::Q6_K] {
-        let ty = match format {
-            FormatK::Q4_K => GgmlType::Q4_K,
-            FormatK::Q5_K => GgmlType::Q5_K,
-            FormatK::Q6_K => GgmlType::Q6_K,
-        };
-        let block = random_weights(ty, 1, QK_K, 5);
-        let expected = dense(ty, &block, 1, QK_K);
-        let (q, s) = (portable::k_quants(format, &block), KScales::of(format, &block));
-        for (i, &want) in expected.iter().enumerate() {
-            let k = i / 16;
-            let got = s.d * f32::from(s.sc[k]) * f32::from(q[i]) - s.dmin * f32::from(s.off[k]);
-            assert!((got - want).abs() <= 1e-6 * (1.0 + want.abs()), "{ty}[{i}]: {got} vs {want}");
+fn decoding_matches_dequantize() {
+    let (rows, cols) = (3, 2 * QK_K);
+    for ty in FORMATS {
+        let w = random_weights(ty, rows, cols, 5);
+        let expected = dense(ty, &w, rows, cols);
+        let w: Vec<&[u8]> = w.chunks_exact(w.len() / rows).collect();
+        let family = Family::of(ty).unwrap();
+        for isa in isas() {
+            let mut strip = Decoded::default();
+            match (family, isa) {
+                // SAFETY: the processor has AVX2.
+                #[cfg(target_arch = "x86_64")]
+                (Family::Blocks32(f), Isa::Avx2) => unsafe { avx2::decode_32(&mut strip, f, &w, cols) },
+                // SAFETY: as above.
+                #[cfg(target_arch = "x86_64")]
+                (Family::BlocksK(f), Isa::Avx2) => unsafe { avx2::decode_k(&mut strip, f, &w, cols) },
+                (Family::Blocks32(f), _) => strip.decode_32(f, &w, cols),
+                (Family::BlocksK(f), _) => strip.decode_k(f, &w, cols),
+            }
+            for (i, &want) in expected.iter().enumerate() {
+                let (r, e) = (i / cols, i % cols);
+                let q = strip.row(r)[e];
+                let got = match family {
+                    Family::Blocks32(format) => {
+                        // d·(q − 8), d·q + m or d·q.
+                        let (d, o) = strip.scales_32[(r * cols + e) / QK8_0];
+                        match format {
+                            Format32::Q8_0 => d * f32::from(q as i8),
+                            Format32::Q4_0 | Format32::Q4_1 => d * f32::from(q) + o,
+                        }
+                    }
+                    Family::BlocksK(_) => {
+                        let s = &strip.scales_k[(r * cols + e) / QK_K];
+                        let k = e % QK_K / 16;
+                        s.d * f32::from(s.sc[k]) * f32::from(q) - s.dmin * f32::from(s.off[k])
+                    }
+                };
+                assert!((got - want).abs() <= 1e-6 * (1.0 + want.abs()), "{ty} {isa:?} [{r}, {e}]: {got} vs {want}");
+            }
         }
     }
 }

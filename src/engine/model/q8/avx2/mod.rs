@@ -14,6 +14,8 @@ pub mod rows;
 use std::arch::x86_64::*;
 use std::sync::OnceLock;
 
+use super::decode::Decoded;
+use super::layout::{Format32, FormatK};
 use super::quantize::{scales, QK8_0, QK_K};
 
 pub fn available() -> bool {
@@ -110,3 +112,21 @@ pub unsafe fn q8_k_block(x: &[f32; QK_K], qs: &mut [i8; QK_K], bsums: &mut [i16;
     d
 }
 
+
+/// [`Decoded::decode_32`] compiled with AVX2, so that its loops are vectorized with it.
+///
+/// # Safety
+/// AVX2, FMA and F16C must be available.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn decode_32(decoded: &mut Decoded, format: Format32, rows: &[&[u8]], cols: usize) {
+    decoded.decode_32(format, rows, cols);
+}
+
+/// [`Decoded::decode_k`] compiled with AVX2, so that its loops are vectorized with it.
+///
+/// # Safety
+/// AVX2, FMA and F16C must be available.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn decode_k(decoded: &mut Decoded, format: FormatK, rows: &[&[u8]], cols: usize) {
+    decoded.decode_k(format, rows, cols);
+}
