@@ -61,17 +61,19 @@ impl Decoded {
 }
 
 /// The 32 quants of a block in element order, unsigned as stored (Q8_0: its signed bytes).
+// Slices of fixed length throughout, so that the compiler checks bounds once and vectorizes.
 #[inline(always)]
 pub fn quants_32(format: Format32, block: &[u8], q: &mut [u8; QK8_0]) {
-    let qs = &block[format.quants_at()..];
+    let at = format.quants_at();
     match format {
         Format32::Q4_0 | Format32::Q4_1 => {
+            let qs = &block[at..at + 16];
             for j in 0..16 {
                 q[j] = qs[j] & 0x0F;
                 q[j + 16] = qs[j] >> 4;
             }
         }
-        Format32::Q8_0 => q.copy_from_slice(&qs[..QK8_0]),
+        Format32::Q8_0 => q.copy_from_slice(&block[at..at + QK8_0]),
     }
 }
 
@@ -79,19 +81,24 @@ pub fn quants_32(format: Format32, block: &[u8], q: &mut [u8; QK8_0]) {
 #[inline(always)]
 pub fn quants_k(format: FormatK, block: &[u8], q: &mut [u8; QK_K]) {
     match format {
-        FormatK::Q4_K | FormatK::Q5_K => {
-            let at = if format == FormatK::Q4_K { 16 } else { 48 };
+        FormatK::Q4_K => {
             for pair in 0..4 {
-                let (low, high) = (2 * pair, 2 * pair + 1);
+                let qs = &block[16 + 32 * pair..][..32];
+                let (low, high) = q[64 * pair..][..64].split_at_mut(32);
                 for l in 0..32 {
-                    let byte = block[at + 32 * pair + l];
-                    q[32 * low + l] = byte & 0x0F;
-                    q[32 * high + l] = byte >> 4;
-                    if format == FormatK::Q5_K {
-                        let bits = block[16 + l];
-                        q[32 * low + l] |= ((bits >> low) & 1) << 4;
-                        q[32 * high + l] |= ((bits >> high) & 1) << 4;
-                    }
+                    low[l] = qs[l] & 0x0F;
+                    high[l] = qs[l] >> 4;
+                }
+            }
+        }
+        FormatK::Q5_K => {
+            let qh = &block[16..48];
+            for pair in 0..4 {
+                let qs = &block[48 + 32 * pair..][..32];
+                let (low, high) = q[64 * pair..][..64].split_at_mut(32);
+                for l in 0..32 {
+                    low[l] = (qs[l] & 0x0F) | (((qh[l] >> (2 * pair)) & 1) << 4);
+                    high[l] = (qs[l] >> 4) | (((qh[l] >> (2 * pair + 1)) & 1) << 4);
                 }
             }
         }

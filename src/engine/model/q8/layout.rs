@@ -17,8 +17,6 @@
 //!   scale per 16 elements (`k = 2g + l/16`). For `g = 4h + i`, the low 4 bits of `q` are the low
 //!   (`i < 2`) or high nibble of `ql[64h + 32·(i % 2) + l]`, the top 2 bits are bits `2i, 2i+1` of
 //!   `qh[32h + l]`.
-use half::f16;
-
 /// The formats whose blocks hold 32 elements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format32 {
@@ -126,9 +124,24 @@ pub fn unpack_k4_scales(q: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
     (sc, m)
 }
 
-/// The little-endian f16 at `at`, widened (exactly: every f16 is an f32). Bit arithmetic
-/// rather than `to_f32`, whose processor check would sit in the kernels' loops.
+/// The little-endian f16 at `at`, widened.
 #[inline(always)]
 pub fn half_at(block: &[u8], at: usize) -> f32 {
-    f16::from_le_bytes([block[at], block[at + 1]]).to_f32_const()
+    widen(u16::from_le_bytes([block[at], block[at + 1]]))
+}
+
+/// An f16 (as bits) widened to f32, the same value as `f16::to_f32` gives, in a few instructions that
+/// vectorize and need no processor check: exponent and mantissa moved into an f32's places are
+/// the value times 2⁻¹¹², subnormals included, so one multiplication by 2¹¹² restores it;
+/// infinities and NaNs keep an all-ones exponent.
+#[inline(always)]
+pub fn widen(bits: u16) -> f32 {
+    const TWO_POW_112: f32 = f32::from_bits((127 + 112) << 23);
+    let magnitude = u32::from(bits & 0x7FFF) << 13;
+    let widened = if magnitude >= 0x7C00 << 13 {
+        f32::from_bits(0x7F80_0000 | magnitude)
+    } else {
+        f32::from_bits(magnitude) * TWO_POW_112
+    };
+    f32::from_bits(widened.to_bits() | (u32::from(bits & 0x8000) << 16))
 }

@@ -17,13 +17,14 @@
 //! of the dequantized weights with the dequantized activations `d_x·x_q`; the only error against
 //! the exact path is the activations' rounding (~0.5% of a product, see the tests).
 //!
-//! A product of many rows is computed in tiles of [`PANEL_TILE_ROWS`] weight rows × a panel of
-//! [`PANEL_ROWS`] activation rows, each weight block read once per tile and each activation block
-//! once per tile, so the kernels are bound by the integer multiplies rather than by memory; a
-//! product of fewer rows, one activation row at a time. Tasks of [`TASK_ROWS`] weight rows × a
-//! group of panels small enough for a core's L2 cache run in parallel with rayon. The AVX2
-//! kernels are chosen at run time where the processor has them; the portable ones compute the
-//! same integer sums.
+//! A product of many rows runs in parallel tasks of [`TASK_ROWS`] weight rows × a group of
+//! panels of [`PANEL_ROWS`] activation rows, small enough to stay in a core's L2 cache. A task
+//! decodes its weight rows [`PANEL_TILE_ROWS`] at a time to a byte per weight (`decode`) and
+//! multiplies each such strip with each of its panels (`avx2::panels`), so every weight is read
+//! from memory once per task and the kernels are bound by the integer multiplies rather than by
+//! memory. A product of fewer rows than a panel (a single row when decoding) takes them one at a
+//! time, reading the blocks as stored (`avx2::rows`). The AVX2 kernels are chosen at run time
+//! where the processor has them; the portable ones compute the same integer sums.
 mod decode;
 mod layout;
 mod portable;
@@ -141,9 +142,10 @@ fn check(format: GgmlType, weight_bytes: usize, rows: usize, cols: usize, x_len:
     if cols == 0 || !cols.is_multiple_of(block) {
         return invalid(format!("{cols} columns are not a positive number of blocks of {block}"));
     }
-    let expected = rows.checked_mul(cols / block).and_then(|blocks| blocks.checked_mul(block_bytes));
-    if expected != Some(weight_bytes) {
-        return invalid(format!("the weights take {weight_bytes} bytes, expected {}", rows * (cols / block) * block_bytes));
+    match rows.checked_mul(cols / block).and_then(|blocks| blocks.checked_mul(block_bytes)) {
+        Some(expected) if expected == weight_bytes => {}
+        Some(expected) => return invalid(format!("the weights take {weight_bytes} bytes, expected {expected}")),
+        None => return invalid("the weights' size overflows".to_string()),
     }
     if !x_len.is_multiple_of(cols) {
         return invalid(format!("{x_len} input values are not whole rows"));

@@ -341,6 +341,15 @@ fn fixture_blocks_multiply_as_they_dequantize() {
     assert_eq!(seen, FORMATS.len());
 }
 
+/// The f16 widening of the scales is `half`'s, bit for bit, for every f16.
+#[test]
+fn f16_widening_is_exact() {
+    for bits in 0..=u16::MAX {
+        let (ours, theirs) = (super::layout::widen(bits), f16::from_bits(bits).to_f32());
+        assert!(ours.to_bits() == theirs.to_bits() || (ours.is_nan() && theirs.is_nan()), "{bits:#06x}: {ours} vs {theirs}");
+    }
+}
+
 #[test]
 fn bad_sizes_are_errors() {
     let w = random_weights(GgmlType::Q4_0, 2, 64, 1);

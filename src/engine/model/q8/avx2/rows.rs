@@ -1,13 +1,14 @@
-//! Products with one activation row at a time (single-row products and the last rows of a
-//! product): each vector holds 32 elements of one weight row and one activation row, summed
-//! into 8 lanes that are added up at the end. Tiles are `R` weight rows × one activation row.
+//! Products with one activation row at a time, for products of fewer rows than a panel (a
+//! single row when decoding, which is bound by reading the weights): each vector holds 32
+//! elements of one weight row, unpacked from the blocks as stored, and of the activation row,
+//! summed into 8 lanes that are added up at the end. Tiles are `R` weight rows × the row.
 use std::arch::x86_64::*;
 
 use super::{half, hsum_i32, hsum_ps};
 use crate::engine::model::q8::layout::{Format32, FormatK, KScales};
 use crate::engine::model::q8::quantize::{Panel32, PanelK, QK_K};
 
-/// A weight block of a 32-element format, unpacked once for all the activation rows of a tile.
+/// A weight block of a 32-element format, unpacked.
 #[derive(Clone, Copy)]
 struct Unpacked32 {
     /// The unsigned operand: the nibbles (Q4_0, Q4_1) or the magnitudes (Q8_0).
