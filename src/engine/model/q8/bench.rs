@@ -1,20 +1,37 @@
-//! Timings on Llama-2-7B's shapes, against the f32 `gemm` call of the exact path. Run with
-//! `cargo test --release --lib q8::bench -- --ignored --nocapture`.
+//! Timings on Llama-2-7B's shapes, against the f32 `gemm` call of the exact path, and of single
+//! rows. Run with `cargo test --release --lib q8::bench -- --ignored --nocapture`.
 //!
-//! Each product is timed twice: on one thread by the CPU time it took (`/proc/thread-self/
-//! schedstat`, which other processes on a busy machine do not inflate), and on all threads by
-//! the wall clock.
+//! Each product is timed twice: on one thread by the CPU time it took (which other processes on
+//! a busy machine do not inflate), and on all threads by the wall clock. Linux on x86-64 only.
 use std::time::Instant;
 
 use super::tests::{random_activations, random_weights};
 use super::*;
 use crate::engine::weights::quant::dequantize;
 
-/// CPU time of the calling thread, in seconds.
+/// CPU time of the calling thread, in seconds: `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`, which
+/// counts to the nanosecond (`/proc/thread-self/schedstat` lags by up to a scheduler tick). A raw
+/// system call, as the crate does not depend on libc.
 fn thread_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
-    let nanos: f64 = stat.split_whitespace().next().unwrap().parse().unwrap();
-    nanos * 1e-9
+    const CLOCK_GETTIME: i64 = 228;
+    const CLOCK_THREAD_CPUTIME_ID: i64 = 3;
+    let mut time = [0i64; 2];
+    let result: i64;
+    // SAFETY: clock_gettime writes one `struct timespec` (two i64) to the pointer it is given,
+    // and clobbers only rax, rcx and r11.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") CLOCK_GETTIME => result,
+            in("rdi") CLOCK_THREAD_CPUTIME_ID,
+            in("rsi") time.as_mut_ptr(),
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    assert_eq!(result, 0, "clock_gettime");
+    time[0] as f64 + time[1] as f64 * 1e-9
 }
 
 /// The fastest of `runs` timings of `f` after one untimed run: `(wall, CPU time)` in seconds,
@@ -102,5 +119,28 @@ fn llama2_7b_shapes() {
             let weights = random_weights(ty, rows, cols, 3);
             row(ty.name(), fastest_seconds(5, || matmul_q8(ty, &weights, rows, cols, &x, &mut y).unwrap()));
         }
+    }
+}
+
+/// One row (a decoding step) is bound by reading the weights: bytes of weights per second.
+#[test]
+#[ignore = "timing; run on purpose"]
+fn single_rows() {
+    let (rows, cols) = (4096, 4096);
+    let x = random_activations(cols, 1);
+    let mut y = vec![0f32; rows];
+    println!("W [rows×cols]   type    1 thread: CPU µs  GB/s    all threads: µs  GB/s");
+    for ty in super::tests::FORMATS {
+        let weights = random_weights(ty, rows, cols, 3);
+        let (wall, cpu) = fastest_seconds(20, || matvec_q8(ty, &weights, rows, cols, &x, &mut y).unwrap());
+        let gb = weights.len() as f64 / 1e9;
+        println!(
+            "[{rows:>5}×{cols}]  {:<6}  {:>16.0}  {:>5.1}    {:>15.0}  {:>5.1}",
+            ty.name(),
+            cpu * 1e6,
+            gb / cpu,
+            wall * 1e6,
+            gb / wall
+        );
     }
 }

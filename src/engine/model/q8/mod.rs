@@ -33,7 +33,7 @@ mod quantize;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux", target_arch = "x86_64"))]
 mod bench;
 #[cfg(test)]
 mod tests;

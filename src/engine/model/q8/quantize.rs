@@ -5,8 +5,8 @@
 //! pair sums of the integer kernels.
 //!
 //! - [`Q8_0Rows`]: 32-element blocks, for Q4_0, Q4_1 and Q8_0 weights (ggml's `block_q8_0`, with an
-//!   f32 scale). Each block also keeps `s = d·Σq`, as ggml's `block_q8_1` does: the offset terms of
-//!   Q4_0 (−8) and Q4_1 (the block minimum) are `offset·s`.
+//!   f32 scale). Each block also keeps `Σq` and `s = d·Σq`, as ggml's `block_q8_1` does: the offset
+//!   terms of Q4_0 (−8) and Q4_1 (the block minimum) are `offset·s`, or Q4_0's `−8·Σq` in integers.
 //! - [`Q8_KRows`]: 256-element blocks, for the k-quants (ggml's `block_q8_K`: f32 `d`, `qs[256]`,
 //!   `bsums[16]` the sums of each 16 quants, which the minimum and the −32 offset terms use).
 //!   ggml's `quantize_row_q8_K_ref` divides by the signed maximum (`d` may be negative) for its
@@ -42,6 +42,8 @@ pub struct Q8_0Rows<const C: usize> {
     pub d: Vec<[f32; C]>,
     /// `[panel, block]` → `d·Σq`.
     pub s: Vec<[f32; C]>,
+    /// `[panel, block]` → `Σq`.
+    pub sums: Vec<[i32; C]>,
 }
 
 /// `n` rows of `[blocks · 256]` activations as Q8_K blocks, `C` rows per panel; rows past `n` in
@@ -65,6 +67,7 @@ pub struct Panel32<'a, const C: usize> {
     pub qs: &'a [[[[i8; 4]; C]; QK8_0 / 4]],
     pub d: &'a [[f32; C]],
     pub s: &'a [[f32; C]],
+    pub sums: &'a [[i32; C]],
 }
 
 /// One panel of [`Q8_KRows`]: `[block]` slices.
@@ -87,10 +90,12 @@ impl<const C: usize> Q8_0Rows<C> {
             qs: vec![[[[0; 4]; C]; QK8_0 / 4]; panels * blocks],
             d: vec![[0.0; C]; panels * blocks],
             s: vec![[0.0; C]; panels * blocks],
+            sums: vec![[0; C]; panels * blocks],
         };
         let panel_x = x.par_chunks(C * cols);
-        let panel_out = rows.qs.par_chunks_mut(blocks).zip(rows.d.par_chunks_mut(blocks)).zip(rows.s.par_chunks_mut(blocks));
-        panel_x.zip(panel_out).for_each(|(x, ((qs, d), s))| {
+        let panel_out = rows.qs.par_chunks_mut(blocks).zip(rows.d.par_chunks_mut(blocks));
+        let panel_out = panel_out.zip(rows.s.par_chunks_mut(blocks)).zip(rows.sums.par_chunks_mut(blocks));
+        panel_x.zip(panel_out).for_each(|(x, (((qs, d), s), sums))| {
             for (c, row) in x.chunks_exact(cols).enumerate() {
                 let (row, _) = row.as_chunks::<QK8_0>();
                 for (b, block) in row.iter().enumerate() {
@@ -99,6 +104,7 @@ impl<const C: usize> Q8_0Rows<C> {
                     interleave(&q, &mut qs[b], c);
                     d[b][c] = scale;
                     s[b][c] = scale * sum as f32;
+                    sums[b][c] = sum;
                 }
             }
         });
@@ -107,7 +113,7 @@ impl<const C: usize> Q8_0Rows<C> {
 
     pub fn panel(&self, p: usize) -> Panel32<'_, C> {
         let at = p * self.blocks..(p + 1) * self.blocks;
-        Panel32 { qs: &self.qs[at.clone()], d: &self.d[at.clone()], s: &self.s[at] }
+        Panel32 { qs: &self.qs[at.clone()], d: &self.d[at.clone()], s: &self.s[at.clone()], sums: &self.sums[at] }
     }
 }
 

@@ -95,13 +95,21 @@ unsafe fn tile_32_of<const R: usize>(
         for r in 0..R {
             quants[r] = strip.q.as_ptr().add(r * strip.cols + b * QK8_0);
         }
-        let dots = dots_32(format, &quants, p.qs.as_ptr().add(b) as *const __m256i);
+        let mut dots = dots_32(format, &quants, p.qs.as_ptr().add(b) as *const __m256i);
+        if format == Format32::Q4_0 {
+            // The −8 offset in integers: Σ(q − 8)·x = Σ q·x − 8·Σx, so that no f32 term remains.
+            let sums = _mm256_slli_epi32::<3>(_mm256_loadu_si256(p.sums.as_ptr().add(b) as *const __m256i));
+            for dot in &mut dots {
+                *dot = _mm256_sub_epi32(*dot, sums);
+            }
+        }
         let dx = _mm256_loadu_ps(p.d.as_ptr().add(b) as *const f32);
         let sx = _mm256_loadu_ps(p.s.as_ptr().add(b) as *const f32);
         for r in 0..R {
             let (d, o) = *strip.scales_32.get_unchecked(r * blocks + b);
             acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots[r]), _mm256_mul_ps(_mm256_set1_ps(d), dx), acc[r]);
-            if format != Format32::Q8_0 {
+            // Q4_1's minimum m (see `Format32::scales`).
+            if format == Format32::Q4_1 {
                 acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(o), sx, acc[r]);
             }
         }
