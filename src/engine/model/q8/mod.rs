@@ -102,7 +102,8 @@ fn matmul_with(
     x: &[f32],
     out: &mut [f32],
 ) -> Result<()> {
-    let family = Family::of(format).ok_or_else(|| EngineError::Invalid(format!("{format} weights have no integer product")))?;
+    let family =
+        Family::of(format).ok_or_else(|| EngineError::Invalid(format!("{format} weights have no integer product")))?;
     let n = check(format, weights.len(), rows, cols, x.len(), out.len())?;
     let product = Product { isa, weights, rows, cols, n };
     // Fewer rows than a panel holds one at a time, so that no tile computes padding rows.
@@ -136,8 +137,16 @@ impl Family {
 }
 
 /// Checks the sizes of a product; returns the number of activation rows.
-fn check(format: GgmlType, weight_bytes: usize, rows: usize, cols: usize, x_len: usize, out_len: usize) -> Result<usize> {
-    let invalid = |problem: String| Err(EngineError::Invalid(format!("{format} product over [{rows}, {cols}]: {problem}")));
+fn check(
+    format: GgmlType,
+    weight_bytes: usize,
+    rows: usize,
+    cols: usize,
+    x_len: usize,
+    out_len: usize,
+) -> Result<usize> {
+    let invalid =
+        |problem: String| Err(EngineError::Invalid(format!("{format} product over [{rows}, {cols}]: {problem}")));
     let (block, block_bytes) = block_size(format);
     if cols == 0 || !cols.is_multiple_of(block) {
         return invalid(format!("{cols} columns are not a positive number of blocks of {block}"));

@@ -14,13 +14,11 @@ pub fn isum_32(format: Format32, q: &[u8], x: &[i8; QK8_0]) -> i32 {
 /// `(Σₖ sc[k]·Σ_{i∈k} qᵢ·x_qᵢ, Σₖ off[k]·bsums[k])` for one k-quant block's decoded quants `q`
 /// and scales (see [`KScales`]).
 pub fn isums_k(q: &[u8], scales: &KScales, x: &[i8; QK_K], bsums: &[i16; QK_K / 16]) -> (i32, i32) {
-    let mut dot = 0;
-    let mut off = 0;
-    for k in 0..16 {
-        let sum: i32 = (16 * k..16 * k + 16).map(|i| i32::from(q[i]) * i32::from(x[i])).sum();
-        dot += i32::from(scales.sc[k]) * sum;
-        off += i32::from(scales.off[k]) * i32::from(bsums[k]);
-    }
+    let sub_blocks = q.chunks_exact(16).zip(x.chunks_exact(16)).zip(scales.sc);
+    let dot = sub_blocks
+        .map(|((q, x), sc)| i32::from(sc) * q.iter().zip(x).map(|(&q, &x)| i32::from(q) * i32::from(x)).sum::<i32>())
+        .sum();
+    let off = scales.off.iter().zip(bsums).map(|(&o, &s)| i32::from(o) * i32::from(s)).sum();
     (dot, off)
 }
 
@@ -65,9 +63,9 @@ pub fn tile_k<const R: usize, const C: usize>(strip: &Decoded, p: PanelK<'_, C>,
         *out = [0.0; C];
         let scales = &strip.scales_k[r * blocks..(r + 1) * blocks];
         for (b, (q, s)) in strip.row(r).chunks_exact(QK_K).zip(scales).enumerate() {
-            for c in 0..C {
+            for (c, y) in out.iter_mut().enumerate() {
                 let (dot, off) = isums_k(q, s, &gather(&p.qs[b], c), &gather_sums(&p.bsums[b], c));
-                out[c] += p.d[b][c] * (s.d * dot as f32 - s.dmin * off as f32);
+                *y += p.d[b][c] * (s.d * dot as f32 - s.dmin * off as f32);
             }
         }
     }

@@ -177,9 +177,9 @@ fn integer_sums_agree_across_isas() {
                 };
                 for (b, q) in strip.row(0).chunks_exact(QK8_0).enumerate() {
                     assert_eq!(by_row[b], portable::isum_32(format, q, &portable::gather(&one.qs[b], 0)), "{ty}");
-                    for c in 0..PANEL_ROWS {
+                    for (c, &got) in by_panel[b].iter().enumerate() {
                         let want = portable::isum_32(format, q, &portable::gather(&panel.qs[b], c));
-                        assert_eq!(by_panel[b][c], want, "{ty} block {b} row {c}");
+                        assert_eq!(got, want, "{ty} block {b} row {c}");
                     }
                 }
             }
@@ -196,9 +196,9 @@ fn integer_sums_agree_across_isas() {
                     let scales = &strip.scales_k[b];
                     let (x, bsums) = (portable::gather(&one.qs[b], 0), portable::gather_sums(&one.bsums[b], 0));
                     assert_eq!(by_row[b], portable::isums_k(q, scales, &x, &bsums), "{ty}");
-                    for c in 0..PANEL_ROWS {
+                    for (c, &got) in by_panel[b].iter().enumerate() {
                         let (x, bsums) = (portable::gather(&panel.qs[b], c), portable::gather_sums(&panel.bsums[b], c));
-                        assert_eq!(by_panel[b][c], portable::isums_k(q, scales, &x, &bsums), "{ty} block {b} row {c}");
+                        assert_eq!(got, portable::isums_k(q, scales, &x, &bsums), "{ty} block {b} row {c}");
                     }
                 }
             }
@@ -346,16 +346,18 @@ fn fixture_blocks_multiply_as_they_dequantize() {
 fn f16_widening_is_exact() {
     for bits in 0..=u16::MAX {
         let (ours, theirs) = (super::layout::widen(bits), f16::from_bits(bits).to_f32());
-        assert!(ours.to_bits() == theirs.to_bits() || (ours.is_nan() && theirs.is_nan()), "{bits:#06x}: {ours} vs {theirs}");
+        assert!(
+            ours.to_bits() == theirs.to_bits() || (ours.is_nan() && theirs.is_nan()),
+            "{bits:#06x}: {ours} vs {theirs}"
+        );
     }
 }
 
 #[test]
 fn bad_sizes_are_errors() {
     let w = random_weights(GgmlType::Q4_0, 2, 64, 1);
-    let error = |ty, w: &[u8], cols, x: &[f32], out: &mut [f32]| {
-        matmul_q8(ty, w, 2, cols, x, out).unwrap_err().to_string()
-    };
+    let error =
+        |ty, w: &[u8], cols, x: &[f32], out: &mut [f32]| matmul_q8(ty, w, 2, cols, x, out).unwrap_err().to_string();
     let (x, mut out) = (vec![0.0; 128], vec![0.0; 4]);
     assert!(error(GgmlType::Q4_0, &w, 48, &x[..96], &mut out).contains("48 columns are not"));
     assert!(error(GgmlType::Q4_0, &w[1..], 64, &x, &mut out).contains("take 71 bytes, expected 72"));

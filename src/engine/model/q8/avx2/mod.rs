@@ -112,7 +112,6 @@ pub unsafe fn q8_k_block(x: &[f32; QK_K], qs: &mut [i8; QK_K], bsums: &mut [i16;
     d
 }
 
-
 /// [`Decoded::decode_32`] compiled with AVX2, so that its loops are vectorized with it.
 ///
 /// # Safety

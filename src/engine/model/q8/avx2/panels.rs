@@ -92,8 +92,8 @@ unsafe fn tile_32_of<const R: usize>(
     let mut acc = [_mm256_setzero_ps(); R];
     for b in 0..blocks {
         let mut quants = [std::ptr::null(); R];
-        for r in 0..R {
-            quants[r] = strip.q.as_ptr().add(r * strip.cols + b * QK8_0);
+        for (r, quants) in quants.iter_mut().enumerate() {
+            *quants = strip.q.as_ptr().add(r * strip.cols + b * QK8_0);
         }
         let mut dots = dots_32(format, &quants, p.qs.as_ptr().add(b) as *const __m256i);
         if format == Format32::Q4_0 {
@@ -241,7 +241,11 @@ pub unsafe fn block_isums_32(format: Format32, strip: &Decoded, p: Panel32<'_, P
 /// As [`tile_k`], with one row.
 #[cfg(test)]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn block_isums_k(format: FormatK, strip: &Decoded, p: PanelK<'_, PANEL_ROWS>) -> Vec<[(i32, i32); PANEL_ROWS]> {
+pub unsafe fn block_isums_k(
+    format: FormatK,
+    strip: &Decoded,
+    p: PanelK<'_, PANEL_ROWS>,
+) -> Vec<[(i32, i32); PANEL_ROWS]> {
     let mut sums = Vec::new();
     for b in 0..p.d.len() {
         let (quants, scales) = ([strip.q.as_ptr().add(b * QK_K)], [&strip.scales_k[b]]);

@@ -4,7 +4,9 @@
 //! summed into 8 lanes that are added up at the end. Tiles are `R` weight rows × the row.
 use std::arch::x86_64::*;
 
-use super::{half, hsum_i32, hsum_ps};
+#[cfg(test)]
+use super::hsum_i32;
+use super::{half, hsum_ps};
 use crate::engine::model::q8::layout::{Format32, FormatK, KScales};
 use crate::engine::model::q8::quantize::{Panel32, PanelK, QK_K};
 
