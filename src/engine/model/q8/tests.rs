@@ -272,6 +272,56 @@ fn equals_the_product_of_the_dequantized_operands() {
     }
 }
 
+/// Products large enough to split into tasks: 100 weight rows (chunks of 48, 48 and 4, the last
+/// a tile of three and a single row) × 3 panels of activation rows, each wide enough to be a task
+/// of its own; every output is written, once, with its own value.
+#[test]
+fn tasks_cover_every_output() {
+    let (rows, cols, n) = (100, TASK_ACTIVATION_BYTES / PANEL_ROWS, 3 * PANEL_ROWS);
+    assert!(rows > 2 * TASK_ROWS && !(rows % TASK_ROWS).is_multiple_of(PANEL_TILE_ROWS));
+    let x = random_activations(n * cols, 14);
+    for ty in [GgmlType::Q4_0, GgmlType::Q4_K] {
+        let weights = random_weights(ty, rows, cols, 15);
+        let xq = dequantized_activations(ty, &x, cols);
+        let (exact, magnitude) = reference(&dense(ty, &weights, rows, cols), &xq, rows, cols);
+        let ours = product(Isa::best(), ty, &weights, rows, cols, &x);
+        for (i, ((&y, want), m)) in ours.iter().zip(&exact).zip(&magnitude).enumerate() {
+            assert!((f64::from(y) - want).abs() <= 1e-5 * m, "{ty} output {i}: {y} vs {want}");
+        }
+    }
+}
+
+/// The largest sums the kernels add in 16 bits: every quant at its maximum (all bits set) or at
+/// Q8_0's −128 (bytes 0x80), times activations of ±127 everywhere, in panels and one row at a
+/// time. A kernel adding one more word before widening would overflow here.
+#[test]
+fn extreme_quants_do_not_overflow() {
+    let (rows, cols) = (3, QK_K);
+    for (ty, byte) in FORMATS.into_iter().flat_map(|ty| [(ty, 0xFF), (ty, 0x80)]) {
+        let (block, block_bytes) = block_size(ty);
+        let mut weights = vec![byte; rows * cols / block * block_bytes];
+        for b in weights.chunks_exact_mut(block_bytes) {
+            for &at in scale_fields(ty) {
+                b[at..at + 2].copy_from_slice(&f16::from_f32(0.01).to_le_bytes());
+            }
+        }
+        let w = dense(ty, &weights, rows, cols);
+        for (sign, n) in [(1.0, 1), (-1.0, 1), (1.0, PANEL_ROWS), (-1.0, PANEL_ROWS)] {
+            let x = vec![sign; n * cols];
+            let (exact, magnitude) = reference(&w, &dequantized_activations(ty, &x, cols), rows, cols);
+            for isa in isas() {
+                let ours = product(isa, ty, &weights, rows, cols, &x);
+                for (i, ((&y, want), m)) in ours.iter().zip(&exact).zip(&magnitude).enumerate() {
+                    assert!(
+                        (f64::from(y) - want).abs() <= 1e-5 * m,
+                        "{ty} {byte:#x} {isa:?} n {n}: [{i}] {y} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// Against the exact product (unquantized activations), the activations' rounding costs well
 /// under 1% of a product on random data.
 #[test]
