@@ -5,7 +5,7 @@
 //! their nibbles and bit planes there would repeat that work for every lane, and for every panel.
 //! Decoding a strip of rows once per task instead costs a few instructions per weight, shared by
 //! all the panels the task multiplies it with. The decoding is plain code, written so that the
-//! compiler vectorizes it (see `avx2::decode`).
+//! compiler vectorizes it (see `avx2::decode_32`).
 use super::layout::{Format32, FormatK, KScales};
 use super::quantize::{QK8_0, QK_K};
 
