@@ -71,16 +71,16 @@ fn llama2_7b_shapes() {
         Ok(_) => &[(4096, 4096, 256)],
         Err(_) => &[(4096, 4096, 256), (4096, 4096, 912), (11008, 4096, 256), (11008, 4096, 912)],
     };
-    println!("W [rows×cols]   n    type    1 thread: CPU ms  G op/s    all threads: ms  G op/s");
+    println!("W [rows×cols]   n    type    1 thread: ms  G op/s    all threads: ms  G op/s");
     for &(rows, cols, n) in shapes {
         let x = random_activations(n * cols, 1);
         let ops = 2.0 * (rows * cols * n) as f64;
         let mut y = vec![0f32; n * rows];
-        let row = |name: &str, (wall, cpu): (f64, f64)| {
+        let row = |name: &str, (wall, one): (f64, f64)| {
             println!(
                 "[{rows:>5}×{cols}]  {n:>3}  {name:<6}  {:>16.1}  {:>6.1}    {:>15.1}  {:>6.1}",
-                cpu * 1e3,
-                ops / cpu / 1e9,
+                one * 1e3,
+                ops / one / 1e9,
                 wall * 1e3,
                 ops / wall / 1e9
             );
@@ -103,16 +103,16 @@ fn single_rows() {
     let (rows, cols) = (4096, 4096);
     let x = random_activations(cols, 1);
     let mut y = vec![0f32; rows];
-    println!("W [rows×cols]   type    1 thread: CPU µs  GB/s    all threads: µs  GB/s");
+    println!("W [rows×cols]   type    1 thread: µs  GB/s    all threads: µs  GB/s");
     for ty in super::tests::FORMATS {
         let weights = random_weights(ty, rows, cols, 3);
-        let (wall, cpu) = fastest_seconds(20, || matvec_q8(ty, &weights, rows, cols, &x, &mut y).unwrap());
+        let (wall, one) = fastest_seconds(20, || matvec_q8(ty, &weights, rows, cols, &x, &mut y).unwrap());
         let gb = weights.len() as f64 / 1e9;
         println!(
             "[{rows:>5}×{cols}]  {:<6}  {:>16.0}  {:>5.1}    {:>15.0}  {:>5.1}",
             ty.name(),
-            cpu * 1e6,
-            gb / cpu,
+            one * 1e6,
+            gb / one,
             wall * 1e6,
             gb / wall
         );
