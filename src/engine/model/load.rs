@@ -4,7 +4,7 @@ use burn::tensor::DType;
 
 use super::block::Block;
 use super::linear::Linear;
-use super::packed::{BlockFormat, PackedRows};
+use super::packed::PackedRows;
 use super::rope::Rope;
 use super::{EngineBackend, Llama};
 use crate::engine::error::{EngineError, Result};
@@ -108,16 +108,14 @@ fn packed(checkpoint: &Checkpoint, weight: Weight) -> Result<Option<PackedRows>>
     let name = weight.gguf_name();
     let Some(info) = g.tensor_info(&name) else { return Ok(None) };
     let format = match info.ty {
-        GgmlType::Q4_0 => BlockFormat::Q4_0,
-        GgmlType::Q4_1 => BlockFormat::Q4_1,
-        GgmlType::Q8_0 => BlockFormat::Q8_0,
+        GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0 => info.ty,
         _ => return Ok(None),
     };
     let [rows, cols] = info.shape[..] else { return Ok(None) };
     let bytes = g.tensor_bytes(&name)?.to_vec();
-    PackedRows::new(format, rows, cols, bytes).map(Some).ok_or_else(|| {
-        EngineError::bad_file(&g.path, format!("tensor '{name}' has a size that does not fit its shape"))
-    })
+    PackedRows::new(format, rows, cols, bytes)
+        .map(Some)
+        .map_err(|problem| EngineError::bad_file(&g.path, format!("tensor '{name}': {problem}")))
 }
 
 fn to_device<B: Backend, const D: usize>(t: HostTensor, device: &B::Device, dtype: DType) -> Tensor<B, D> {

@@ -6,6 +6,7 @@
 //! a row (ggml requires rows to be whole blocks). Blocks are independent, so they are decoded in
 //! parallel.
 use half::f16;
+use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
 use rayon::prelude::*;
 
 use super::gguf::GgmlType;
@@ -36,6 +37,19 @@ pub fn block_size(ty: GgmlType) -> (usize, usize) {
 /// `bytes` must hold exactly `n_elements / block elements` blocks and `out` exactly
 /// `n_elements` values; anything else is reported rather than guessed at.
 pub fn dequantize(ty: GgmlType, bytes: &[u8], n_elements: usize, out: &mut [f32]) -> Result<(), String> {
+    check_sizes(ty, bytes, n_elements, out)?;
+    decode(ty, bytes, out, true);
+    Ok(())
+}
+
+/// [`dequantize`] on the calling thread only, for callers that already run one task per core.
+pub fn dequantize_serial(ty: GgmlType, bytes: &[u8], n_elements: usize, out: &mut [f32]) -> Result<(), String> {
+    check_sizes(ty, bytes, n_elements, out)?;
+    decode(ty, bytes, out, false);
+    Ok(())
+}
+
+fn check_sizes(ty: GgmlType, bytes: &[u8], n_elements: usize, out: &[f32]) -> Result<(), String> {
     let (block_elements, block_bytes) = block_size(ty);
     if !n_elements.is_multiple_of(block_elements) {
         return Err(format!("{n_elements} elements are not a whole number of {ty} blocks of {block_elements}"));
@@ -47,32 +61,72 @@ pub fn dequantize(ty: GgmlType, bytes: &[u8], n_elements: usize, out: &mut [f32]
     if out.len() != n_elements {
         return Err(format!("output holds {} values, expected {n_elements}", out.len()));
     }
-    match ty {
-        GgmlType::F32 => run_blocks(bytes, out, f32_block),
-        GgmlType::F16 => run_blocks(bytes, out, f16_block),
-        GgmlType::BF16 => run_blocks(bytes, out, bf16_block),
-        GgmlType::Q4_0 => run_blocks(bytes, out, q4_0_block),
-        GgmlType::Q4_1 => run_blocks(bytes, out, q4_1_block),
-        GgmlType::Q8_0 => run_blocks(bytes, out, q8_0_block),
-        GgmlType::Q4_K => run_blocks(bytes, out, q4_k_block),
-        GgmlType::Q5_K => run_blocks(bytes, out, q5_k_block),
-        GgmlType::Q6_K => run_blocks(bytes, out, q6_k_block),
-    }
     Ok(())
 }
 
-/// Applies a block decoder to every block, in parallel over groups of blocks. Fixed-size arrays
-/// let the compiler drop bounds checks and vectorise the decoders. The caller has checked that
-/// `bytes` holds exactly `out.len() / E` blocks of `B` bytes.
-fn run_blocks<const E: usize, const B: usize>(bytes: &[u8], out: &mut [f32], decode: fn(&[u8; B], &mut [f32; E])) {
-    let blocks_per_task = (ELEMENTS_PER_TASK / E).max(1);
-    out.par_chunks_mut(blocks_per_task * E).zip(bytes.par_chunks(blocks_per_task * B)).for_each(|(out, bytes)| {
+fn decode(ty: GgmlType, bytes: &[u8], out: &mut [f32], parallel: bool) {
+    match ty {
+        GgmlType::F32 => run_blocks(bytes, out, f32_block, parallel),
+        GgmlType::F16 => run_tasks(bytes, out, (1, 2), parallel, f16_values),
+        GgmlType::BF16 => run_blocks(bytes, out, bf16_block, parallel),
+        GgmlType::Q4_0 => run_blocks(bytes, out, q4_0_block, parallel),
+        GgmlType::Q4_1 => run_blocks(bytes, out, q4_1_block, parallel),
+        GgmlType::Q8_0 => run_blocks(bytes, out, q8_0_block, parallel),
+        GgmlType::Q4_K => run_blocks(bytes, out, q4_k_block, parallel),
+        GgmlType::Q5_K => run_blocks(bytes, out, q5_k_block, parallel),
+        GgmlType::Q6_K => run_blocks(bytes, out, q6_k_block, parallel),
+    }
+}
+
+/// Applies a block decoder to every block. Fixed-size arrays let the compiler drop bounds checks
+/// and vectorise the decoders, and a generic decoder (not a function pointer) lets it inline
+/// them. The caller has checked that `bytes` holds exactly `out.len() / E` blocks of `B` bytes.
+fn run_blocks<const E: usize, const B: usize>(
+    bytes: &[u8],
+    out: &mut [f32],
+    decode: impl Fn(&[u8; B], &mut [f32; E]) + Sync,
+    parallel: bool,
+) {
+    run_tasks(bytes, out, (E, B), parallel, |out, bytes| {
         let (out_blocks, _) = out.as_chunks_mut::<E>();
         let (byte_blocks, _) = bytes.as_chunks::<B>();
         for (o, b) in out_blocks.iter_mut().zip(byte_blocks) {
             decode(b, o);
         }
     });
+}
+
+/// Splits `bytes` and `out` into tasks of whole `(elements, bytes)` blocks and decodes each with
+/// `task`, in parallel when asked.
+fn run_tasks(
+    bytes: &[u8],
+    out: &mut [f32],
+    (block_elements, block_bytes): (usize, usize),
+    parallel: bool,
+    task: impl Fn(&mut [f32], &[u8]) + Sync,
+) {
+    if !parallel {
+        return task(out, bytes);
+    }
+    let blocks_per_task = (ELEMENTS_PER_TASK / block_elements).max(1);
+    out.par_chunks_mut(blocks_per_task * block_elements)
+        .zip(bytes.par_chunks(blocks_per_task * block_bytes))
+        .for_each(|(out, bytes)| task(out, bytes));
+}
+
+/// f16 values widened a run at a time: `half`'s slice conversion uses F16C on eight values at
+/// once where the processor has it, which it checks once per call; one value at a time costs a
+/// check and a call each.
+fn f16_values(out: &mut [f32], bytes: &[u8]) {
+    const RUN: usize = 256;
+    let mut bits = [0u16; RUN];
+    for (out, bytes) in out.chunks_mut(RUN).zip(bytes.chunks(2 * RUN)) {
+        let bits = &mut bits[..out.len()];
+        for (b, pair) in bits.iter_mut().zip(bytes.chunks_exact(2)) {
+            *b = u16::from_le_bytes([pair[0], pair[1]]);
+        }
+        bits.reinterpret_cast::<f16>().convert_to_f32_slice(out);
+    }
 }
 
 /// A little-endian f16 at `at`, widened.
@@ -84,11 +138,6 @@ fn f16_at(bytes: &[u8], at: usize) -> f32 {
 #[inline(always)]
 fn f32_block(b: &[u8; 4], out: &mut [f32; 1]) {
     out[0] = f32::from_le_bytes(*b);
-}
-
-#[inline(always)]
-fn f16_block(b: &[u8; 2], out: &mut [f32; 1]) {
-    out[0] = f16_at(b, 0);
 }
 
 #[inline(always)]
