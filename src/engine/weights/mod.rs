@@ -4,5 +4,7 @@ pub mod gguf;
 pub mod host;
 pub mod quant;
 pub mod safetensors;
+pub mod stored;
 
 pub use host::{HostData, HostTensor};
+pub use stored::StoredTensor;
