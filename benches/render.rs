@@ -7,10 +7,10 @@ use neuronav::engine::neuron::{NeuronHit, NeuronId};
 use neuronav::engine::session::SessionSettings;
 use neuronav::tui::action::Action;
 use neuronav::tui::app::{App, LayerView};
+use neuronav::tui::engine_messages::EngineMsg;
 use neuronav::tui::keymap::Keymap;
 use neuronav::tui::snapshot::*;
 use neuronav::tui::theme::ThemeName;
-use neuronav::tui::worker::EngineMsg;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 

@@ -14,14 +14,19 @@ pub struct Paths {
     pub config: PathBuf,
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum PathsError {
+    #[error("no home directory found; set NEURONAV_HOME to choose where neuronav keeps its files")]
+    NoHome,
+}
+
 impl Paths {
-    pub fn resolve() -> Result<Paths, String> {
+    pub fn resolve() -> Result<Paths, PathsError> {
         if let Some(home) = std::env::var_os("NEURONAV_HOME").filter(|h| !h.is_empty()) {
             let home = PathBuf::from(home);
             return Ok(Paths { cache: home.join("cache"), data: home.join("data"), config: home.join("config") });
         }
-        let dirs = ProjectDirs::from("", "", "neuronav")
-            .ok_or("no home directory found; set NEURONAV_HOME to choose where neuronav keeps its files")?;
+        let dirs = ProjectDirs::from("", "", "neuronav").ok_or(PathsError::NoHome)?;
         Ok(Paths {
             cache: dirs.cache_dir().to_path_buf(),
             data: dirs.data_dir().to_path_buf(),

@@ -7,7 +7,7 @@ use half::f16;
 use neuronav::engine::intervention::Interventions;
 use neuronav::engine::neuron::{NeuronHit, NeuronId};
 use neuronav::engine::session::SessionSettings;
-use neuronav::science::analysis::counting::ReasoningNeurons;
+use neuronav::science::analysis::counting::{ReasoningNeurons, ReasoningSelection};
 use neuronav::science::heuristics::cache;
 use neuronav::science::heuristics::grid::{GridSpec, Operator};
 use neuronav::science::heuristics::knockout::HeuristicKnockout;
@@ -15,8 +15,10 @@ use neuronav::science::heuristics::maps::{MapSettings, Outcome};
 use neuronav::science::labels::label::{Label, NewVerdict, Verdict, VerdictKind};
 use neuronav::science::labels::store::QueueItem;
 use neuronav::tui::action::Action;
-use neuronav::tui::app::{App, Effect, Focus, SearchHit, SortBy};
-use neuronav::tui::compare::{Drive, Reasoning, Side};
+use neuronav::tui::app::{App, Focus, SearchHit, SortBy};
+use neuronav::tui::compare::{Drive, Side};
+use neuronav::tui::effect::Effect;
+use neuronav::tui::engine_messages::{EngineCmd, EngineMsg, Job};
 use neuronav::tui::grid::{GridChoice, LoadedGrid};
 use neuronav::tui::keymap::{Keymap, Mode};
 use neuronav::tui::knockout_job::KnockoutResult;
@@ -27,7 +29,6 @@ use neuronav::tui::snapshot::{ModelInfo, Snapshot, TokenView};
 use neuronav::tui::theme::ThemeName;
 use neuronav::tui::ui::heatmap::Zoom;
 use neuronav::tui::ui::{self, popup};
-use neuronav::tui::worker::{EngineCmd, EngineMsg, Job};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use safetensors::tensor::{Dtype, TensorView};
@@ -112,14 +113,14 @@ fn command(app: &mut App, line: &str) -> Vec<Effect> {
 }
 
 fn engine_cmds(effects: &[Effect]) -> Vec<&EngineCmd> {
-    effects.iter().filter_map(|e| if let Effect::Engine(c) = e { Some(c) } else { None }).collect()
+    effects.iter().filter_map(|e| if let Effect::Engine(Side::A, c) = e { Some(c) } else { None }).collect()
 }
 
 #[test]
 fn typing_a_prompt_and_running_it_sends_the_text_to_the_engine() {
     let mut app = app();
     assert!(app.on_key(key('r')).is_empty(), "an empty prompt must not run");
-    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("empty")));
+    assert!(app.message().is_some_and(|(m, err)| *err && m.contains("empty")));
     app.on_key(key('i'));
     assert_eq!(app.mode(), Mode::Prompt);
     type_str(&mut app, "2+3=");
@@ -128,8 +129,8 @@ fn typing_a_prompt_and_running_it_sends_the_text_to_the_engine() {
     app.on_key(special(KeyCode::Esc));
     assert_eq!(app.mode(), Mode::Normal);
     let effects = app.on_key(key('r'));
-    assert_eq!(effects, vec![Effect::Engine(EngineCmd::RunPrompt { text: "2+3=\nqs".into() })]);
-    assert!(app.busy.is_some());
+    assert_eq!(effects, vec![Effect::Engine(Side::A, EngineCmd::RunPrompt { text: "2+3=\nqs".into() })]);
+    assert!(app.busy().is_some());
 }
 
 #[test]
@@ -154,10 +155,10 @@ fn a_chord_waits_for_its_second_key() {
     }
     assert_eq!(app.row, 3);
     app.on_key(key('g'));
-    assert_eq!(app.pending.len(), 1);
+    assert_eq!(app.pending().len(), 1);
     assert_eq!(app.row, 3);
     app.on_key(key('g'));
-    assert!(app.pending.is_empty());
+    assert!(app.pending().is_empty());
     assert_eq!(app.row, 0);
     app.on_key(key('G'));
     assert_eq!(app.row, 4, "the last row of five");
@@ -166,11 +167,11 @@ fn a_chord_waits_for_its_second_key() {
 #[test]
 fn interrupt_cancels_a_running_job_and_quits_when_idle() {
     let mut app = loaded_app();
-    assert_eq!(app.on_key(key('s')), vec![Effect::Engine(EngineCmd::Step { n: 1, stop_at_eos: true })]);
-    assert_eq!(app.on_key(ctrl('c')), vec![Effect::Cancel]);
-    assert_eq!(app.on_key(special(KeyCode::Esc)), vec![Effect::Cancel]);
+    assert_eq!(app.on_key(key('s')), vec![Effect::Engine(Side::A, EngineCmd::Step { n: 1, stop_at_eos: true })]);
+    assert_eq!(app.on_key(ctrl('c')), vec![Effect::Cancel(Side::A)]);
+    assert_eq!(app.on_key(special(KeyCode::Esc)), vec![Effect::Cancel(Side::A)]);
     app.on_engine(EngineMsg::Idle);
-    assert!(app.busy.is_none());
+    assert!(app.busy().is_none());
     assert_eq!(app.on_key(ctrl('c')), vec![Effect::Quit]);
     assert_eq!(app.on_key(key('q')), vec![Effect::Quit]);
 }
@@ -182,12 +183,12 @@ fn steps_queue_behind_a_running_one_and_busy_ends_with_the_last() {
     assert_eq!(engine_cmds(&effects).len(), 3);
     app.on_engine(EngineMsg::Idle);
     app.on_engine(EngineMsg::Idle);
-    assert!(app.busy.is_some());
+    assert!(app.busy().is_some());
     app.on_engine(EngineMsg::Idle);
-    assert!(app.busy.is_none());
+    assert!(app.busy().is_none());
     let effects = command(&mut app, "n 5");
     assert!(effects.is_empty());
-    assert_eq!(app.on_key(key('S')), vec![Effect::Engine(EngineCmd::Step { n: 5, stop_at_eos: true })]);
+    assert_eq!(app.on_key(key('S')), vec![Effect::Engine(Side::A, EngineCmd::Step { n: 5, stop_at_eos: true })]);
 }
 
 #[test]
@@ -198,31 +199,31 @@ fn at_eos_stepping_stops_until_continuing_is_chosen() {
     app.on_engine(EngineMsg::Snapshot(Arc::new(s)));
     assert!(app.on_key(key('s')).is_empty());
     app.on_key(key('e'));
-    assert_eq!(app.on_key(key('s')), vec![Effect::Engine(EngineCmd::Step { n: 1, stop_at_eos: false })]);
+    assert_eq!(app.on_key(key('s')), vec![Effect::Engine(Side::A, EngineCmd::Step { n: 1, stop_at_eos: false })]);
 }
 
 #[test]
 fn a_snapshot_selects_the_last_position_and_rows_follow_sort_and_sign() {
     let mut app = loaded_app();
-    assert_eq!(app.position, 5);
+    assert_eq!(app.position(), 5);
     app.focus = Focus::Layers;
     app.on_key(key('l'));
     assert_eq!(app.layer, 1);
-    let ids: Vec<u32> = app.rows[1].iter().map(|h| h.index).collect();
+    let ids: Vec<u32> = app.rows()[1].iter().map(|h| h.index).collect();
     assert_eq!(ids, vec![11, 12, 13, 14, 15], "by score");
     app.on_key(key('o'));
-    assert_eq!(app.sort, SortBy::AbsM);
-    let ids: Vec<u32> = app.rows[1].iter().map(|h| h.index).collect();
+    assert_eq!(app.sort(), SortBy::AbsM);
+    let ids: Vec<u32> = app.rows()[1].iter().map(|h| h.index).collect();
     assert_eq!(ids, vec![14, 15, 12, 13, 11], "|m| of N11..N15 is 1, 4, 3, 8, 5");
     app.on_key(key('f'));
-    assert!(app.rows[1].iter().all(|h| h.m > 0.0));
+    assert!(app.rows()[1].iter().all(|h| h.m > 0.0));
     app.on_key(key('f'));
-    assert!(app.rows[1].iter().all(|h| h.m < 0.0));
+    assert!(app.rows()[1].iter().all(|h| h.m < 0.0));
     // A step at the end of the text moves the selection along; an older snapshot is ignored.
     app.on_engine(EngineMsg::Snapshot(snapshot(2, 7)));
-    assert_eq!(app.position, 6);
+    assert_eq!(app.position(), 6);
     app.on_engine(EngineMsg::Snapshot(snapshot(1, 3)));
-    assert_eq!(app.snapshot.as_ref().unwrap().len(), 7);
+    assert_eq!(app.snapshot().unwrap().len(), 7);
 }
 
 #[test]
@@ -241,16 +242,16 @@ fn goto_opens_the_neuron_detail_and_bad_commands_say_why() {
     let mut app = loaded_app();
     let effects = command(&mut app, "goto L2N23");
     let neuron = NeuronId { layer: 2, index: 23 };
-    assert_eq!(app.detail_neuron, Some(neuron));
+    assert_eq!(app.detail_neuron(), Some(neuron));
     assert_eq!(app.layer, 2);
     assert_eq!(app.row, 2, "N23 is the third row of layer 2");
     assert_eq!(app.focus, Focus::Detail);
     assert!(engine_cmds(&effects).contains(&&EngineCmd::Detail { neuron }));
     command(&mut app, "goto L9N1");
-    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("3 layers")));
+    assert!(app.message().is_some_and(|(m, err)| *err && m.contains("3 layers")));
     command(&mut app, "k x");
-    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("'x'")));
-    assert_eq!(command(&mut app, "k 7"), vec![Effect::Engine(EngineCmd::SetTopK(7))]);
+    assert!(app.message().is_some_and(|(m, err)| *err && m.contains("'x'")));
+    assert_eq!(command(&mut app, "k 7"), vec![Effect::Engine(Side::A, EngineCmd::SetTopK(7))]);
     assert_eq!(command(&mut app, "q"), vec![Effect::Quit]);
 }
 
@@ -260,17 +261,17 @@ fn search_finds_tokens_and_neurons() {
     app.on_key(key('/'));
     type_str(&mut app, "apples");
     app.on_key(special(KeyCode::Enter));
-    assert_eq!(app.position, 3);
+    assert_eq!(app.position(), 3);
     assert_eq!(app.focus, Focus::Tokens);
     app.on_key(key('/'));
     type_str(&mut app, "N13");
     app.on_key(special(KeyCode::Enter));
-    assert_eq!(app.search.as_ref().unwrap().hits, vec![SearchHit::Neuron(NeuronId { layer: 1, index: 13 })]);
+    assert_eq!(app.search().unwrap().hits, vec![SearchHit::Neuron(NeuronId { layer: 1, index: 13 })]);
     assert_eq!((app.layer, app.row, app.focus), (1, 2, Focus::Layers));
     app.on_key(key('/'));
     type_str(&mut app, "zebra");
     app.on_key(special(KeyCode::Enter));
-    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("not found")));
+    assert!(app.message().is_some_and(|(m, err)| *err && m.contains("not found")));
 }
 
 #[test]
@@ -282,11 +283,11 @@ fn label_filters_use_the_labels_seam() {
         (NeuronId { layer: 0, index: 4 }, label("mult")),
     ]));
     command(&mut app, "concept add");
-    let ids: Vec<u32> = app.rows[0].iter().map(|h| h.index).collect();
+    let ids: Vec<u32> = app.rows()[0].iter().map(|h| h.index).collect();
     assert_eq!(ids, vec![2]);
     command(&mut app, "concept");
     command(&mut app, "source lexical");
-    assert_eq!(app.rows[0].len(), 2);
+    assert_eq!(app.rows()[0].len(), 2);
 }
 
 #[test]
@@ -309,7 +310,7 @@ fn export_writes_model_prompt_settings_and_neurons() {
     assert_eq!(lines.len(), 16);
     assert!(lines[1].starts_with("5,5,␣more,true,0,1,L0N1,1,10,"), "{}", lines[1]);
     command(&mut app, "export /tmp/x.txt");
-    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains(".json or a .csv")));
+    assert!(app.message().is_some_and(|(m, err)| *err && m.contains(".json or a .csv")));
 }
 
 #[test]
@@ -338,7 +339,7 @@ fn tab_cycles_the_visible_panes_and_the_picker_loads_a_prompt() {
 fn mouse_clicks_select_tokens_and_rows_and_the_wheel_scrolls() {
     let mut app = loaded_app();
     app.on_resize(120, 40);
-    let regions = neuronav::tui::ui::layout::regions(app.size, &app);
+    let regions = neuronav::tui::ui::layout::regions(app.size(), &app);
     // Tokens are laid out from the strip's inner left edge: "Tom ␣has ␣3 …"; column 5 is "␣has".
     let click = |x, y| MouseEvent {
         kind: MouseEventKind::Down(MouseButton::Left),
@@ -347,7 +348,7 @@ fn mouse_clicks_select_tokens_and_rows_and_the_wheel_scrolls() {
         modifiers: KeyModifiers::NONE,
     };
     app.on_mouse(click(regions.tokens.x + 1 + 5, regions.tokens.y + 1));
-    assert_eq!((app.focus, app.position), (Focus::Tokens, 1));
+    assert_eq!((app.focus, app.position()), (Focus::Tokens, 1));
     // Rows start below the border and the header line.
     app.on_mouse(click(regions.layers.x + 3, regions.layers.y + 2 + 3));
     assert_eq!((app.focus, app.row), (Focus::Layers, 3));
@@ -404,9 +405,9 @@ fn a_loaded_model_opens_its_labels_and_they_fill_panes_and_filters() {
     assert!(app.labels.of(NeuronId { layer: 0, index: 4 }).is_empty(), "a No answer is no label");
     assert_eq!(app.labels.verdicts_of(n2).len(), 1);
     command(&mut app, "source gpt");
-    assert_eq!(app.rows[0].iter().map(|h| h.index).collect::<Vec<_>>(), vec![2]);
+    assert_eq!(app.rows()[0].iter().map(|h| h.index).collect::<Vec<_>>(), vec![2]);
     command(&mut app, "source lexicon");
-    assert!(app.rows[0].is_empty());
+    assert!(app.rows()[0].is_empty());
 }
 
 #[test]
@@ -427,7 +428,7 @@ fn review_mode_records_verdicts_advances_and_counts_agreement() {
     let l2n40: NeuronId = "L2N40".parse().unwrap();
     let l2n41: NeuronId = "L2N41".parse().unwrap();
     assert_eq!(engine_cmds(&effects), [&EngineCmd::Project { neurons: vec![l2n40, l2n41] }], "this and the next item");
-    let review = app.review.as_ref().unwrap();
+    let review = app.review().unwrap();
     assert_eq!((review.len(), review.at, review.unchecked()), (3, 0, 2));
     assert_eq!((review.agreement.overall.checked, review.agreement.overall.agreed), (1, 1));
 
@@ -445,18 +446,18 @@ fn review_mode_records_verdicts_advances_and_counts_agreement() {
         corrected: None,
     };
     assert_eq!(label_cmds(&effects), [&LabelCmd::Record(sent)]);
-    let review = app.review.as_ref().unwrap();
+    let review = app.review().unwrap();
     assert_eq!(review.at, 1);
     assert_eq!(review.items.as_ref().unwrap()[0].saving, Some(VerdictKind::Agree));
     assert_eq!(review.agreement.overall.checked, 1, "not counted before the store says it is saved");
 
     app.on_labels(LabelMsg::Saved(verdict(7, "L2N40", "add", VerdictKind::Agree)));
-    let review = app.review.as_ref().unwrap();
+    let review = app.review().unwrap();
     let first = &review.items.as_ref().unwrap()[0];
     assert_eq!((first.saving, first.verdict.as_ref().map(|v| v.id)), (None, Some(7)));
     assert_eq!((review.agreement.overall.checked, review.agreement.overall.agreed), (2, 2));
     assert_eq!(review.unchecked(), 1);
-    assert!(app.message.as_ref().is_some_and(|(m, err)| !err && m.contains("saved L2N40 add agree")));
+    assert!(app.message().is_some_and(|(m, err)| !err && m.contains("saved L2N40 add agree")));
     assert_eq!(app.labels.verdicts_of(l2n40).len(), 1, "the detail pane sees the verdict");
 
     // Correcting the concept records a disagree verdict with the concept named.
@@ -475,24 +476,24 @@ fn review_mode_records_verdicts_advances_and_counts_agreement() {
     };
     assert_eq!(label_cmds(&effects), [&LabelCmd::Record(corrected.clone())]);
     app.on_labels(LabelMsg::NotSaved { verdict: corrected, error: "disk full".into() });
-    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("not saved") && m.contains("disk full")));
-    let review = app.review.as_ref().unwrap();
+    assert!(app.message().is_some_and(|(m, err)| *err && m.contains("not saved") && m.contains("disk full")));
+    let review = app.review().unwrap();
     assert_eq!(review.items.as_ref().unwrap()[1].saving, None);
     assert_eq!(review.items.as_ref().unwrap()[1].verdict, None);
 
     // The last item stays selected; a new verdict on an already checked pair replaces it in the counts.
     let effects = app.on_key(key('d'));
     assert!(matches!(label_cmds(&effects)[..], [LabelCmd::Record(NewVerdict { verdict: VerdictKind::Disagree, .. })]));
-    assert_eq!(app.review.as_ref().unwrap().at, 2);
+    assert_eq!(app.review().unwrap().at, 2);
     app.on_labels(LabelMsg::Saved(verdict(9, "L1N11", "mult", VerdictKind::Disagree)));
-    let a = app.review.as_ref().unwrap().agreement.overall;
+    let a = app.review().unwrap().agreement.overall;
     assert_eq!((a.labels, a.checked, a.agreed, a.disagreed), (3, 2, 1, 1));
     assert_eq!(a.rate(), Some(0.5));
 
     app.on_key(key('k'));
-    assert_eq!(app.review.as_ref().unwrap().at, 1);
+    assert_eq!(app.review().unwrap().at, 1);
     app.on_key(special(KeyCode::Esc));
-    assert!(app.review.is_none());
+    assert!(app.review().is_none());
     assert_eq!(app.mode(), Mode::Normal);
     let effects = command(&mut app, "review * add");
     assert_eq!(label_cmds(&effects), [&LabelCmd::Queue { source: None, concept: Some("add".into()) }]);
@@ -502,11 +503,11 @@ fn review_mode_records_verdicts_advances_and_counts_agreement() {
 fn review_needs_a_model_and_an_empty_queue_says_so() {
     let mut app = App::new(Keymap::builtin(), Vec::new(), ThemeName::Dark);
     assert!(app.update(Action::Review).is_empty());
-    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("loading")));
+    assert!(app.message().is_some_and(|(m, err)| *err && m.contains("loading")));
     let mut app = loaded_app();
     app.on_key(key('R'));
     app.on_labels(LabelMsg::Queue { source: None, concept: None, items: Vec::new() });
-    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("no labels to review")));
+    assert!(app.message().is_some_and(|(m, err)| *err && m.contains("no labels to review")));
     assert!(app.on_key(key('a')).is_empty());
     app.on_key(key('?'));
     let help: Vec<String> = neuronav::tui::ui::popup::help_lines(&app)
@@ -592,7 +593,7 @@ fn grid_cmds(effects: &[Effect]) -> Vec<&MapSettings> {
 }
 
 fn draw(app: &App) -> Vec<String> {
-    let mut terminal = Terminal::new(TestBackend::new(app.size.width, app.size.height)).unwrap();
+    let mut terminal = Terminal::new(TestBackend::new(app.size().width, app.size().height)).unwrap();
     terminal.draw(|f| ui::draw(f, app)).unwrap();
     let buf = terminal.backend().buffer();
     (0..buf.area.height).map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect()).collect()
@@ -609,18 +610,18 @@ fn the_heatmap_asks_for_its_grid_once_and_keeps_the_maps_for_later_neurons() {
         [&EngineCmd::Grid { fingerprint: info().fingerprint.clone(), settings: standard.clone() }]
     );
     assert_eq!(app.mode(), Mode::Heatmap);
-    assert_eq!(app.busy.map(|b| (b.job, b.total)), Some((Job::Grid, 2500)));
-    let first = app.heatmap.as_ref().unwrap().neuron;
+    assert_eq!(app.busy().map(|b| (b.job, b.total)), Some((Job::Grid, 2500)));
+    let first = app.heatmap().unwrap().neuron;
     assert_eq!(first, app.selected_neuron().unwrap());
     // Another neuron while the maps are on their way asks for nothing more.
     assert!(grid_cmds(&app.on_key(key(']'))).is_empty());
     app.on_engine(EngineMsg::Grid(synthetic_grid(standard.clone())));
     app.on_engine(EngineMsg::Idle);
-    assert!(app.busy.is_none());
-    let mode = app.heatmap.as_ref().unwrap();
-    assert_eq!(mode.neuron, NeuronId { layer: 0, index: app.rows[0][1].index });
+    assert!(app.busy().is_none());
+    let mode = app.heatmap().unwrap();
+    assert_eq!(mode.neuron, NeuronId { layer: 0, index: app.rows()[0][1].index });
     assert_eq!(mode.values[7], synthetic_m(0, mode.neuron.index as usize, 7));
-    assert!(app.message.as_ref().unwrap().0.contains("50.0%"), "half the results are even");
+    assert!(app.message().unwrap().0.contains("50.0%"), "half the results are even");
     // m falls with the cell index, so the top prompts are the first rows and the bottom ones the last.
     let matched = |name: &str| mode.matches.iter().any(|(n, score)| n == name && *score == 1.0);
     assert!(matched("op1 in [0, 10) · K") && matched("op1 in [40, 50) · K low"), "{:?}", mode.matches);
@@ -632,8 +633,8 @@ fn the_heatmap_asks_for_its_grid_once_and_keeps_the_maps_for_later_neurons() {
     app.on_key(key('j'));
     let effects = app.on_key(key('M'));
     assert!(grid_cmds(&effects).is_empty(), "{effects:?}");
-    let mode = app.heatmap.as_ref().unwrap();
-    assert_eq!(mode.neuron, NeuronId { layer: 0, index: app.rows[0][2].index });
+    let mode = app.heatmap().unwrap();
+    assert_eq!(mode.neuron, NeuronId { layer: 0, index: app.rows()[0][2].index });
     assert!(mode.has_neuron());
 }
 
@@ -643,16 +644,16 @@ fn closing_a_loading_heatmap_cancels_its_job_and_it_may_be_asked_for_again() {
     let effects = command(&mut app, "grid - 0..10");
     let sub = GridChoice { operator: Operator::Sub, operands: 0..10, layers: None }.settings(3).unwrap();
     assert_eq!(grid_cmds(&effects), [&sub], ":grid opens the selected neuron's heatmap");
-    assert_eq!(app.busy.map(|b| b.total), Some(55), "the legal prompts of 0..10 - 0..10");
-    assert_eq!(app.on_key(special(KeyCode::Esc)), vec![Effect::Cancel]);
+    assert_eq!(app.busy().map(|b| b.total), Some(55), "the legal prompts of 0..10 - 0..10");
+    assert_eq!(app.on_key(special(KeyCode::Esc)), vec![Effect::Cancel(Side::A)]);
     assert_eq!(app.mode(), Mode::Normal);
-    app.cancelled();
+    app.cancelled(Side::A);
     app.on_engine(EngineMsg::Status("cancelled".into()));
     app.on_engine(EngineMsg::Idle);
     assert_eq!(grid_cmds(&app.on_key(key('M'))), [&sub]);
     let err = command(&mut app, "grid L2..9");
     assert!(grid_cmds(&err).is_empty());
-    assert!(app.message.as_ref().is_some_and(|(m, e)| *e && m.contains("3 layers")), "{:?}", app.message);
+    assert!(app.message().is_some_and(|(m, e)| *e && m.contains("3 layers")), "{:?}", app.message());
 }
 
 #[test]
@@ -663,7 +664,7 @@ fn heatmap_keys_move_the_cursor_switch_the_map_and_step_through_neurons() {
     let settings = grid_cmds(&effects)[0].clone();
     app.on_engine(EngineMsg::Grid(synthetic_grid(settings)));
     app.on_engine(EngineMsg::Idle);
-    let cursor = |app: &App| app.heatmap.as_ref().unwrap().view.cursor();
+    let cursor = |app: &App| app.heatmap().unwrap().view.cursor();
     type_str(&mut app, "jjl");
     assert_eq!(cursor(&app), (2, 1));
     app.on_key(special(KeyCode::Down));
@@ -678,10 +679,10 @@ fn heatmap_keys_move_the_cursor_switch_the_map_and_step_through_neurons() {
     type_str(&mut app, "kkl");
     assert_eq!(cursor(&app), (1, 1));
     type_str(&mut app, "z");
-    assert_eq!(app.heatmap.as_ref().unwrap().view.zoom(), Zoom::Coarse);
+    assert_eq!(app.heatmap().unwrap().view.zoom(), Zoom::Coarse);
 
     // The panel shows the cell under the cursor in the map shown: K, then KV = K × logit.
-    let neuron = app.heatmap.as_ref().unwrap().neuron;
+    let neuron = app.heatmap().unwrap().neuron;
     let (j, cell) = (neuron.index as usize, 5);
     let k = synthetic_m(0, j, cell);
     let panel_line = |app: &App| draw(app).into_iter().find(|l| l.contains("1+1=")).expect("the prompt is shown");
@@ -689,29 +690,29 @@ fn heatmap_keys_move_the_cursor_switch_the_map_and_step_through_neurons() {
     assert!(draw(&app).iter().any(|l| l.contains("model 2") && l.contains("correct")));
     type_str(&mut app, "m");
     let kv = k * synthetic_logit(j, 102);
-    assert_eq!(app.heatmap.as_ref().unwrap().values[cell], kv);
+    assert_eq!(app.heatmap().unwrap().values[cell], kv);
     assert!(panel_line(&app).contains(&format!("{kv:+.3}")), "{}", panel_line(&app));
     assert!(draw(&app).iter().any(|l| l.contains("KV map")));
 
     // [ ] step through the layer pane's list; H L keep the index and change the layer.
     type_str(&mut app, "]]");
-    let list: Vec<u32> = app.rows[0].iter().map(|h| h.index).collect();
-    assert_eq!(app.heatmap.as_ref().unwrap().neuron, NeuronId { layer: 0, index: list[2] });
+    let list: Vec<u32> = app.rows()[0].iter().map(|h| h.index).collect();
+    assert_eq!(app.heatmap().unwrap().neuron, NeuronId { layer: 0, index: list[2] });
     type_str(&mut app, "L");
-    let mode = app.heatmap.as_ref().unwrap();
+    let mode = app.heatmap().unwrap();
     assert_eq!(mode.neuron, NeuronId { layer: 1, index: list[2] });
     assert_eq!(mode.values[cell], synthetic_m(1, list[2] as usize, cell) * synthetic_logit(list[2] as usize, 102));
     type_str(&mut app, "L");
-    assert!(!app.heatmap.as_ref().unwrap().has_neuron(), "layer 2 is not among the grid's layers");
+    assert!(!app.heatmap().unwrap().has_neuron(), "layer 2 is not among the grid's layers");
     assert!(draw(&app).concat().contains("not in this grid's maps"));
     type_str(&mut app, "[");
-    assert_eq!(app.heatmap.as_ref().unwrap().neuron, NeuronId { layer: 0, index: list[1] });
+    assert_eq!(app.heatmap().unwrap().neuron, NeuronId { layer: 0, index: list[1] });
     // An illegal cell has no prompt: 1-2 of a subtraction grid.
     let effects = command(&mut app, "grid - 0..4 L0..2");
     app.on_engine(EngineMsg::Grid(synthetic_grid(grid_cmds(&effects)[0].clone())));
     app.on_engine(EngineMsg::Idle);
     type_str(&mut app, "jll");
-    assert!(app.heatmap.as_ref().unwrap().values[6].is_nan());
+    assert!(app.heatmap().unwrap().values[6].is_nan());
     assert!(draw(&app).concat().contains("illegal cell"));
 }
 
@@ -721,7 +722,7 @@ fn closing_the_heatmap_returns_to_the_mode_it_was_opened_from() {
     command(&mut app, "goto L1N7");
     assert_eq!(app.focus, Focus::Detail);
     app.on_key(key('M'));
-    assert_eq!(app.heatmap.as_ref().unwrap().neuron, NeuronId { layer: 1, index: 7 }, "the detail pane's neuron");
+    assert_eq!(app.heatmap().unwrap().neuron, NeuronId { layer: 1, index: 7 }, "the detail pane's neuron");
     app.on_key(special(KeyCode::Esc));
     assert_eq!((app.mode(), app.focus), (Mode::Normal, Focus::Detail));
 
@@ -733,13 +734,13 @@ fn closing_the_heatmap_returns_to_the_mode_it_was_opened_from() {
     app.on_labels(LabelMsg::Queue { source: None, concept: None, items });
     app.on_key(key('j'));
     app.on_key(key('M'));
-    let mode = app.heatmap.as_ref().unwrap();
+    let mode = app.heatmap().unwrap();
     assert_eq!((mode.neuron, mode.at, mode.list.len()), ("L0N3".parse().unwrap(), 1, 2), "the review item");
     app.on_key(key('['));
-    assert_eq!(app.heatmap.as_ref().unwrap().neuron, "L2N40".parse().unwrap(), "the review queue is the list");
+    assert_eq!(app.heatmap().unwrap().neuron, "L2N40".parse().unwrap(), "the review queue is the list");
     app.on_key(key('q'));
     assert_eq!(app.mode(), Mode::Review);
-    assert_eq!(app.review.as_ref().unwrap().at, 1);
+    assert_eq!(app.review().unwrap().at, 1);
 }
 
 #[test]
@@ -781,7 +782,7 @@ fn k_knocks_out_the_shown_neurons_heuristics_and_keeps_only_the_latest_neurons_a
     app.on_engine(EngineMsg::Grid(synthetic_grid(settings.clone())));
     app.on_engine(EngineMsg::Idle);
     let shown = |app: &App| {
-        let mode = app.heatmap.as_ref().unwrap();
+        let mode = app.heatmap().unwrap();
         (mode.neuron, mode.heuristics.clone())
     };
     let (first, heuristics) = shown(&app);
@@ -791,7 +792,7 @@ fn k_knocks_out_the_shown_neurons_heuristics_and_keeps_only_the_latest_neurons_a
     let cmds = knockout_cmds(&effects);
     assert_eq!(cmds.len(), 1, "{effects:?}");
     assert_eq!((cmds[0].0.settings(), cmds[0].1, cmds[0].2), (&settings, first, &heuristics));
-    assert_eq!(app.busy.map(|b| b.job), Some(Job::Knockout));
+    assert_eq!(app.busy().map(|b| b.job), Some(Job::Knockout));
     assert!(knockout_cmds(&app.on_key(key('K'))).is_empty(), "already running for this neuron");
     assert!(draw(&app).concat().contains(&format!("knockout of {first}'s heuristics: running")));
 
@@ -808,12 +809,12 @@ fn k_knocks_out_the_shown_neurons_heuristics_and_keeps_only_the_latest_neurons_a
     };
     let result = |neuron, name| Arc::new(KnockoutResult { neuron, settings: settings.clone(), rows: vec![row(name)] });
     app.on_engine(EngineMsg::Knockout(result(first, "op1_stale")));
-    assert!(app.heatmap.as_ref().unwrap().knockout.is_none(), "an answer for the neuron shown before");
+    assert!(app.heatmap().unwrap().knockout.is_none(), "an answer for the neuron shown before");
     app.on_engine(EngineMsg::Knockout(result(second, "op1_range_0_10")));
     app.on_engine(EngineMsg::Idle);
     app.on_engine(EngineMsg::Idle);
-    assert!(app.busy.is_none());
-    assert_eq!(app.heatmap.as_ref().unwrap().knockout.as_ref().unwrap().neuron, second);
+    assert!(app.busy().is_none());
+    assert_eq!(app.heatmap().unwrap().knockout.as_ref().unwrap().neuron, second);
 
     // Kept while another neuron is shown, as a table under the map.
     app.on_key(key('['));
@@ -841,19 +842,19 @@ fn k_on_a_neuron_matching_no_heuristic_says_so_and_runs_nothing() {
     let settings = grid_cmds(&effects)[0].clone();
     app.on_engine(EngineMsg::Grid(synthetic_grid_of(settings, scrambled_m)));
     app.on_engine(EngineMsg::Idle);
-    let mode = app.heatmap.as_ref().unwrap();
+    let mode = app.heatmap().unwrap();
     assert!(mode.has_neuron() && mode.heuristics.is_empty(), "{:?}", mode.matches);
     let effects = app.on_key(key('K'));
     assert!(engine_cmds(&effects).is_empty(), "{effects:?}");
-    assert!(app.message.as_ref().unwrap().0.contains("matches no heuristic"), "{:?}", app.message);
-    assert!(app.busy.is_none());
+    assert!(app.message().unwrap().0.contains("matches no heuristic"), "{:?}", app.message());
+    assert!(app.busy().is_none());
 }
 
 fn engine_b_cmds(effects: &[Effect]) -> Vec<&EngineCmd> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::EngineB(c) if !matches!(c, EngineCmd::NextTokens { .. }) => Some(c),
+            Effect::Engine(Side::B, c) if !matches!(c, EngineCmd::NextTokens { .. }) => Some(c),
             _ => None,
         })
         .collect()
@@ -875,7 +876,7 @@ fn compare_mode_runs_and_steps_both_sides_and_the_drive_picks_one() {
     let effects = app.on_key(key('c'));
     assert!(app.compare.open);
     assert_eq!(app.compare.prompt_text(), "Tom has 3 apples", "B starts as A's prompt");
-    let concepts = Reasoning::default().concept_keys();
+    let concepts = ReasoningSelection::method_concepts().concept_keys();
     assert_eq!(concepts.len(), 7, "the method's concepts");
     assert!(effects.contains(&Effect::Labels(LabelCmd::Reasoning { concepts, sources: vec![] })), "{effects:?}");
 
@@ -883,8 +884,12 @@ fn compare_mode_runs_and_steps_both_sides_and_the_drive_picks_one() {
     let run = EngineCmd::RunPrompt { text: "Tom has 3 apples".into() };
     assert_eq!(engine_cmds(&effects), [&run]);
     assert_eq!(engine_b_cmds(&effects), [&run]);
-    assert!(app.busy.is_some() && app.compare.busy.is_some());
-    assert_eq!(app.on_key(ctrl('c')), vec![Effect::Cancel, Effect::CancelB], "both runs are cancelled");
+    assert!(app.busy().is_some() && app.compare.busy.is_some());
+    assert_eq!(
+        app.on_key(ctrl('c')),
+        vec![Effect::Cancel(Side::A), Effect::Cancel(Side::B)],
+        "both runs are cancelled"
+    );
     app.on_engine(EngineMsg::Snapshot(snapshot(2, 6)));
     app.on_engine(EngineMsg::Idle);
     app.on_engine_b(EngineMsg::Snapshot(snapshot(1, 5)));
@@ -971,14 +976,14 @@ fn marks_and_commands_set_run_bs_interventions_and_rerun_it_on_as_prompt() {
     assert_eq!(app.compare.changes.describe(), "zero L0N1 · noise L0N2 L2N21 (seed 7) · L1N12×3");
 
     assert!(engine_b_cmds(&command(&mut app, "ablate L9N1")).is_empty());
-    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("L9N1 is not in this model")));
+    assert!(app.message().is_some_and(|(m, err)| *err && m.contains("L9N1 is not in this model")));
     let effects = app.on_key(key('X'));
     assert_eq!(engine_b_cmds(&effects)[0], &EngineCmd::SetInterventions(Interventions::default()));
     assert!(engine_b_cmds(&effects).contains(&&EngineCmd::RunPrompt { text: "Tom has 3 apples".into() }));
     assert!(engine_b_cmds(&app.on_key(key('X'))).is_empty());
-    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("no interventions")));
+    assert!(app.message().is_some_and(|(m, err)| *err && m.contains("no interventions")));
     assert!(engine_b_cmds(&app.on_key(key('x'))).is_empty());
-    assert!(app.message.as_ref().is_some_and(|(m, err)| *err && m.contains("no neuron marked")));
+    assert!(app.message().is_some_and(|(m, err)| *err && m.contains("no neuron marked")));
 }
 
 #[test]
@@ -991,10 +996,10 @@ fn b_follows_as_position_and_reasoning_neurons_are_counted_per_concept() {
     app.on_engine_b(EngineMsg::Snapshot(Arc::new(b)));
     assert_eq!(app.position_b(), Some(3));
     app.on_key(key('['));
-    assert_eq!((app.position, app.position_b()), (4, Some(2)));
+    assert_eq!((app.position(), app.position_b()), (4, Some(2)));
     app.on_key(key(']'));
 
-    let concepts = Reasoning::default().concept_keys();
+    let concepts = ReasoningSelection::method_concepts().concept_keys();
     let neurons = ReasoningNeurons::from_pairs([
         (NeuronId { layer: 0, index: 1 }, "add".to_string()),
         (NeuronId { layer: 2, index: 25 }, "formula".to_string()),

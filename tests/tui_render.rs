@@ -25,16 +25,18 @@ use neuronav::science::labels::label::{NewLabel, VerdictKind};
 use neuronav::science::labels::store::LabelStore;
 use neuronav::science::projection::{project, ProjectionSettings};
 use neuronav::tui::action::Action;
-use neuronav::tui::app::{App, Effect, LayerView};
+use neuronav::tui::app::{App, LayerView};
 use neuronav::tui::command::Command;
 use neuronav::tui::compare::Side;
+use neuronav::tui::effect::Effect;
+use neuronav::tui::engine_messages::EngineCmd;
 use neuronav::tui::grid::GridChoice;
 use neuronav::tui::keymap::Keymap;
 use neuronav::tui::label_worker::LabelWorker;
 use neuronav::tui::labels::{LabelView, Labels};
 use neuronav::tui::theme::ThemeName;
 use neuronav::tui::ui::{self, layout};
-use neuronav::tui::worker::{Engine, EngineCmd};
+use neuronav::tui::worker::Engine;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -69,8 +71,8 @@ fn pump(app: &mut App, workers: &Workers, effects: Vec<Effect>, done: impl Fn(&A
     loop {
         for e in queue.drain(..) {
             match e {
-                Effect::Engine(cmd) => workers.engine.send(cmd),
-                Effect::EngineB(cmd) => workers.engine_b.send(cmd),
+                Effect::Engine(Side::A, cmd) => workers.engine.send(cmd),
+                Effect::Engine(Side::B, cmd) => workers.engine_b.send(cmd),
                 Effect::Labels(cmd) => workers.labels.send(cmd),
                 _ => {}
             }
@@ -106,21 +108,21 @@ fn explored_in(width: u16, height: u16, home: tempfile::TempDir) -> (App, Worker
         dtype: WeightDType::F32,
         settings: SessionSettings::default(),
     });
-    pump(&mut app, &engine, Vec::new(), |a| a.model.is_some() && a.busy.is_none());
+    pump(&mut app, &engine, Vec::new(), |a| a.model().is_some() && a.busy().is_none());
     app.set_prompt(PROMPT);
     let effects = app.update(Action::RunPrompt);
-    pump(&mut app, &engine, effects, |a| a.busy.is_none() && a.snapshot.is_some());
+    pump(&mut app, &engine, effects, |a| a.busy().is_none() && a.snapshot().is_some());
     let effects = app.refresh();
     pump(&mut app, &engine, effects, all_projected);
     (app, engine)
 }
 
 fn all_projected(app: &App) -> bool {
-    let visible = layout::visible_layers(app.size, app);
+    let visible = layout::visible_layers(app.size(), app);
     visible.clone().count() > 0
         && visible
-            .flat_map(|l| app.rows[l].iter().map(move |h| NeuronId { layer: l as u32, index: h.index }))
-            .all(|n| app.projections.contains_key(&n))
+            .flat_map(|l| app.rows()[l].iter().map(move |h| NeuronId { layer: l as u32, index: h.index }))
+            .all(|n| app.projections().contains_key(&n))
 }
 
 /// An independent run of the same prompt through the session API.
@@ -145,7 +147,7 @@ fn reference_of(
 }
 
 fn render(app: &App) -> Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(app.size.width, app.size.height)).unwrap();
+    let mut terminal = Terminal::new(TestBackend::new(app.size().width, app.size().height)).unwrap();
     terminal.draw(|f| ui::draw(f, app)).unwrap();
     terminal.backend().buffer().clone()
 }
@@ -174,7 +176,7 @@ fn layer_pane_shows_the_top_neurons_their_labels_and_promoted_tokens() {
         vec![LabelView { concept: "addition".into(), source: "lexical".into(), ..Default::default() }],
     )]));
     let buffer = render(&app);
-    let regions = layout::regions(app.size, &app);
+    let regions = layout::regions(app.size(), &app);
     let layers = text(&buffer, regions.layers);
     let row = layers
         .lines()
@@ -199,11 +201,11 @@ fn neuron_detail_and_logit_lens_show_what_the_engine_computes() {
     let (session, tok) = reference();
     let neuron = NeuronId { layer: 1, index: 7 };
     let effects = app.execute(Command::GotoNeuron(neuron));
-    pump(&mut app, &engine, effects, |a| a.detail.is_some());
+    pump(&mut app, &engine, effects, |a| a.detail().is_some());
     let effects = app.update(Action::OpenLens);
-    pump(&mut app, &engine, effects, |a| a.lens.is_some());
+    pump(&mut app, &engine, effects, |a| a.lens().is_some());
     let buffer = render(&app);
-    let regions = layout::regions(app.size, &app);
+    let regions = layout::regions(app.size(), &app);
     let detail = text(&buffer, regions.detail);
     assert!(detail.contains("neuron L1N7"), "{detail}");
     let p = project(session.model().as_ref(), neuron, ProjectionSettings { n: 2, norm_gain: false });
@@ -222,21 +224,21 @@ fn neuron_detail_and_logit_lens_show_what_the_engine_computes() {
 #[test]
 fn stepping_adds_tokens_to_the_strip_and_side_by_side_shows_every_layer() {
     let (mut app, engine) = explored(120, 40);
-    let before = app.snapshot.as_ref().unwrap().len();
+    let before = app.snapshot().unwrap().len();
     let effects = app.update(Action::Step);
-    pump(&mut app, &engine, effects, |a| a.busy.is_none());
-    let s = app.snapshot.clone().unwrap();
+    pump(&mut app, &engine, effects, |a| a.busy().is_none());
+    let s = app.snapshot().cloned().unwrap();
     assert_eq!(s.len(), before + 1);
-    assert_eq!(app.position, before, "the selection follows the new token");
+    assert_eq!(app.position(), before, "the selection follows the new token");
     app.layer_view = LayerView::SideBySide;
     let effects = app.refresh();
     pump(&mut app, &engine, effects, all_projected);
     let buffer = render(&app);
-    let regions = layout::regions(app.size, &app);
+    let regions = layout::regions(app.size(), &app);
     let layers = text(&buffer, regions.layers);
     for l in 0..3 {
         assert!(layers.contains(&format!(" L{l} ")), "layer {l} header missing:\n{layers}");
-        let best = s.top[app.position][l][0];
+        let best = s.top[app.position()][l][0];
         assert!(layers.contains(&format!("N{}", best.index)), "top neuron of layer {l} missing:\n{layers}");
     }
     let tokens = text(&buffer, regions.tokens);
@@ -247,9 +249,9 @@ fn stepping_adds_tokens_to_the_strip_and_side_by_side_shows_every_layer() {
 fn small_terminals_get_a_compact_layout_or_a_clear_message() {
     let (mut app, _engine) = explored(50, 15);
     let buffer = render(&app);
-    let regions = layout::regions(app.size, &app);
+    let regions = layout::regions(app.size(), &app);
     assert!(regions.compact);
-    let best = app.rows[0][0];
+    let best = app.rows()[0][0];
     let layers = text(&buffer, regions.layers);
     assert!(layers.contains(&format!("N{}", best.index)), "{layers}");
     app.on_resize(20, 5);
@@ -288,7 +290,7 @@ fn labels_from_the_store_show_with_their_source_and_review_commits_verdicts() {
     pump(&mut app, &workers, Vec::new(), |a| !a.labels.is_empty());
 
     let buffer = render(&app);
-    let regions = layout::regions(app.size, &app);
+    let regions = layout::regions(app.size(), &app);
     let layers = text(&buffer, regions.layers);
     let row = layers.lines().find(|l| l.contains(&format!("N{} ", first.index))).unwrap();
     assert!(row.contains("add (gpt-test)"), "label and source missing: {row}");
@@ -296,16 +298,16 @@ fn labels_from_the_store_show_with_their_source_and_review_commits_verdicts() {
     assert!(text(&buffer, regions.status).contains("2 labelled"));
 
     app.execute(Command::FilterSource(Some("lexicon".into())));
-    assert!(app.rows[0].is_empty(), "layer 0 has no lexicon label");
-    assert_eq!(app.rows[2].iter().map(|h| h.index).collect::<Vec<_>>(), [second.index]);
+    assert!(app.rows()[0].is_empty(), "layer 0 has no lexicon label");
+    assert_eq!(app.rows()[2].iter().map(|h| h.index).collect::<Vec<_>>(), [second.index]);
     app.execute(Command::FilterSource(None));
     app.execute(Command::FilterConcept(Some("add".into())));
-    assert_eq!(app.rows[0].iter().map(|h| h.index).collect::<Vec<_>>(), [first.index]);
+    assert_eq!(app.rows()[0].iter().map(|h| h.index).collect::<Vec<_>>(), [first.index]);
     app.execute(Command::FilterConcept(None));
 
     // The all-layers grid counts each layer's labelled neurons among those listed.
     app.layer_view = LayerView::Grid;
-    let grid = text(&render(&app), layout::regions(app.size, &app).layers);
+    let grid = text(&render(&app), layout::regions(app.size(), &app).layers);
     let count = |l: usize| -> usize {
         let head = grid.lines().find(|line| line.trim_start_matches('│').starts_with(&format!("L{l} ")));
         head.unwrap_or_else(|| panic!("no row for L{l}:\n{grid}")).trim_start_matches('│')[4..7].trim().parse().unwrap()
@@ -314,18 +316,18 @@ fn labels_from_the_store_show_with_their_source_and_review_commits_verdicts() {
     app.layer_view = LayerView::Single;
 
     let effects = app.execute(Command::GotoNeuron(first));
-    pump(&mut app, &workers, effects, |a| a.detail.is_some());
+    pump(&mut app, &workers, effects, |a| a.detail().is_some());
     let buffer = render(&app);
-    let detail = text(&buffer, layout::regions(app.size, &app).detail);
+    let detail = text(&buffer, layout::regions(app.size(), &app).detail);
     assert!(detail.contains("add (gpt-test)") && detail.contains("evidence: plus sum"), "{detail}");
     assert!(detail.contains("answer: Yes, these are about addition"), "{detail}");
     assert!(!detail.contains("mult") && !detail.contains("verdict"), "{detail}");
 
     let effects = app.execute(Command::Review { source: Some("gpt-test".into()), concept: None });
     pump(&mut app, &workers, effects, |a| {
-        a.review.as_ref().is_some_and(|r| r.len() == 1) && a.projections.contains_key(&first)
+        a.review().is_some_and(|r| r.len() == 1) && a.projections().contains_key(&first)
     });
-    let screen = |app: &App| text(&render(app), layout::regions(app.size, app).review);
+    let screen = |app: &App| text(&render(app), layout::regions(app.size(), app).review);
     let review = screen(&app);
     let p = project(session.model().as_ref(), first, ProjectionSettings { n: 3, norm_gain: false });
     let promoted: Vec<String> = p.top.iter().map(|t| tok.token_display(t.token)).collect();
@@ -335,7 +337,7 @@ fn labels_from_the_store_show_with_their_source_and_review_commits_verdicts() {
     assert!(review.contains("0 of 1 checked"), "{review}");
 
     let effects = app.update(Action::Agree);
-    pump(&mut app, &workers, effects, |a| a.message.as_ref().is_some_and(|(m, _)| m.starts_with("saved")));
+    pump(&mut app, &workers, effects, |a| a.message().is_some_and(|(m, _)| m.starts_with("saved")));
     let review = screen(&app);
     assert!(review.contains("1 of 1 checked · agreed 1 · disagreed 0 · unsure 0 · rate 100%"), "{review}");
     let stored = LabelStore::open(&LabelStore::default_path(&paths(workers._home.path()).data), &fp)
@@ -348,7 +350,7 @@ fn labels_from_the_store_show_with_their_source_and_review_commits_verdicts() {
     );
 
     app.update(Action::Cancel);
-    let detail = text(&render(&app), layout::regions(app.size, &app).detail);
+    let detail = text(&render(&app), layout::regions(app.size(), &app).detail);
     assert!(detail.contains("add agree"), "the verdict shows in the detail:\n{detail}");
 }
 
@@ -382,21 +384,21 @@ fn the_heatmap_shows_the_cursor_cell_the_neurons_tokens_and_matches_from_the_gri
         dtype: WeightDType::F32,
         settings: SessionSettings::default(),
     });
-    pump(&mut app, &workers, Vec::new(), |a| a.model.is_some() && a.busy.is_none());
+    pump(&mut app, &workers, Vec::new(), |a| a.model().is_some() && a.busy().is_none());
     app.execute(Command::GotoNeuron(neuron));
     let effects =
         app.execute(Command::Grid(GridChoice { operator: Operator::Add, operands: 0..6, layers: Some(0..3) }));
-    assert!(effects.contains(&Effect::Engine(EngineCmd::Grid {
-        fingerprint: loaded.fingerprint.clone(),
-        settings: settings.clone()
-    })));
-    pump(&mut app, &workers, effects, |a| a.busy.is_none() && a.heatmap.as_ref().is_some_and(|h| h.grid.is_some()));
+    assert!(effects.contains(&Effect::Engine(
+        Side::A,
+        EngineCmd::Grid { fingerprint: loaded.fingerprint.clone(), settings: settings.clone() }
+    )));
+    pump(&mut app, &workers, effects, |a| a.busy().is_none() && a.heatmap().is_some_and(|h| h.grid.is_some()));
     assert!(cache::path(&paths.cache, &loaded.fingerprint, &settings).exists(), "the maps are cached");
 
     for action in [Action::Down, Action::Down, Action::Down, Action::Right, Action::Right] {
         app.update(action);
     }
-    let screen = text(&render(&app), layout::regions(app.size, &app).heatmap);
+    let screen = text(&render(&app), layout::regions(app.size(), &app).heatmap);
     let cell = settings.spec.index(3, 2).unwrap();
     let outcome = maps.outcomes[cell].as_ref().unwrap();
     let verdict = if outcome.correct { "correct" } else { "wrong" };
@@ -418,12 +420,12 @@ fn the_heatmap_shows_the_cursor_cell_the_neurons_tokens_and_matches_from_the_gri
 
     // K knocks out the neuron's heuristics on the worker; its rows come back as a table.
     let effects = app.update(Action::KnockoutHeuristics);
-    let knockouts = effects.iter().filter(|e| matches!(e, Effect::Engine(EngineCmd::Knockout { .. }))).count();
+    let knockouts = effects.iter().filter(|e| matches!(e, Effect::Engine(Side::A, EngineCmd::Knockout { .. }))).count();
     assert_eq!(knockouts, 1, "{effects:?}");
-    pump(&mut app, &workers, effects, |a| a.busy.is_none() && a.heatmap.as_ref().is_some_and(|h| h.knockout.is_some()));
-    let result = app.heatmap.as_ref().unwrap().knockout.clone().unwrap();
+    pump(&mut app, &workers, effects, |a| a.busy().is_none() && a.heatmap().is_some_and(|h| h.knockout.is_some()));
+    let result = app.heatmap().unwrap().knockout.clone().unwrap();
     assert_eq!(result.neuron, neuron);
-    let screen = text(&render(&app), layout::regions(app.size, &app).heatmap);
+    let screen = text(&render(&app), layout::regions(app.size(), &app).heatmap);
     assert!(screen.contains("knockout: accuracy with the heuristic's neurons zeroed (1.0 before)"), "{screen}");
     for r in &result.rows {
         let cells = [r.heuristic.clone(), r.neurons.to_string(), r.prompts.to_string()];
@@ -437,7 +439,7 @@ fn the_heatmap_shows_the_cursor_cell_the_neurons_tokens_and_matches_from_the_gri
     for _ in 0..2 {
         app.update(Action::NextLayer);
     }
-    let screen = text(&render(&app), layout::regions(app.size, &app).heatmap);
+    let screen = text(&render(&app), layout::regions(app.size(), &app).heatmap);
     assert!(screen.contains(&format!("L3N{} is not in this grid's maps", neuron.index)), "{screen}");
 }
 const PROMPT_B: &str = "Question: Ann has 5 pears and eats 2. How many are left?";
@@ -513,7 +515,7 @@ fn wait_for_compare(app: &mut App, workers: &Workers, effects: Vec<Effect>) {
     pump(app, workers, effects, |a| {
         let b = a.compare.rows.get(a.layer).map_or(&[][..], |r| r);
         all_projected(a)
-            && b.iter().all(|h| a.projections.contains_key(&NeuronId { layer: a.layer as u32, index: h.index }))
+            && b.iter().all(|h| a.projections().contains_key(&NeuronId { layer: a.layer as u32, index: h.index }))
     });
 }
 
@@ -565,7 +567,7 @@ fn compare_mode_counts_reasoning_neurons_per_concept_and_marks_one_sided_neurons
     wait_for_compare(&mut app, &workers, effects);
 
     let buffer = render(&app);
-    let regions = layout::regions(app.size, &app);
+    let regions = layout::regions(app.size(), &app);
     let summary = text(&buffer, regions.summary);
     // Every source counts by default.
     let every: Vec<(NeuronId, &str)> = labels.iter().chain(&other).copied().collect();
@@ -609,7 +611,7 @@ fn compare_mode_counts_reasoning_neurons_per_concept_and_marks_one_sided_neurons
     // Another source defines other reasoning neurons.
     let effects = app.execute(Command::Reasoning { concepts: None, sources: Some(vec!["other".into()]) });
     wait_for_compare(&mut app, &workers, effects);
-    let summary = text(&render(&app), layout::regions(app.size, &app).summary);
+    let summary = text(&render(&app), layout::regions(app.size(), &app).summary);
     let (a, b) = (count(&ref_a, &other), count(&ref_b, &other));
     assert!(summary.contains("from other · 1 neurons"), "{summary}");
     assert!(summary.contains(&summary_row("add", a.overall, b.overall)), "{summary}");
@@ -636,7 +638,7 @@ fn zeroing_a_neuron_in_run_b_changes_its_next_token_distribution_beside_run_a() 
     let effects = app.execute(Command::Ablate { mode: AblationMode::Zero, ids: vec![neuron] });
     wait_for_compare(&mut app, &workers, effects);
     let buffer = render(&app);
-    let regions = layout::regions(app.size, &app);
+    let regions = layout::regions(app.size(), &app);
     let (tokens_a, tokens_b) = (text(&buffer, regions.tokens), text(&buffer, regions.tokens_b));
     assert!(tokens_a.contains(&format!("next: {want_a}")), "A's next tokens missing:\n{tokens_a}");
     assert!(tokens_b.contains(&format!("next: {want_b}")), "B's next tokens missing:\n{tokens_b}");
@@ -654,6 +656,6 @@ fn zeroing_a_neuron_in_run_b_changes_its_next_token_distribution_beside_run_a() 
     pump(&mut app, &workers, effects, |a| {
         a.compare.changes.is_empty() && !a.is_busy() && a.compare.next[1].as_ref().is_some_and(|n| n.generation > 2)
     });
-    let tokens_b = text(&render(&app), layout::regions(app.size, &app).tokens_b);
+    let tokens_b = text(&render(&app), layout::regions(app.size(), &app).tokens_b);
     assert!(tokens_b.contains(&format!("next: {want_a}")), "cleared, B runs as A:\n{tokens_b}");
 }

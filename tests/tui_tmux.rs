@@ -50,18 +50,54 @@ impl Pane {
         tmux(&["send-keys", "-t", &self.name, "-l", text]);
     }
 
-    /// Polls the screen until it shows `what` (the app redraws on its own schedule).
-    fn wait_for(&self, what: &str, timeout: Duration) -> String {
+    /// Polls the screen until one capture shows every string of `all`. The app paints a frame
+    /// in pieces, so the rest of that capture may be half old, half new: nothing else of it is
+    /// returned to be read.
+    fn wait_for(&self, all: &[&str], timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
             let s = self.screen();
-            if s.contains(what) {
-                return s;
+            if all.iter().all(|w| s.contains(w)) {
+                return;
             }
-            assert!(Instant::now() < deadline, "'{what}' did not appear; the screen shows:\n{s}");
+            assert!(Instant::now() < deadline, "{:?} did not appear; the screen shows:\n{s}", missing(all, &s));
             std::thread::sleep(Duration::from_millis(25));
         }
     }
+
+    /// Polls the screen until it shows every string of `all` and has settled: two captures in a
+    /// row, `SETTLE` apart, are the same. That capture is a whole frame, safe to read beyond `all`.
+    fn settled(&self, all: &[&str], timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        let mut last = String::new();
+        loop {
+            let s = self.screen();
+            let shown = all.iter().all(|w| s.contains(w));
+            if shown && s == last {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}; the screen shows:\n{s}",
+                if shown {
+                    "the screen did not settle".to_string()
+                } else {
+                    format!("{:?} did not appear", missing(all, &s))
+                }
+            );
+            last = s;
+            std::thread::sleep(if shown { SETTLE } else { Duration::from_millis(25) });
+        }
+    }
+}
+
+/// How long a screen must stay the same to count as settled: longer than the app takes to paint
+/// a frame, and than its 120 ms tick, so that a screen with a job running (its spinner turns at
+/// each tick) does not count.
+const SETTLE: Duration = Duration::from_millis(150);
+
+fn missing<'a>(all: &[&'a str], screen: &str) -> Vec<&'a str> {
+    all.iter().copied().filter(|w| !screen.contains(w)).collect()
 }
 
 impl Drop for Pane {
@@ -110,83 +146,82 @@ fn explore_the_default_model_in_a_terminal() {
         })
         .unwrap();
     let pane = Pane::start("neuronav-e2e", &command(&model, home.path(), ""));
-    pane.wait_for("loaded: 30 layers × 1536 neurons", Duration::from_secs(120));
+    pane.wait_for(&["loaded: 30 layers × 1536 neurons"], Duration::from_secs(120));
 
     pane.keys(&["i"]);
-    pane.wait_for("prompt · editing", Duration::from_secs(5));
+    pane.wait_for(&["prompt · editing"], Duration::from_secs(5));
     pane.text("Question: Tom has 3 apples and buys 4 more. How many apples does he have?");
     // Esc and r sent together would read as Alt-r: wait for the editor to close first.
     pane.keys(&["Escape"]);
-    pane.wait_for("┌ prompt ─", Duration::from_secs(5));
+    pane.wait_for(&["┌ prompt ─"], Duration::from_secs(5));
     pane.keys(&["r"]);
-    let s = pane.wait_for("0 generated", Duration::from_secs(60));
-    assert!(s.contains("␣apples") && s.contains("layer 0"), "{s}");
+    pane.wait_for(&["0 generated", "␣apples", "layer 0"], Duration::from_secs(60));
 
     pane.keys(&["s", "s", "s"]);
-    pane.wait_for("3 generated", Duration::from_secs(60));
-    // The status bar may be drawn a moment after the tokens pane.
-    pane.wait_for("step 3", Duration::from_secs(5));
+    pane.wait_for(&["3 generated", "step 3"], Duration::from_secs(60));
 
     // Key latency while the model generates: help opens during a 200-token run.
     // Past the end of sequence, so that the run is still going when Ctrl-C comes.
     pane.keys(&["e"]);
-    pane.wait_for("continues past EOS", Duration::from_secs(5));
+    pane.wait_for(&["continues past EOS"], Duration::from_secs(5));
     pane.text(":n 200");
     pane.keys(&["Enter", "S"]);
-    pane.wait_for("⟳ generating", Duration::from_secs(10));
+    pane.wait_for(&["⟳ generating"], Duration::from_secs(10));
     let asked = Instant::now();
     pane.keys(&["?"]);
-    pane.wait_for("keys · Esc closes", Duration::from_secs(5));
+    pane.wait_for(&["keys · Esc closes"], Duration::from_secs(5));
     eprintln!("help opened {} ms after the key, during generation", asked.elapsed().as_millis());
     pane.keys(&["Escape"]);
-    pane.wait_for("? help", Duration::from_secs(5));
+    pane.wait_for(&["? help"], Duration::from_secs(5));
     // Ctrl-C cancels a running job (and quits only when nothing runs).
     pane.keys(&["C-c"]);
-    let s = pane.wait_for("cancelled", Duration::from_secs(10));
+    let s = pane.settled(&["cancelled"], Duration::from_secs(10));
     assert!(!s.contains("203 generated"), "the run was not cancelled:\n{s}");
+    // What the run kept, from the tokens pane's title: "┌ tokens · 17 prompt + 12 generated".
+    let title = &s[s.find("┌ tokens · ").expect("the tokens pane") + "┌ tokens · ".len()..];
+    let counts = &title[..title.find(" generated").expect("the token counts")];
 
     pane.text(":layer 20");
     pane.keys(&["Enter"]);
-    let s = pane.wait_for("layer 20 ·", Duration::from_secs(5));
-    assert!(s.contains("│N"), "layer 20 lists neurons:\n{s}");
+    pane.wait_for(&["layer 20 ·", "│N"], Duration::from_secs(5));
 
     pane.text(":goto L20N7");
     pane.keys(&["Enter"]);
-    let s = pane.wait_for("promotes:", Duration::from_secs(20));
-    assert!(s.contains("neuron L20N7") && s.contains("m over tokens"), "{s}");
-    assert!(s.contains("label add (e2e)") && s.contains("answer: Yes, addition"), "the label is missing:\n{s}");
+    pane.wait_for(
+        &["promotes:", "neuron L20N7", "m over tokens", "label add (e2e)", "answer: Yes, addition"],
+        Duration::from_secs(20),
+    );
 
     pane.text(":review e2e");
     pane.keys(&["Enter"]);
-    let s = pane.wait_for("0 of 1 checked", Duration::from_secs(10));
-    assert!(s.contains("review · source e2e") && s.contains("L20N7  add  from e2e"), "{s}");
+    pane.wait_for(&["0 of 1 checked", "review · source e2e", "L20N7  add  from e2e"], Duration::from_secs(10));
     pane.keys(&["a"]);
-    let s = pane.wait_for("saved L20N7 add agree", Duration::from_secs(10));
-    assert!(s.contains("1 of 1 checked · agreed 1"), "{s}");
+    pane.wait_for(&["saved L20N7 add agree", "1 of 1 checked · agreed 1"], Duration::from_secs(10));
     pane.keys(&["Escape"]);
-    pane.wait_for("verdict add agree", Duration::from_secs(10));
+    pane.wait_for(&["verdict add agree"], Duration::from_secs(10));
 
-    // Compare mode: run B is A's prompt with the labelled neuron zeroed, regenerated as far as A.
+    // Compare mode: run B is A's prompt with the labelled neuron zeroed, regenerated as far as A;
+    // the labelled neuron is the reasoning neuron.
     pane.text(":ablate L20N7");
     pane.keys(&["Enter"]);
-    let s = pane.wait_for("B · A's prompt with zero L20N7", Duration::from_secs(10));
-    assert!(s.contains("hits A−B per layer") && s.contains("B: 1 changed"), "{s}");
-    // A's tokens pane: "┌ A · 17 prompt + 12 generated".
-    let (at, _) = s
-        .match_indices("┌ A · ")
-        .find(|(i, m)| s[i + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
-        .expect("A's tokens pane");
-    let a = &s[at + "┌ A".len()..];
-    let counts = &a[..a.find(" generated").expect("A's token counts")];
-    let s = pane.wait_for(&format!("┌ B{counts} generated"), Duration::from_secs(120));
-    assert!(s.contains("from every source · 1 neurons"), "the labelled neuron is the reasoning neuron:\n{s}");
+    pane.wait_for(
+        &[
+            "B · A's prompt with zero L20N7",
+            "hits A−B per layer",
+            "B: 1 changed",
+            &format!("┌ A · {counts} generated"),
+            &format!("┌ B · {counts} generated"),
+            "from every source · 1 neurons",
+        ],
+        Duration::from_secs(120),
+    );
     pane.keys(&["X"]);
-    pane.wait_for("┌ B · prompt ─", Duration::from_secs(10));
+    pane.wait_for(&["┌ B · prompt ─"], Duration::from_secs(10));
     pane.keys(&["c"]);
-    pane.wait_for("compare mode closed", Duration::from_secs(10));
+    pane.wait_for(&["compare mode closed"], Duration::from_secs(10));
 
     pane.keys(&["q"]);
-    let s = pane.wait_for("SHELL-BACK", Duration::from_secs(10));
+    let s = pane.settled(&["SHELL-BACK"], Duration::from_secs(10));
     assert!(s.contains("EXITED 0"), "{s}");
     assert!(s.contains("icanon echo") && !s.contains("-icanon"), "the terminal was not restored:\n{s}");
     drop(pane);
@@ -198,13 +233,13 @@ fn explore_the_default_model_in_a_terminal() {
 
     // Started again, the explorer finds the verdict in the store.
     let pane = Pane::start("neuronav-e2e", &command(&model, home.path(), ""));
-    pane.wait_for("loaded: 30 layers × 1536 neurons", Duration::from_secs(120));
+    pane.wait_for(&["loaded: 30 layers × 1536 neurons"], Duration::from_secs(120));
     pane.text(":review e2e");
     pane.keys(&["Enter"]);
-    let s = pane.wait_for("1 of 1 checked · agreed 1", Duration::from_secs(10));
-    assert!(s.contains("agree · saved"), "{s}");
+    pane.wait_for(&["1 of 1 checked · agreed 1", "agree · saved"], Duration::from_secs(10));
     pane.keys(&["q"]);
-    assert!(pane.wait_for("SHELL-BACK", Duration::from_secs(10)).contains("EXITED 0"));
+    let s = pane.settled(&["SHELL-BACK"], Duration::from_secs(10));
+    assert!(s.contains("EXITED 0"), "{s}");
 }
 
 #[test]
@@ -218,7 +253,7 @@ fn a_panic_restores_the_terminal_before_reporting() {
         "neuronav-panic",
         &command(&model, home.path(), "NEURONAV_TEST_PANIC=1 RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0"),
     );
-    let s = pane.wait_for("SHELL-BACK", Duration::from_secs(30));
+    let s = pane.settled(&["SHELL-BACK"], Duration::from_secs(30));
     assert!(s.contains("NEURONAV_TEST_PANIC is set"), "the panic report is missing:\n{s}");
     assert!(!s.contains("EXITED 0"), "{s}");
     assert!(s.contains("icanon echo") && !s.contains("-icanon"), "the terminal was not restored:\n{s}");

@@ -10,6 +10,7 @@ use color_eyre::eyre::{bail, Result};
 use super::reasoning::ReasoningArgs;
 use super::ModelArgs;
 use crate::engine::session::{Session, SessionSettings};
+use crate::paths::Paths;
 use crate::science::analysis::ablation::{self, AblationMode};
 use crate::science::analysis::answer::IN_GENERATED_TEXT;
 use crate::science::analysis::plan::{Condition, RunSpec, Shard, BASELINE};
@@ -79,7 +80,7 @@ pub struct RunArgs {
     pub reasoning: ReasoningArgs,
 }
 
-pub fn run(model_args: &ModelArgs, args: AnalyzeArgs) -> Result<()> {
+pub fn run(model_args: &ModelArgs, paths: &Paths, args: AnalyzeArgs) -> Result<()> {
     match args.command {
         Some(AnalyzeCommand::Merge { out }) => {
             let spec = RunSpec::load(&out)?;
@@ -88,11 +89,11 @@ pub fn run(model_args: &ModelArgs, args: AnalyzeArgs) -> Result<()> {
             eprintln!("wrote {} and {}", out.join("summary.md").display(), out.join("summary.csv").display());
             Ok(())
         }
-        None => run_analysis(model_args, args.run),
+        None => run_analysis(model_args, paths, args.run),
     }
 }
 
-fn run_analysis(model_args: &ModelArgs, args: RunArgs) -> Result<()> {
+fn run_analysis(model_args: &ModelArgs, paths: &Paths, args: RunArgs) -> Result<()> {
     let (Some(variants_dir), Some(data), Some(out)) = (&args.variants, &args.data, &args.out) else {
         bail!("analyze needs --variants, --data and --out");
     };
@@ -104,8 +105,8 @@ fn run_analysis(model_args: &ModelArgs, args: RunArgs) -> Result<()> {
         }
     }
     let questions = dataset::sample(problems.len(), args.samples, args.seed)?;
-    let loaded = model_args.load()?;
-    let neurons = args.reasoning.load(&loaded.fingerprint)?;
+    let loaded = model_args.load(paths)?;
+    let neurons = args.reasoning.load(&loaded.fingerprint, paths)?;
     let (n_layers, d_ff) = (loaded.config.num_layers, loaded.config.intermediate_size);
     let mut conditions = vec![Condition { name: BASELINE.into(), mode: args.ablation, neurons: vec![] }];
     if let Some(spec) = &args.ablate {
@@ -135,7 +136,7 @@ fn run_analysis(model_args: &ModelArgs, args: RunArgs) -> Result<()> {
         top_k: args.top_k,
         answer_occurrence: args.answer_occurrence,
         variants: all_variants.iter().map(|v| v.name.clone()).collect(),
-        concepts: args.reasoning.concept_keys(),
+        concepts: args.reasoning.selection().concept_keys(),
         neurons: neurons
             .ids()
             .into_iter()

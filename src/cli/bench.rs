@@ -2,8 +2,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use color_eyre::eyre::{eyre, Result, WrapErr};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::bench_grid::{bench_grid, GridReport};
@@ -11,7 +12,9 @@ use super::index::search_tokens;
 use super::ModelArgs;
 use crate::engine::config::Preset;
 use crate::engine::loader;
+use crate::engine::random_model::{RandomModel, WeightScheme};
 use crate::engine::session::{Control, Session, SessionSettings};
+use crate::paths::Paths;
 use crate::science::projection::ProjectionSettings;
 use crate::science::prompts;
 use crate::science::vocab_index::VocabIndex;
@@ -35,6 +38,11 @@ pub struct BenchArgs {
     /// then --tokens arbitrary token ids)
     #[arg(long, value_enum, value_name = "PRESET")]
     pub random: Option<Preset>,
+    /// With --random: write the random weights in this llama.cpp scheme to a GGUF file in the
+    /// cache (once; reused while valid) and benchmark that file as --model FILE would load it,
+    /// tokenizer included. Without it the weights are made in memory
+    #[arg(long, value_enum, value_name = "SCHEME", requires = "random")]
+    pub weights: Option<WeightScheme>,
     /// Prompt length for --random
     #[arg(long, default_value_t = 912)]
     pub tokens: usize,
@@ -60,6 +68,7 @@ pub struct BenchArgs {
 #[derive(Serialize)]
 struct BenchReport {
     model: String,
+    weights_file: Option<WeightsFile>,
     device: String,
     threads: usize,
     load_seconds: f64,
@@ -81,6 +90,15 @@ struct BenchReport {
     peak_rss_mib: Option<f64>,
 }
 
+/// The GGUF file of random weights that `--weights` benchmarks.
+#[derive(Serialize)]
+struct WeightsFile {
+    path: PathBuf,
+    bytes: u64,
+    /// Seconds spent writing it; absent when an earlier run's file was reused.
+    write_seconds: Option<f64>,
+}
+
 #[derive(Serialize)]
 struct IndexReport {
     neurons: usize,
@@ -93,25 +111,35 @@ struct IndexReport {
     search_hits: usize,
 }
 
-pub fn run(model_args: &ModelArgs, args: BenchArgs) -> Result<()> {
+pub fn run(model_args: &ModelArgs, paths: &Paths, args: BenchArgs) -> Result<()> {
+    let weights_file = match (args.random, args.weights) {
+        (Some(preset), Some(scheme)) => Some(random_weights_file(paths, preset, scheme)?),
+        _ => None,
+    };
     let started = Instant::now();
-    let (mut session, ids, name) = match args.random {
-        Some(preset) => {
+    let (mut session, ids, name) = match (args.random, &weights_file) {
+        (Some(preset), Some(file)) => {
+            let file_args = ModelArgs { model: Some(file.path.clone()), ..*model_args };
+            let loaded = file_args.load(paths)?;
+            let ids = spread_ids(args.tokens, loaded.config.vocab_size);
+            let name = format!("random {} ({})", preset_name(preset), loaded.name);
+            (Session::new(loaded.model, loaded.tokenizer, SessionSettings::default()), ids, name)
+        }
+        (Some(preset), None) => {
             let config = preset.config();
             let (model, note) = loader::random(&config, model_args.device, model_args.dtype, 0)?;
             if let Some(note) = note {
                 eprintln!("{note}");
             }
-            // Arbitrary but spread-out token ids.
-            let ids = (0..args.tokens).map(|i| ((i * 7919 + 13) % config.vocab_size) as u32).collect();
+            let ids = spread_ids(args.tokens, config.vocab_size);
             (Session::untokenized(model, SessionSettings::default()), ids, format!("random {preset:?}"))
         }
-        None => {
+        (None, _) => {
             let prompt = match &args.prompt_file {
                 Some(f) => std::fs::read_to_string(f).wrap_err_with(|| format!("reading {}", f.display()))?,
                 None => method_prompt(&args.data)?,
             };
-            let loaded = model_args.load()?;
+            let loaded = model_args.load(paths)?;
             let ids = loaded.tokenizer.encode(&prompt)?;
             let name = loaded.path.display().to_string();
             (Session::new(loaded.model, loaded.tokenizer, SessionSettings::default()), ids, name)
@@ -139,6 +167,7 @@ pub fn run(model_args: &ModelArgs, args: BenchArgs) -> Result<()> {
     let grid = if args.grid { Some(bench_grid(&session)?) } else { None };
     let report = BenchReport {
         model: name,
+        weights_file,
         device: session.model().describe(),
         threads: rayon::current_num_threads(),
         load_seconds,
@@ -160,6 +189,10 @@ pub fn run(model_args: &ModelArgs, args: BenchArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("model            {} ({}, {} threads)", report.model, report.device, report.threads);
+        if let Some(file) = &report.weights_file {
+            let how = file.write_seconds.map_or("reused".to_string(), |s| format!("written in {s:.1} s"));
+            println!("weights file     {} ({:.2} GB, {how})", file.path.display(), file.bytes as f64 / 1e9);
+        }
         println!("load to ready    {:.2} s", report.load_seconds);
         println!(
             "prefill          {} tokens in {:.2} s = {:.0} tok/s (full capture)",
@@ -202,6 +235,37 @@ pub fn run(model_args: &ModelArgs, args: BenchArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Arbitrary but spread-out token ids.
+fn spread_ids(n: usize, vocab_size: usize) -> Vec<u32> {
+    (0..n).map(|i| ((i * 7919 + 13) % vocab_size) as u32).collect()
+}
+
+/// The preset's name on the command line (`llama2-7b`).
+fn preset_name(preset: Preset) -> String {
+    preset.to_possible_value().map_or_else(|| format!("{preset:?}"), |v| v.get_name().to_owned())
+}
+
+/// The GGUF file of `preset`'s shapes with random weights (seed 0, as the in-memory weights) in
+/// `scheme`, under the cache's `random-models/`: written on first use, with a progress bar.
+fn random_weights_file(paths: &Paths, preset: Preset, scheme: WeightScheme) -> Result<WeightsFile> {
+    let dir = paths.cache.join("random-models");
+    let model = RandomModel { config: preset.config(), scheme, seed: 0, name: preset_name(preset) };
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{msg} {bar:40} {bytes}/{total_bytes}, {eta} left").expect("valid template"),
+    );
+    bar.set_message(format!("writing {}", model.file_name()));
+    let started = Instant::now();
+    let progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let (path, written) =
+        model.ensure(&dir, &progress).wrap_err_with(|| format!("writing random weights into {}", dir.display()))?;
+    bar.finish_and_clear();
+    let bytes = std::fs::metadata(&path).wrap_err_with(|| format!("reading {}", path.display()))?.len();
+    Ok(WeightsFile { path, bytes, write_seconds: written.then(|| started.elapsed().as_secs_f64()) })
 }
 
 /// Builds the vocabulary index of the session's model, saves and reloads it, and searches it.

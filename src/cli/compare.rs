@@ -8,15 +8,16 @@ use clap::{ArgGroup, Args, ValueEnum};
 use color_eyre::eyre::{bail, Result, WrapErr};
 use serde::Serialize;
 
+use super::explore::{self, ExplorerArgs};
 use super::reasoning::ReasoningArgs;
 use super::ModelArgs;
 use crate::engine::neuron::NeuronId;
 use crate::engine::session::{Session, SessionSettings};
+use crate::paths::Paths;
 use crate::science::analysis::counting::{Activations, Tally};
-use crate::science::analysis::{sample, variants};
-use crate::tui::compare::Reasoning;
-use crate::tui::prompts::MethodData;
-use crate::tui::{CompareStart, TuiArgs};
+use crate::science::analysis::sample;
+use crate::science::analysis::variants::{self, MethodData};
+use crate::tui::CompareStart;
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("a").required(true)), group(ArgGroup::new("b").required(true)))]
@@ -138,7 +139,7 @@ struct Report {
     only_b: Vec<NeuronId>,
 }
 
-pub fn run(model_args: &ModelArgs, args: CompareArgs, explorer: TuiArgs) -> Result<()> {
+pub fn run(model_args: &ModelArgs, paths: &Paths, args: CompareArgs, explorer: ExplorerArgs) -> Result<()> {
     let q = &args.question;
     let prompt_a = q.prompt(&args.prompt_a, &args.prompt_file_a, &args.variant_a).wrap_err("prompt A")?;
     let prompt_b = q.prompt(&args.prompt_b, &args.prompt_file_b, &args.variant_b).wrap_err("prompt B")?;
@@ -149,15 +150,15 @@ pub fn run(model_args: &ModelArgs, args: CompareArgs, explorer: TuiArgs) -> Resu
             b: prompt_b,
             generate: args.generate,
             top_k: args.top_k,
-            reasoning: Reasoning { concepts: r.concepts.clone(), sources: r.sources.clone() },
+            reasoning: r.selection(),
             changes: Default::default(),
             db: r.db.clone(),
             method: q.method_data(&explorer.data),
         };
-        return crate::tui::run(model_args, explorer, Some(start));
+        return explore::open(model_args, paths, explorer, Some(start));
     }
-    let loaded = model_args.load()?;
-    let neurons = args.reasoning.load(&loaded.fingerprint)?;
+    let loaded = model_args.load(paths)?;
+    let neurons = args.reasoning.load(&loaded.fingerprint, paths)?;
     let settings = SessionSettings { top_k: args.top_k, ..Default::default() };
     let side = |prompt: &str| -> Result<Side> {
         let mut session = Session::new(loaded.model.clone(), loaded.tokenizer.clone(), settings);
@@ -167,6 +168,7 @@ pub fn run(model_args: &ModelArgs, args: CompareArgs, explorer: TuiArgs) -> Resu
     let (a, b) = (side(&prompt_a)?, side(&prompt_b)?);
     let concepts = args
         .reasoning
+        .selection()
         .concept_keys()
         .into_iter()
         .map(|c| ConceptRow { a: a.activations.concept(&c), b: b.activations.concept(&c), concept: c })

@@ -2,7 +2,7 @@
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
-use color_eyre::eyre::{bail, eyre, Result};
+use color_eyre::eyre::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::neuron::ProjectionArgs;
@@ -40,12 +40,12 @@ pub struct SearchArgs {
     pub json: bool,
 }
 
-pub fn run_index(model_args: &ModelArgs, command: IndexCommand) -> Result<()> {
+pub fn run_index(model_args: &ModelArgs, paths: &Paths, command: IndexCommand) -> Result<()> {
     let IndexCommand::Build { projection, force } = command;
     let settings = projection.settings();
-    let cache = Paths::resolve().map_err(|e| eyre!(e))?.cache;
-    let loaded = model_args.load()?;
-    let path = VocabIndex::cache_path(&cache, &loaded.fingerprint, settings);
+    let cache = &paths.cache;
+    let loaded = model_args.load(paths)?;
+    let path = VocabIndex::cache_path(cache, &loaded.fingerprint, settings);
     if force {
         let _ = std::fs::remove_file(&path);
     }
@@ -56,27 +56,27 @@ pub fn run_index(model_args: &ModelArgs, command: IndexCommand) -> Result<()> {
     let progress = |done: usize, _total: usize| bar.set_position(done as u64);
     let started = Instant::now();
     let control = Control { cancel: None, progress: Some(&progress) };
-    let (_, built) = VocabIndex::load_or_build(loaded.model.as_ref(), &cache, &loaded.fingerprint, settings, control)?;
+    let (_, built) = VocabIndex::load_or_build(loaded.model.as_ref(), cache, &loaded.fingerprint, settings, control)?;
     bar.finish_and_clear();
     let verb = if built { "built" } else { "already cached" };
     eprintln!("index {verb} in {:.2} s: {}", started.elapsed().as_secs_f64(), path.display());
     Ok(())
 }
 
-pub fn run_search(model_args: &ModelArgs, args: SearchArgs) -> Result<()> {
+pub fn run_search(model_args: &ModelArgs, paths: &Paths, args: SearchArgs) -> Result<()> {
     let settings = args.projection.settings();
-    let cache = Paths::resolve().map_err(|e| eyre!(e))?.cache;
-    let path = model_args.resolve_path()?;
+    let cache = &paths.cache;
+    let path = model_args.resolve_path(paths)?;
     let fingerprint = crate::engine::fingerprint::fingerprint(&path)?;
     let (_, _, tokenizer) = loader::open(&path)?;
-    let index_path = VocabIndex::cache_path(&cache, &fingerprint, settings);
+    let index_path = VocabIndex::cache_path(cache, &fingerprint, settings);
     let index = match VocabIndex::load(&index_path) {
         Ok(index) => index,
         // No index yet: build it (this needs the weights) and keep it for next time.
         Err(_) => {
-            let loaded = model_args.load()?;
+            let loaded = model_args.load(paths)?;
             eprintln!("building the vocabulary index once for this model...");
-            VocabIndex::load_or_build(loaded.model.as_ref(), &cache, &fingerprint, settings, Control::default())?.0
+            VocabIndex::load_or_build(loaded.model.as_ref(), cache, &fingerprint, settings, Control::default())?.0
         }
     };
     let tokens = search_tokens(&tokenizer, &args.promotes)?;

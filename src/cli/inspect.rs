@@ -11,6 +11,7 @@ use crate::engine::loader::LoadedModel;
 use crate::engine::neuron::NeuronId;
 use crate::engine::sampling::Sampling;
 use crate::engine::session::{Control, Session, SessionSettings, TokenProb};
+use crate::paths::Paths;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -134,7 +135,7 @@ struct NextToken {
     prob: f32,
 }
 
-pub fn run(model_args: &ModelArgs, args: InspectArgs) -> Result<()> {
+pub fn run(model_args: &ModelArgs, paths: &Paths, args: InspectArgs) -> Result<()> {
     let prompt = match (&args.prompt, &args.prompt_file) {
         (Some(p), _) => p.clone(),
         (None, Some(f)) => {
@@ -142,7 +143,7 @@ pub fn run(model_args: &ModelArgs, args: InspectArgs) -> Result<()> {
         }
         (None, None) => bail!("give --prompt or --prompt-file"),
     };
-    let loaded = model_args.load()?;
+    let loaded = model_args.load(paths)?;
     let settings = SessionSettings { top_k: args.top_k, sampling: args.sampling() };
     let mut session = Session::new(loaded.model.clone(), loaded.tokenizer.clone(), settings);
     session.run_prompt(&prompt, Control::default())?;

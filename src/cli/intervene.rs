@@ -8,13 +8,16 @@ use color_eyre::eyre::{Result, WrapErr};
 use serde::Serialize;
 
 use super::compare::QuestionArgs;
+use super::explore::{self, ExplorerArgs};
 use super::ModelArgs;
 use crate::engine::intervention::Interventions;
 use crate::engine::neuron::NeuronId;
 use crate::engine::session::{Control, Session, SessionSettings, TokenProb};
+use crate::paths::Paths;
 use crate::science::analysis::ablation::{self, AblationMode};
-use crate::tui::interventions::Changes;
-use crate::tui::{CompareStart, TuiArgs};
+use crate::science::analysis::changes::Changes;
+use crate::science::analysis::counting::ReasoningSelection;
+use crate::tui::CompareStart;
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("source").required(true)), group(ArgGroup::new("change").required(true).multiple(true)))]
@@ -76,7 +79,7 @@ struct Report {
     intervened: RunReport,
 }
 
-pub fn run(model_args: &ModelArgs, args: InterveneArgs, explorer: TuiArgs) -> Result<()> {
+pub fn run(model_args: &ModelArgs, paths: &Paths, args: InterveneArgs, explorer: ExplorerArgs) -> Result<()> {
     let prompt = args.question.prompt(&args.prompt, &args.prompt_file, &args.variant)?;
     let ablated = args.ablate.as_deref().map(ablation::parse_ids).transpose()?.unwrap_or_default();
     let scaled = args.scale.iter().map(|s| ablation::parse_scale(s).wrap_err("--scale")).collect::<Result<Vec<_>>>()?;
@@ -89,14 +92,14 @@ pub fn run(model_args: &ModelArgs, args: InterveneArgs, explorer: TuiArgs) -> Re
             b: prompt,
             generate: args.generate,
             top_k: explorer.top_k,
-            reasoning: Default::default(),
+            reasoning: ReasoningSelection::method_concepts(),
             changes,
             db: None,
             method: args.question.method_data(&explorer.data),
         };
-        return crate::tui::run(model_args, explorer, Some(start));
+        return explore::open(model_args, paths, explorer, Some(start));
     }
-    let loaded = model_args.load()?;
+    let loaded = model_args.load(paths)?;
     let c = &loaded.config;
     let all: Vec<NeuronId> = ablated.iter().copied().chain(scaled.iter().map(|s| s.0)).collect();
     ablation::check_ids(&all, c.num_layers, c.intermediate_size)?;

@@ -34,32 +34,31 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    pub fn path(&self) -> Result<PathBuf> {
+    pub fn path(&self, paths: &Paths) -> Result<PathBuf> {
         match &self.db {
             Some(p) => Ok(p.clone()),
-            None => Ok(LabelStore::default_path(&Paths::resolve().map_err(|e| eyre!(e))?.data)),
+            None => Ok(LabelStore::default_path(&paths.data)),
         }
     }
 
     /// The fingerprint given, or the model's; and the model's shape when its files were read.
-    pub fn model(&self, model_args: &ModelArgs) -> Result<(String, Option<Shape>)> {
+    pub fn model(&self, model_args: &ModelArgs, paths: &Paths) -> Result<(String, Option<Shape>)> {
         if let Some(fp) = &self.fingerprint {
             return Ok((fp.clone(), None));
         }
-        let path = model_args.resolve_path()?;
+        let path = model_args.resolve_path(paths)?;
         let (_, config, _) = loader::open(&path).wrap_err_with(|| format!("opening {}", path.display()))?;
         let shape = Shape { n_layers: config.num_layers, d_ff: config.intermediate_size };
         Ok((fingerprint(&path)?, Some(shape)))
     }
 
-    pub fn open(&self, fingerprint: &str) -> Result<LabelStore> {
-        Ok(LabelStore::open(&self.path()?, fingerprint)?)
+    pub fn open(&self, fingerprint: &str, paths: &Paths) -> Result<LabelStore> {
+        Ok(LabelStore::open(&self.path(paths)?, fingerprint)?)
     }
 }
 
 /// The built-in concepts with the user's from the config directory.
-pub fn concepts() -> Result<Concepts> {
-    let paths = Paths::resolve().map_err(|e| eyre!(e))?;
+pub fn concepts(paths: &Paths) -> Result<Concepts> {
     Ok(Concepts::load(&paths.config.join("concepts.toml"))?)
 }
 
@@ -134,20 +133,20 @@ pub struct LlmArgs {
     store: StoreArgs,
 }
 
-pub fn run(model_args: &ModelArgs, command: LabelCommand) -> Result<()> {
+pub fn run(model_args: &ModelArgs, paths: &Paths, command: LabelCommand) -> Result<()> {
     match command {
         LabelCommand::Lexical { min_layer, min_matches, store } => {
-            run_lexical(model_args, LexicalSettings { min_layer, min_matches }, &store)
+            run_lexical(model_args, paths, LexicalSettings { min_layer, min_matches }, &store)
         }
-        LabelCommand::Llm(args) => run_llm(model_args, args),
+        LabelCommand::Llm(args) => run_llm(model_args, paths, args),
         LabelCommand::Import { file, format, store } => {
             let format = format_of(&file, format)?;
-            let (fp, shape) = store.model(model_args)?;
+            let (fp, shape) = store.model(model_args, paths)?;
             let Some(shape) = shape else {
                 bail!("import checks neuron ids against the model: give --model, not --fingerprint")
             };
-            let mut db = store.open(&fp)?;
-            let report = interchange::import(&mut db, &file, format, shape, &concepts()?)?;
+            let mut db = store.open(&fp, paths)?;
+            let report = interchange::import(&mut db, &file, format, shape, &concepts(paths)?)?;
             let unit = if report.items { "item" } else { "line" };
             for r in &report.rejected {
                 eprintln!("{}: {unit} {}: {}", file.display(), r.at, r.reason);
@@ -165,8 +164,8 @@ pub fn run(model_args: &ModelArgs, command: LabelCommand) -> Result<()> {
         LabelCommand::Export { file, format, source, concept, store } => {
             let stdout = file == Path::new("-");
             let format = if stdout { format.unwrap_or(Format::Jsonl) } else { format_of(&file, format)? };
-            let (fp, _) = store.model(model_args)?;
-            let labels = store.open(&fp)?.labels(&LabelFilter { source, concept, applying: false })?;
+            let (fp, _) = store.model(model_args, paths)?;
+            let labels = store.open(&fp, paths)?.labels(&LabelFilter { source, concept, applying: false })?;
             if stdout {
                 let mut text = Vec::new();
                 interchange::export(&labels, format, &mut text)?;
@@ -195,14 +194,13 @@ fn format_of(file: &Path, format: Option<Format>) -> Result<Format> {
     })
 }
 
-fn run_lexical(model_args: &ModelArgs, settings: LexicalSettings, store: &StoreArgs) -> Result<()> {
-    let concepts = concepts()?;
-    let loaded = model_args.load()?;
-    let cache = Paths::resolve().map_err(|e| eyre!(e))?.cache;
+fn run_lexical(model_args: &ModelArgs, paths: &Paths, settings: LexicalSettings, store: &StoreArgs) -> Result<()> {
+    let concepts = concepts(paths)?;
+    let loaded = model_args.load(paths)?;
     let started = Instant::now();
     let (index, built) = VocabIndex::load_or_build(
         loaded.model.as_ref(),
-        &cache,
+        &paths.cache,
         &loaded.fingerprint,
         ProjectionSettings::default(),
         Control::default(),
@@ -212,7 +210,7 @@ fn run_lexical(model_args: &ModelArgs, settings: LexicalSettings, store: &StoreA
     let texts = lexical::token_texts(&loaded.tokenizer, loaded.config.vocab_size);
     let labels = lexical::prefilter(&index, &texts, &concepts, settings);
     let filter_time = started.elapsed();
-    let mut db = store.open(&loaded.fingerprint)?;
+    let mut db = store.open(&loaded.fingerprint, paths)?;
     db.upsert_labels(&labels)?;
     eprintln!(
         "index {} in {:.2} s; {} neurons of layers >= {} filtered in {:.2} s",
@@ -231,12 +229,12 @@ fn run_lexical(model_args: &ModelArgs, settings: LexicalSettings, store: &StoreA
     Ok(())
 }
 
-fn run_llm(model_args: &ModelArgs, args: LlmArgs) -> Result<()> {
-    let concepts = concepts()?;
+fn run_llm(model_args: &ModelArgs, paths: &Paths, args: LlmArgs) -> Result<()> {
+    let concepts = concepts(paths)?;
     if let Some(c) = &args.concept {
         concepts.require(c)?;
     }
-    let config = LlmConfig::load(&Paths::resolve().map_err(|e| eyre!(e))?.config.join("config.toml"))?;
+    let config = LlmConfig::load(&paths.config.join("config.toml"))?;
     let flags = LlmConfig {
         base_url: args.base_url,
         model: args.llm_model,
@@ -248,8 +246,8 @@ fn run_llm(model_args: &ModelArgs, args: LlmArgs) -> Result<()> {
     if !endpoint.has_key() {
         eprintln!("no API key in {ENV_API_KEY} or OPENAI_API_KEY; sending requests without one");
     }
-    let (fp, _) = args.store.model(model_args)?;
-    let mut store = args.store.open(&fp)?;
+    let (fp, _) = args.store.model(model_args, paths)?;
+    let mut store = args.store.open(&fp, paths)?;
     let filter = LabelFilter { source: Some(LEXICON.into()), concept: args.concept, applying: true };
     let mut candidates: Vec<Candidate> = store
         .labels(&filter)?

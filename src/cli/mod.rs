@@ -3,6 +3,7 @@ mod analyze;
 mod bench;
 mod bench_grid;
 mod compare;
+mod explore;
 mod heuristics;
 mod index;
 mod inspect;
@@ -15,7 +16,7 @@ mod review;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use color_eyre::eyre::{eyre, Result, WrapErr};
+use color_eyre::eyre::{Result, WrapErr};
 
 use crate::engine::default_model;
 use crate::engine::loader::{self, DeviceChoice, LoadedModel};
@@ -28,7 +29,7 @@ pub struct Cli {
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
-    pub explorer: crate::tui::TuiArgs,
+    pub explorer: explore::ExplorerArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -80,42 +81,40 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    let paths = Paths::resolve()?;
+    let (model, paths) = (&cli.model, &paths);
     match cli.command {
-        Some(Command::Inspect(args)) => inspect::run(&cli.model, args),
+        Some(Command::Inspect(args)) => inspect::run(model, paths, args),
         Some(Command::FetchModel) => {
-            let paths = Paths::resolve().map_err(|e| eyre!(e))?;
             let path = default_model::fetch(&paths.cache, &|msg| eprintln!("{msg}"))?;
             println!("{}", path.display());
             Ok(())
         }
-        Some(Command::Bench(args)) => bench::run(&cli.model, args),
-        Some(Command::Neuron(args)) => neuron::run(&cli.model, args),
-        Some(Command::Index(command)) => index::run_index(&cli.model, command),
-        Some(Command::Search(args)) => index::run_search(&cli.model, args),
-        Some(Command::Label(command)) => label::run(&cli.model, command),
-        Some(Command::Review(command)) => review::run(&cli.model, command),
-        Some(Command::Compare(args)) => compare::run(&cli.model, args, cli.explorer),
-        Some(Command::Intervene(args)) => intervene::run(&cli.model, args, cli.explorer),
-        Some(Command::Analyze(args)) => analyze::run(&cli.model, args),
-        Some(Command::Heuristics(command)) => heuristics::run(&cli.model, command),
-        None => crate::tui::run(&cli.model, cli.explorer, None),
+        Some(Command::Bench(args)) => bench::run(model, paths, args),
+        Some(Command::Neuron(args)) => neuron::run(model, paths, args),
+        Some(Command::Index(command)) => index::run_index(model, paths, command),
+        Some(Command::Search(args)) => index::run_search(model, paths, args),
+        Some(Command::Label(command)) => label::run(model, paths, command),
+        Some(Command::Review(command)) => review::run(model, paths, command),
+        Some(Command::Compare(args)) => compare::run(model, paths, args, cli.explorer),
+        Some(Command::Intervene(args)) => intervene::run(model, paths, args, cli.explorer),
+        Some(Command::Analyze(args)) => analyze::run(model, paths, args),
+        Some(Command::Heuristics(command)) => heuristics::run(model, paths, command),
+        None => explore::open(model, paths, cli.explorer, None),
     }
 }
 
 impl ModelArgs {
-    /// The model path: `--model`, or the default model (fetched when missing).
-    pub fn resolve_path(&self) -> Result<PathBuf> {
+    /// The model path: `--model`, or the default model (fetched into the cache when missing).
+    pub fn resolve_path(&self, paths: &Paths) -> Result<PathBuf> {
         match &self.model {
             Some(p) => Ok(p.clone()),
-            None => {
-                let paths = Paths::resolve().map_err(|e| eyre!(e))?;
-                Ok(default_model::ensure(&paths.cache, &|msg| eprintln!("{msg}"))?)
-            }
+            None => Ok(default_model::ensure(&paths.cache, &|msg| eprintln!("{msg}"))?),
         }
     }
 
-    pub fn load(&self) -> Result<LoadedModel> {
-        let path = self.resolve_path()?;
+    pub fn load(&self, paths: &Paths) -> Result<LoadedModel> {
+        let path = self.resolve_path(paths)?;
         let loaded = loader::load(&path, self.device, self.dtype, &|_, _| {})
             .wrap_err_with(|| format!("loading the model from {}", path.display()))?;
         if let Some(note) = &loaded.note {

@@ -2,7 +2,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use color_eyre::eyre::{bail, eyre, Result};
+use color_eyre::eyre::{bail, Result};
 use serde::Serialize;
 
 use super::ModelArgs;
@@ -60,8 +60,8 @@ struct TokenReport {
     logit: f32,
 }
 
-pub fn run(model_args: &ModelArgs, args: NeuronArgs) -> Result<()> {
-    let loaded = model_args.load()?;
+pub fn run(model_args: &ModelArgs, paths: &Paths, args: NeuronArgs) -> Result<()> {
+    let loaded = model_args.load(paths)?;
     let c = &loaded.config;
     let NeuronId { layer, index } = args.neuron;
     if layer as usize >= c.num_layers || index as usize >= c.intermediate_size {
@@ -79,7 +79,7 @@ pub fn run(model_args: &ModelArgs, args: NeuronArgs) -> Result<()> {
     };
     let db = match &args.db {
         Some(p) => p.clone(),
-        None => LabelStore::default_path(&Paths::resolve().map_err(|e| eyre!(e))?.data),
+        None => LabelStore::default_path(&paths.data),
     };
     // Looking at a neuron creates no database; with none there are no labels to show.
     let (labels, verdicts) = if db.is_file() {

@@ -3,11 +3,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use color_eyre::eyre::{eyre, Result};
+use color_eyre::eyre::Result;
 
 use crate::paths::Paths;
-use crate::science::analysis::counting::{ReasoningNeurons, Selection};
-use crate::science::labels::concepts::Concepts;
+use crate::science::analysis::counting::{ReasoningNeurons, ReasoningSelection};
 use crate::science::labels::store::LabelStore;
 
 #[derive(Debug, Args, Clone)]
@@ -24,21 +23,18 @@ pub struct ReasoningArgs {
 }
 
 impl ReasoningArgs {
-    /// The concept keys reported, in order.
-    pub fn concept_keys(&self) -> Vec<String> {
-        Concepts::chosen_or_built_in(&self.concepts)
+    /// The concepts and sources chosen: none named means the method's concepts from every source,
+    /// as [`ReasoningSelection`] reads an empty list.
+    pub fn selection(&self) -> ReasoningSelection {
+        ReasoningSelection { concepts: self.concepts.clone(), sources: self.sources.clone() }
     }
 
     /// The neurons with applying labels of the chosen concepts and sources for the model
     /// `fingerprint`.
-    pub fn load(&self, fingerprint: &str) -> Result<ReasoningNeurons> {
-        let path = match &self.db {
-            Some(p) => p.clone(),
-            None => LabelStore::default_path(&Paths::resolve().map_err(|e| eyre!(e))?.data),
-        };
+    pub fn load(&self, fingerprint: &str, paths: &Paths) -> Result<ReasoningNeurons> {
+        let path = self.db.clone().unwrap_or_else(|| LabelStore::default_path(&paths.data));
         let store = LabelStore::open(&path, fingerprint)?;
-        let selection = Selection { concepts: self.concept_keys(), sources: self.sources.clone() };
-        let neurons = ReasoningNeurons::from_labels(&store.labels_by_neuron()?, &selection);
+        let neurons = ReasoningNeurons::from_labels(&store.labels_by_neuron()?, &self.selection());
         if neurons.is_empty() {
             eprintln!(
                 "note: {} holds no applying labels of these concepts for this model; \

@@ -8,6 +8,7 @@ use color_eyre::eyre::{bail, Result};
 use super::label::{concepts, StoreArgs};
 use super::ModelArgs;
 use crate::engine::neuron::NeuronId;
+use crate::paths::Paths;
 use crate::science::labels::agreement::{human_agreement, source_agreement, Contingency};
 use crate::science::labels::concepts::Concepts;
 use crate::science::labels::interchange::Shape;
@@ -60,15 +61,15 @@ pub enum ReviewCommand {
     },
 }
 
-pub fn run(model_args: &ModelArgs, command: ReviewCommand) -> Result<()> {
+pub fn run(model_args: &ModelArgs, paths: &Paths, command: ReviewCommand) -> Result<()> {
     match command {
         ReviewCommand::Stats { source, json, store } => {
-            let (fp, _) = store.model(model_args)?;
-            stats(&store.open(&fp)?, source, json)
+            let (fp, _) = store.model(model_args, paths)?;
+            stats(&store.open(&fp, paths)?, source, json)
         }
         ReviewCommand::Queue { source, concept, limit, store } => {
-            let (fp, _) = store.model(model_args)?;
-            let queue = store.open(&fp)?.review_queue(source.as_deref(), concept.as_deref())?;
+            let (fp, _) = store.model(model_args, paths)?;
+            let queue = store.open(&fp, paths)?.review_queue(source.as_deref(), concept.as_deref())?;
             let unchecked = queue.iter().filter(|q| q.verdict.is_none()).count();
             println!("{} labels, {unchecked} unchecked", queue.len());
             for item in queue.iter().take(limit) {
@@ -86,17 +87,17 @@ pub fn run(model_args: &ModelArgs, command: ReviewCommand) -> Result<()> {
             Ok(())
         }
         ReviewCommand::Verdict { neuron, concept, verdict, note, corrected, store } => {
-            let (fp, shape) = store.model(model_args)?;
+            let (fp, shape) = store.model(model_args, paths)?;
             let new = NewVerdict { neuron, concept, verdict, note, corrected };
-            check(&new, &concepts()?, shape).map_err(color_eyre::eyre::Error::msg)?;
-            let saved = store.open(&fp)?.record_verdict(&new)?;
+            check(&new, &concepts(paths)?, shape).map_err(color_eyre::eyre::Error::msg)?;
+            let saved = store.open(&fp, paths)?.record_verdict(&new)?;
             println!("{}", saved_line(&saved));
             Ok(())
         }
         ReviewCommand::Batch { store } => {
-            let (fp, shape) = store.model(model_args)?;
-            let concepts = concepts()?;
-            let mut db = store.open(&fp)?;
+            let (fp, shape) = store.model(model_args, paths)?;
+            let concepts = concepts(paths)?;
+            let mut db = store.open(&fp, paths)?;
             let mut bad = 0;
             for (i, line) in std::io::stdin().lock().lines().enumerate() {
                 let line = line?;

@@ -46,6 +46,10 @@ pub enum EngineError {
     /// allocation, which would abort the process.
     #[error("{what} needs {} of memory but only {} is available; {hint}", bytes(*needed), bytes(*available))]
     Memory { what: String, needed: u64, available: u64, hint: String },
+    /// A file being written was given contents it cannot hold: a duplicate name, a shape that is
+    /// not whole blocks, more or less data than its table promised.
+    #[error("writing {}: {problem}", path.display())]
+    Write { path: PathBuf, problem: String },
     #[error("cancelled")]
     Cancelled,
 }

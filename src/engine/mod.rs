@@ -10,6 +10,7 @@ pub mod loader;
 pub mod memory;
 pub mod model;
 pub mod neuron;
+pub mod random_model;
 pub mod runtime;
 pub mod sampling;
 pub mod session;

@@ -1,5 +1,6 @@
 //! Everything a key can do. The keymap file names these in snake_case (`run = "step_back"`), and
-//! each variant's doc line is its description in the help overlay.
+//! each variant's doc line is its description in the help overlay, except where a keymap entry's
+//! `desc` says what the key means in that mode.
 use serde::Deserialize;
 use strum::{EnumIter, EnumMessage, IntoStaticStr};
 
@@ -9,123 +10,123 @@ use strum::{EnumIter, EnumMessage, IntoStaticStr};
 pub enum Action {
     /// Does nothing; binding a key to it unbinds the key
     Noop,
-    /// Quit neuronav
+    /// Quit
     Quit,
-    /// Cancel the running job, or quit when nothing runs
+    /// Cancel the running job; quit when idle
     Interrupt,
-    /// Cancel the running job, close a popup or clear the search
+    /// Cancel the running job, close the popup
     Cancel,
-    /// Show or hide the key reference
+    /// Keys (this help)
     Help,
-    /// Move focus to the next pane
+    /// Next pane
     FocusNext,
-    /// Move focus to the previous pane
+    /// Previous pane
     FocusPrev,
-    /// Let the focused pane fill the screen, or restore the layout
+    /// Zoom the focused pane
     Zoom,
-    /// Open the command line (:goto L21N7027, :k 10, :export f.json, :q)
+    /// Command line (:goto :k :n :export :q)
     CommandLine,
-    /// Search the current view for a neuron id or a token
+    /// Search a neuron id or token
     Search,
-    /// Jump to the next search match
+    /// Next match
     SearchNext,
-    /// Jump to the previous search match
+    /// Previous match
     SearchPrev,
     /// Edit the prompt
     EditPrompt,
-    /// Pick a prompt from the bundled examples and the method's variants
+    /// Pick a prompt
     PickPrompt,
-    /// Run the prompt (prefill), replacing the text computed so far
+    /// Run the prompt
     RunPrompt,
     /// Generate one token
     Step,
-    /// Generate several tokens (:n sets how many)
+    /// Generate N tokens
     StepMany,
-    /// Take back the last generated token
+    /// Take back a token
     StepBack,
-    /// Switch between greedy and seeded sampling
+    /// Greedy / seeded sampling
     ToggleSampling,
-    /// Stop generating at the end-of-sequence token, or continue past it
+    /// Stop at EOS / continue
     ToggleEos,
-    /// Move up in the focused pane
+    /// Up
     Up,
-    /// Move down in the focused pane
+    /// Down
     Down,
-    /// Move left in the focused pane (previous position or layer)
+    /// Left: previous position or layer
     Left,
-    /// Move right in the focused pane (next position or layer)
+    /// Right: next position or layer
     Right,
-    /// Page up in the focused pane
+    /// Page up
     PageUp,
-    /// Page down in the focused pane
+    /// Page down
     PageDown,
-    /// Go to the first item of the focused pane
+    /// First item
     Top,
-    /// Go to the last item of the focused pane
+    /// Last item
     Bottom,
-    /// Select the previous token position
+    /// Previous token position
     PrevPosition,
-    /// Select the next token position
+    /// Next token position
     NextPosition,
-    /// Select the previous layer
+    /// Previous layer
     PrevLayer,
-    /// Select the next layer
+    /// Next layer
     NextLayer,
-    /// Cycle the layer view: one layer, side by side, all-layers grid
+    /// One layer / side by side / grid
     CycleLayerView,
-    /// Sort neurons by score s or by |m|
+    /// Sort by s or |m|
     ToggleSort,
-    /// Show all neurons, only positive m, or only negative m
+    /// All / positive / negative m
     CycleSignFilter,
-    /// Open the selected neuron's detail
+    /// Neuron detail
     OpenNeuron,
-    /// Show the logit lens of the selected position
+    /// Logit lens of the position
     OpenLens,
-    /// Switch theme: dark, light, 16 colours
+    /// Dark / light / 16 colours
     CycleTheme,
-    /// Undo the last edit of the prompt
+    /// Undo
     Undo,
-    /// Redo an undone edit of the prompt
+    /// Redo
     Redo,
     /// Accept: run the command line, finish a search, pick the highlighted entry
     Confirm,
-    /// Review the labels passing the label filter, one by one (:review [source] [concept])
+    /// Review the labels passing the label filter
     Review,
-    /// Review: the neuron carries the concept
+    /// Agree: the neuron carries the concept
     Agree,
-    /// Review: the neuron does not carry the concept
+    /// Disagree: it does not
     Disagree,
-    /// Review: cannot tell
+    /// Unsure
     Unsure,
-    /// Review: type a note, saved with the next verdict on this label
+    /// Note for the next verdict
     Note,
-    /// Review: name the concept the neuron carries instead (saved as a disagree verdict)
+    /// Correct the concept (saved as disagree)
     Correct,
-    /// Open the selected neuron's operand-grid heatmap (:grid [OP] [A..B] [LA..B] picks the grid)
+    /// Operand-grid heatmap of the neuron (:grid picks the grid)
     OpenHeatmap,
-    /// Heatmap: switch between the K map (activation) and the KV map (its effect on the answer)
+    /// K map / KV map
     ToggleMap,
-    /// Heatmap: zero the neurons of each heuristic this neuron matches and measure the grid's accuracy
+    /// Knockout: zero the neurons of each heuristic this neuron matches
     KnockoutHeuristics,
-    /// Heatmap: the previous neuron of the list it was opened from
+    /// Previous neuron of the list
     PrevNeuron,
-    /// Heatmap: the next neuron of the list it was opened from
+    /// Next neuron of the list
     NextNeuron,
-    /// Open or close compare mode: a second run B beside this one
+    /// Compare mode: run B beside run A
     Compare,
     /// Compare: edit prompt B
     EditPromptB,
-    /// Compare: pick prompt B from the bundled examples and the method's variants
+    /// Compare: pick prompt B
     PickPromptB,
-    /// Compare: run and step both sides, A only, or B only
+    /// Compare: keys drive A+B / A only / B only
     CycleDrive,
-    /// Compare: count the labels of every source, or of one source (cycles through them)
+    /// Compare: reasoning neurons from every source / one source
     CycleReasoningSource,
-    /// Mark or unmark the selected neuron for an intervention
+    /// Mark / unmark the neuron for an intervention
     Mark,
-    /// Zero the marked neurons in run B, which reruns A's prompt beside A (compare mode)
+    /// Zero the marked neurons in run B (A's prompt)
     AblateMarked,
-    /// Remove run B's interventions and rerun it
+    /// Clear run B's interventions
     ClearInterventions,
 }
 

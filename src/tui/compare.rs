@@ -7,11 +7,10 @@ use std::sync::Arc;
 use tui_textarea::TextArea;
 
 use super::app::Busy;
-use super::interventions::Changes;
 use super::snapshot::{ModelInfo, NextView, Snapshot};
 use crate::engine::neuron::{NeuronHit, NeuronId};
-use crate::science::analysis::counting::{method_positions, Activations, ReasoningNeurons};
-use crate::science::labels::concepts::Concepts;
+use crate::science::analysis::changes::Changes;
+use crate::science::analysis::counting::{method_positions, Activations, ReasoningNeurons, ReasoningSelection};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -62,30 +61,6 @@ impl Drive {
     }
 }
 
-/// Which labels make a neuron a reasoning neuron (applying labels in the store, as for
-/// `neuronav compare --concept K --source S`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Reasoning {
-    /// Concept keys; the method's seven when empty.
-    pub concepts: Vec<String>,
-    /// Label sources; every source when empty.
-    pub sources: Vec<String>,
-}
-
-impl Reasoning {
-    /// The concepts counted, defaulted as `neuronav compare` defaults them.
-    pub fn concept_keys(&self) -> Vec<String> {
-        Concepts::chosen_or_built_in(&self.concepts)
-    }
-
-    pub fn describe(&self) -> String {
-        let concepts =
-            if self.concepts.is_empty() { "the method's concepts".to_string() } else { self.concepts.join(",") };
-        let sources = if self.sources.is_empty() { "every source".to_string() } else { self.sources.join(",") };
-        format!("{concepts} from {sources}")
-    }
-}
-
 /// Side B's run and the comparison. Side A is the explorer's own run.
 pub struct Compare {
     /// Whether the compare screen shows.
@@ -93,20 +68,19 @@ pub struct Compare {
     /// B's worker was asked to start its session over the model A loaded.
     pub adopted: bool,
     /// B's session exists.
-    pub model: Option<Arc<ModelInfo>>,
-    pub prompt: TextArea<'static>,
-    pub editing: bool,
+    pub(in crate::tui) model: Option<Arc<ModelInfo>>,
+    pub(in crate::tui) prompt: TextArea<'static>,
     pub snapshot: Option<Arc<Snapshot>>,
     pub busy: Option<Busy>,
     /// B's long jobs sent and not yet ended.
-    pub(super) in_flight: usize,
+    pub(in crate::tui) in_flight: usize,
     /// B's rows of every layer at B's position, sorted and filtered as A's.
     pub rows: Vec<Vec<NeuronHit>>,
     /// The next-token candidates at each side's selected position.
     pub next: [Option<Arc<NextView>>; 2],
-    pub(super) requested_next: [Option<(usize, u64)>; 2],
+    pub(in crate::tui) requested_next: [Option<(usize, u64)>; 2],
     pub drive: Drive,
-    pub reasoning: Reasoning,
+    pub(in crate::tui) reasoning: ReasoningSelection,
     /// The reasoning neurons of `reasoning`, once the label thread answered.
     pub neurons: Option<Arc<ReasoningNeurons>>,
     /// Each side's activations over the positions computed so far.
@@ -116,7 +90,7 @@ pub struct Compare {
     /// What B changes in its forward passes.
     pub changes: Changes,
     /// The prompt text of B's last run.
-    pub last_prompt: String,
+    pub(in crate::tui) last_prompt: String,
 }
 
 impl Default for Compare {
@@ -128,7 +102,6 @@ impl Default for Compare {
             adopted: false,
             model: None,
             prompt,
-            editing: false,
             snapshot: None,
             busy: None,
             in_flight: 0,
@@ -136,7 +109,7 @@ impl Default for Compare {
             next: [None, None],
             requested_next: [None, None],
             drive: Drive::Both,
-            reasoning: Reasoning::default(),
+            reasoning: ReasoningSelection::method_concepts(),
             neurons: None,
             activations: [Activations::default(), Activations::default()],
             marked: BTreeSet::new(),
@@ -232,8 +205,5 @@ mod tests {
         let only = only_in(&s.top[3][0], &s.top[4][0]);
         assert_eq!(only, HashSet::from([3]));
         assert!(Drive::Both.drives(Side::B) && !Drive::A.drives(Side::B) && Drive::B.next() == Drive::Both);
-        let r = Reasoning { concepts: vec![], sources: vec!["lexicon".into()] };
-        assert_eq!(r.concept_keys().len(), Concepts::built_in().keys().len());
-        assert!(r.describe().contains("from lexicon"));
     }
 }

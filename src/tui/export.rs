@@ -128,7 +128,7 @@ pub fn render(app: &App, scope: ExportScope, path: &Path) -> Result<String, Stri
     };
     match scope {
         ExportScope::Position => {
-            let p = app.position.min(snapshot.len().saturating_sub(1));
+            let p = app.position().min(snapshot.len().saturating_sub(1));
             let doc = position_doc(p);
             if csv {
                 Ok(neuron_rows_csv(std::slice::from_ref(&doc)))

@@ -2,10 +2,11 @@
 //! `<config>/keymap.toml` is layered over it section by section.
 //!
 //! ```toml
-//! [normal]
+//! [review]
 //! keymap = [
-//!   { on = ["g", "g"], run = "top", desc = "First item" },
-//!   { on = ["x"], run = "noop" },          # unbinds x
+//!   { on = ["g", "g"], run = "top", desc = "First label" },  # help: "First label"
+//!   { on = ["G"], run = "bottom" },                          # help: the action's doc line
+//!   { on = ["x"], run = "noop" },                            # unbinds x
 //! ]
 //! ```
 //! A user entry replaces the binding with the same keys and drops any binding it conflicts with
@@ -275,6 +276,38 @@ mod tests {
         for needed in [Action::Help, Action::Step, Action::StepBack, Action::RunPrompt, Action::CommandLine] {
             assert!(bound.contains(&needed), "{needed:?} is not bound in [normal]");
         }
+    }
+
+    /// The built-in entries whose `desc` repeats their action's doc line, as `[mode] keys`.
+    fn repeated_descs(text: &str) -> Vec<String> {
+        let sections: BTreeMap<String, RawSection> = toml::from_str(text).unwrap();
+        let mut out = Vec::new();
+        for (mode, section) in sections {
+            for entry in section.keymap {
+                let run =
+                    Action::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(&entry.run))
+                        .unwrap();
+                if entry.desc.as_deref() == Some(run.doc()) {
+                    let on = match entry.on {
+                        OneOrMany::One(k) => k,
+                        OneOrMany::Many(ks) => ks.join(" "),
+                    };
+                    out.push(format!("[{mode}] {on}"));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn builtin_descs_exist_only_where_a_mode_changes_the_meaning() {
+        // A binding without `desc` shows its action's doc line; a `desc` saying the same would drift.
+        for a in Action::iter() {
+            assert!(!a.doc().trim().is_empty(), "{a:?} has no doc line for help to show");
+        }
+        assert_eq!(repeated_descs(DEFAULT), Vec::<String>::new(), "drop these descs: help shows the doc line");
+        let quit = format!("[normal]\nkeymap = [{{ on = \"q\", run = \"quit\", desc = {:?} }}]", Action::Quit.doc());
+        assert_eq!(repeated_descs(&quit), ["[normal] q"]);
     }
 
     #[test]

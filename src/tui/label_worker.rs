@@ -12,7 +12,7 @@ use crossbeam_channel::{Receiver, Sender};
 use std::sync::Arc;
 
 use super::labels::Labels;
-use crate::science::analysis::counting::{ReasoningNeurons, Selection};
+use crate::science::analysis::counting::{ReasoningNeurons, ReasoningSelection};
 use crate::science::labels::label::{NewVerdict, Verdict};
 use crate::science::labels::store::{LabelFilter, LabelStore, QueueItem};
 
@@ -121,7 +121,7 @@ fn run(path: PathBuf, rx: Receiver<LabelCmd>, tx: Sender<LabelMsg>) {
             },
             LabelCmd::Reasoning { concepts, sources } => match &store {
                 Some(s) => {
-                    let selection = Selection { concepts: concepts.clone(), sources: sources.clone() };
+                    let selection = ReasoningSelection { concepts: concepts.clone(), sources: sources.clone() };
                     match s.labels_by_neuron() {
                         Ok(labels) => {
                             let neurons = Arc::new(ReasoningNeurons::from_labels(&labels, &selection));

@@ -7,16 +7,19 @@ pub mod action;
 pub mod app;
 pub mod command;
 pub mod compare;
+pub mod cursor;
+pub mod effect;
+pub mod engine_messages;
 pub mod export;
 pub mod grid;
 pub mod grid_job;
 pub mod heatmap;
-pub mod interventions;
 pub mod key;
 pub mod keymap;
 pub mod knockout_job;
 pub mod label_worker;
 pub mod labels;
+pub mod modes;
 pub mod prompts;
 pub mod review;
 pub mod snapshot;
@@ -25,41 +28,52 @@ pub mod theme;
 pub mod ui;
 pub mod worker;
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use crossbeam_channel::{select, unbounded};
 use crossterm::event::{Event, KeyEventKind};
 
-use self::app::{App, Effect};
-use self::compare::{Reasoning, Side};
-use self::interventions::Changes;
+use self::app::App;
+use self::compare::Side;
+use self::effect::Effect;
+use self::engine_messages::EngineCmd;
 use self::keymap::Keymap;
 use self::label_worker::LabelWorker;
-use self::prompts::MethodData;
 use self::theme::ThemeName;
-use self::worker::{Engine, EngineCmd};
-use crate::cli::ModelArgs;
+use self::worker::Engine;
+use crate::engine::loader::DeviceChoice;
+use crate::engine::model::WeightDType;
 use crate::engine::session::SessionSettings;
 use crate::paths::Paths;
+use crate::science::analysis::changes::Changes;
+use crate::science::analysis::counting::ReasoningSelection;
+use crate::science::analysis::variants::MethodData;
 use crate::science::labels::store::LabelStore;
 
-/// Options of the explorer (`neuronav` with no subcommand).
-#[derive(Debug, Args)]
-pub struct TuiArgs {
-    /// Open with the prompt in this file
-    #[arg(long, value_name = "FILE")]
+/// The model the explorer opens.
+#[derive(Debug, Clone)]
+pub struct ModelSpec {
+    /// A Hugging Face Llama directory or a GGUF file; None: the default model, fetched when missing.
+    pub path: Option<PathBuf>,
+    pub device: DeviceChoice,
+    pub dtype: WeightDType,
+}
+
+/// How the explorer opens.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// A file whose text the prompt starts with.
     pub open: Option<PathBuf>,
-    /// dark, light, basic (16 colours) or plain; NO_COLOR selects plain
-    #[arg(long)]
+    /// The theme's name (dark, light, basic, plain); None: from the environment (NO_COLOR selects
+    /// plain).
     pub theme: Option<String>,
-    /// Neurons kept per layer and position
-    #[arg(long, default_value_t = 20)]
+    /// Neurons kept per layer and position.
     pub top_k: usize,
-    /// The method's data directory, whose prompts/*.txt variants the prompt picker offers
-    #[arg(long, value_name = "DIR", default_value = "../shared/data/rai-yao-2024")]
+    /// The method's data directory: the picker offers its prompt variants, and `:variant` builds
+    /// prompts from it unless compare mode's start says otherwise.
     pub data: PathBuf,
 }
 
@@ -71,7 +85,7 @@ pub struct CompareStart {
     /// Tokens generated on each side after the prompt, as `neuronav compare --generate` does.
     pub generate: usize,
     pub top_k: usize,
-    pub reasoning: Reasoning,
+    pub reasoning: ReasoningSelection,
     /// Run B's interventions.
     pub changes: Changes,
     /// The label store [default: labels.sqlite3 in the data directory].
@@ -84,29 +98,28 @@ pub struct CompareStart {
 /// leaves the terminal restored.
 const PANIC_FOR_TESTS: &str = "NEURONAV_TEST_PANIC";
 
-pub fn run(model: &ModelArgs, args: TuiArgs, start: Option<CompareStart>) -> Result<()> {
-    let paths = Paths::resolve().map_err(|e| eyre!(e))?;
+pub fn run(model: ModelSpec, paths: Paths, options: Options, start: Option<CompareStart>) -> Result<()> {
     let (keymap, warnings) = Keymap::load(&paths.config.join("keymap.toml")).map_err(|e| eyre!(e))?;
-    let theme = match &args.theme {
+    let theme = match &options.theme {
         Some(name) => {
             ThemeName::parse(name).ok_or_else(|| eyre!("unknown theme '{name}' (dark, light, basic, plain)"))?
         }
         None => ThemeName::from_env(),
     };
     let mut prompts = prompts::examples();
-    let (variants, problems) = prompts::method_variants(&args.data);
+    let (variants, problems) = prompts::method_variants(&options.data);
     prompts.extend(variants);
     let mut app = App::new(keymap, prompts, theme);
-    app.settings.top_k = args.top_k.max(1);
-    if let Some(file) = &args.open {
+    app.settings.top_k = options.top_k.max(1);
+    if let Some(file) = &options.open {
         let text =
             std::fs::read_to_string(file).wrap_err_with(|| format!("reading the prompt from {}", file.display()))?;
         app.set_prompt(&text);
     }
     if let Some(w) = warnings.into_iter().chain(problems).next() {
-        app.on_prompt_file(std::path::Path::new(""), Err(w));
+        app.error(w);
     }
-    let mut method = MethodData::in_dir(&args.data);
+    let mut method = MethodData::in_dir(&options.data);
     let mut db = LabelStore::default_path(&paths.data);
     if let Some(start) = start {
         app.settings.top_k = start.top_k.max(1);
@@ -119,13 +132,13 @@ pub fn run(model: &ModelArgs, args: TuiArgs, start: Option<CompareStart>) -> Res
     let engine_b = Engine::spawn(paths.clone());
     let engine = Engine::spawn(paths);
     engine.send(EngineCmd::Load {
-        model: model.model.clone(),
+        model: model.path,
         device: model.device,
         dtype: model.dtype,
         settings: SessionSettings { top_k: app.settings.top_k, sampling: app.settings.sampling() },
     });
     let mut tui = terminal::Tui::enter().wrap_err("setting up the terminal")?;
-    let workers = Workers { engine, engine_b, labels: &labels, method };
+    let workers = Workers { engines: [engine, engine_b], labels: &labels, method };
     let result = main_loop(&mut tui, &mut app, &workers);
     drop(workers);
     drop(tui);
@@ -136,14 +149,20 @@ pub fn run(model: &ModelArgs, args: TuiArgs, start: Option<CompareStart>) -> Res
 
 /// What the main loop talks to.
 struct Workers<'a> {
-    engine: Engine,
-    engine_b: Engine,
+    /// Run A's engine worker and compare mode's run B's, indexed by [`Side::index`].
+    engines: [Engine; 2],
     labels: &'a LabelWorker,
     method: MethodData,
 }
 
+impl Workers<'_> {
+    fn engine(&self, side: Side) -> &Engine {
+        &self.engines[side.index()]
+    }
+}
+
 fn main_loop(tui: &mut terminal::Tui, app: &mut App, workers: &Workers) -> Result<()> {
-    let Workers { engine, engine_b, labels, method } = workers;
+    let (engine, engine_b, labels) = (workers.engine(Side::A), workers.engine(Side::B), workers.labels);
     let size = tui.terminal.size()?;
     app.on_resize(size.width, size.height);
     let (input_tx, input) = unbounded();
@@ -204,36 +223,35 @@ fn main_loop(tui: &mut terminal::Tui, app: &mut App, workers: &Workers) -> Resul
             }
         };
         for effect in effects {
-            match effect {
-                Effect::Engine(cmd) => engine.send(cmd),
-                Effect::Labels(cmd) => labels.send(cmd),
-                Effect::Cancel => {
-                    engine.cancel();
-                    app.cancelled();
-                }
-                Effect::Quit => return Ok(()),
-                Effect::Export { path, contents } => {
-                    let result = export::write_atomically(&path, &contents);
-                    app.on_exported(&path, result);
-                }
-                Effect::ReadPrompt(path) => {
-                    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
-                    app.on_prompt_file(&path, text);
-                }
-                Effect::EngineB(cmd) => engine_b.send(cmd),
-                Effect::CancelB => {
-                    engine_b.cancel();
-                    app.cancelled_b();
-                }
-                Effect::ReadPromptB(path) => {
-                    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
-                    app.on_prompt_for(Side::B, &path.display().to_string(), text);
-                }
-                Effect::VariantPrompt { side, variant, question } => {
-                    let (what, text) = method.prompt(&variant, question);
-                    app.on_prompt_for(side, &what, text);
-                }
+            if do_effect(effect, app, workers).is_break() {
+                return Ok(());
             }
         }
     }
+}
+
+/// Does what the reducer asked for and hands the outcome back to the app; breaks to quit.
+fn do_effect(effect: Effect, app: &mut App, workers: &Workers) -> ControlFlow<()> {
+    match effect {
+        Effect::Engine(side, cmd) => workers.engine(side).send(cmd),
+        Effect::Labels(cmd) => workers.labels.send(cmd),
+        Effect::Cancel(side) => {
+            workers.engine(side).cancel();
+            app.cancelled(side);
+        }
+        Effect::Quit => return ControlFlow::Break(()),
+        Effect::Export { path, contents } => {
+            let result = export::write_atomically(&path, &contents);
+            app.on_exported(&path, result);
+        }
+        Effect::ReadPrompt(side, path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
+            app.on_prompt_file(side, &path, text);
+        }
+        Effect::VariantPrompt { side, variant, question } => {
+            let (what, text) = prompts::variant_prompt(&workers.method, &variant, question);
+            app.on_prompt_for(side, &what, text);
+        }
+    }
+    ControlFlow::Continue(())
 }

@@ -1,5 +1,6 @@
 //! Review mode: spot-checking labels one at a time from a queue (one source and/or one concept,
-//! unchecked first). Plain state; the reducer in `app.rs` drives it and the label thread commits.
+//! unchecked first). Plain state; the reducer in `app/review.rs` drives it and the label thread
+//! commits.
 use std::collections::HashMap;
 
 use crate::engine::neuron::NeuronId;

@@ -11,17 +11,16 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
+use super::engine_messages::{EngineCmd, EngineMsg, Job, SharedModel};
 use super::grid::LoadedGrid;
 use super::grid_job;
-use super::knockout_job::{self, KnockoutResult};
+use super::knockout_job;
 use super::snapshot::*;
 use crate::engine::default_model;
-use crate::engine::intervention::Interventions;
 use crate::engine::loader::{self, DeviceChoice};
 use crate::engine::model::WeightDType;
 use crate::engine::neuron::NeuronId;
-use crate::engine::runtime::Model;
-use crate::engine::sampling::{top_tokens, Sampling};
+use crate::engine::sampling::top_tokens;
 use crate::engine::session::{Control, Session, SessionSettings};
 use crate::engine::tokenizer::Tokenizer;
 use crate::engine::EngineError;
@@ -33,125 +32,6 @@ use crate::science::projection::{project, ProjectionSettings, TokenLogit};
 const PROJECTION_TOKENS: usize = 12;
 /// Next-token candidates of a `NextTokens` answer.
 const NEXT_TOKENS: usize = 5;
-
-/// A loaded model for a second session over the same weights: compare mode's side B runs on a
-/// worker of its own without loading the model twice.
-#[derive(Clone)]
-pub struct SharedModel {
-    pub model: Arc<dyn Model>,
-    pub tokenizer: Arc<Tokenizer>,
-    pub info: Arc<ModelInfo>,
-}
-
-impl std::fmt::Debug for SharedModel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SharedModel({})", self.info.name)
-    }
-}
-
-/// The same weights, not equal weights.
-impl PartialEq for SharedModel {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.model, &other.model)
-    }
-}
-
-/// What the UI asks of the engine.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EngineCmd {
-    /// Open a model (the default model, fetched when missing, if `model` is None).
-    Load {
-        model: Option<PathBuf>,
-        device: DeviceChoice,
-        dtype: WeightDType,
-        settings: SessionSettings,
-    },
-    /// Start a session over a model another worker loaded.
-    Adopt {
-        model: SharedModel,
-        settings: SessionSettings,
-    },
-    /// Forget the text and run `text` as the prompt (prefill).
-    RunPrompt {
-        text: String,
-    },
-    /// Generate `n` tokens, one forward pass each; stop early at EOS when asked to.
-    Step {
-        n: usize,
-        stop_at_eos: bool,
-    },
-    /// Take back the last generated token.
-    StepBack,
-    /// Project these neurons' value vectors to the vocabulary. Latest wins: a new request replaces
-    /// what is still queued of an older one.
-    Project {
-        neurons: Vec<NeuronId>,
-    },
-    /// One neuron over the whole text. Latest wins.
-    Detail {
-        neuron: NeuronId,
-    },
-    /// The logit lens at a position. Latest wins.
-    Lens {
-        position: usize,
-    },
-    /// The next-token candidates after a position. Latest wins.
-    NextTokens {
-        position: usize,
-    },
-    SetTopK(usize),
-    SetSampling(Sampling),
-    /// An operand grid's maps for the model with `fingerprint`: from the cache, or built and cached.
-    Grid {
-        fingerprint: String,
-        settings: MapSettings,
-    },
-    /// Zero, one heuristic at a time, the grid's neurons implementing these heuristics (those
-    /// `neuron` matches) and measure the grid's accuracy; see `knockout_job`.
-    Knockout {
-        grid: Arc<LoadedGrid>,
-        neuron: NeuronId,
-        heuristics: Vec<String>,
-    },
-    /// Change neurons in the forward passes from the next run on.
-    SetInterventions(Interventions),
-}
-
-/// What kind of long job a progress report is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Job {
-    Loading,
-    Prefill,
-    Generating,
-    /// Building an operand grid's maps (progress in prompts).
-    Grid,
-    /// A knockout by heuristic (progress in prompts of the heuristic being tested).
-    Knockout,
-}
-
-/// What the engine tells the UI.
-#[derive(Debug, Clone)]
-pub enum EngineMsg {
-    Status(String),
-    Loaded(Arc<ModelInfo>),
-    /// The model just loaded, for a second worker to adopt.
-    Shared(SharedModel),
-    Progress {
-        job: Job,
-        done: usize,
-        total: usize,
-    },
-    Snapshot(Arc<Snapshot>),
-    Projection(Arc<ProjectionView>),
-    Detail(Arc<NeuronDetail>),
-    Lens(Arc<LensView>),
-    Grid(Arc<LoadedGrid>),
-    Knockout(Arc<KnockoutResult>),
-    NextTokens(Arc<NextView>),
-    /// A run, step or load ended (finished, failed or cancelled).
-    Idle,
-    Error(String),
-}
 
 /// The UI's handle on the worker.
 pub struct Engine {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
-use color_eyre::eyre::{eyre, Result};
+use color_eyre::eyre::Result;
 
 use super::classify_args::ClassifyArgs;
 use super::grid_args::GridArgs;
@@ -30,10 +30,10 @@ pub struct ClassifyCommand {
     pub db: Option<PathBuf>,
 }
 
-pub fn run(model_args: &ModelArgs, args: ClassifyCommand) -> Result<()> {
-    let loaded = model_args.load()?;
+pub fn run(model_args: &ModelArgs, paths: &Paths, args: ClassifyCommand) -> Result<()> {
+    let loaded = model_args.load(paths)?;
     let n_layers = loaded.config.num_layers;
-    let maps = args.grid.maps(&loaded)?;
+    let maps = args.grid.maps(&loaded, paths)?;
     let neurons = args.classify.classify(&maps, n_layers)?;
     let (hit, all) = coverage_in(&neurons, 0..n_layers);
     println!("coverage: {hit} of {all} classified neurons ({:.1}%) have at least one heuristic", pct(hit, all));
@@ -43,7 +43,7 @@ pub fn run(model_args: &ModelArgs, args: ClassifyCommand) -> Result<()> {
     let grid = format!("grid {}", maps.settings.spec);
     let db = match &args.db {
         Some(p) => p.clone(),
-        None => LabelStore::default_path(&Paths::resolve().map_err(|e| eyre!(e))?.data),
+        None => LabelStore::default_path(&paths.data),
     };
     let mut store = LabelStore::open(&db, &loaded.fingerprint)?;
     let earlier = store.labels(&LabelFilter { source: Some(labelling::SOURCE.into()), ..LabelFilter::default() })?;

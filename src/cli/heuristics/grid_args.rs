@@ -3,7 +3,7 @@ use std::ops::Range;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use color_eyre::eyre::{bail, eyre, Result};
+use color_eyre::eyre::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::engine::loader::LoadedModel;
@@ -88,9 +88,9 @@ impl GridArgs {
     }
 
     /// The grid's maps from the cache, or built now with a progress bar; reports which.
-    pub fn maps(&self, loaded: &LoadedModel) -> Result<GridMaps> {
+    pub fn maps(&self, loaded: &LoadedModel, paths: &Paths) -> Result<GridMaps> {
         let settings = self.settings(loaded.config.num_layers)?;
-        let dir = Paths::resolve().map_err(|e| eyre!(e))?.cache;
+        let dir = &paths.cache;
         let legal = settings.spec.problems().count();
         let bar = ProgressBar::new(legal as u64).with_style(
             ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} prompts, {eta} left").expect("valid template"),
@@ -99,11 +99,11 @@ impl GridArgs {
         let progress = |done: usize, _: usize| bar.set_position(done as u64);
         let started = Instant::now();
         let control = Control { cancel: None, progress: Some(&progress) };
-        let file = cache::path(&dir, &loaded.fingerprint, &settings);
+        let file = cache::path(dir, &loaded.fingerprint, &settings);
         let (maps, built) = cache::load_or_build(
             loaded.model.as_ref(),
             &loaded.tokenizer,
-            &dir,
+            dir,
             &loaded.fingerprint,
             settings,
             control,

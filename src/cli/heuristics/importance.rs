@@ -5,6 +5,7 @@ use color_eyre::eyre::Result;
 
 use super::grid_args::GridArgs;
 use crate::cli::ModelArgs;
+use crate::paths::Paths;
 use crate::science::heuristics::importance::{rank_layer, Importance};
 
 #[derive(Debug, Args)]
@@ -19,9 +20,9 @@ pub struct ImportanceArgs {
     pub json: bool,
 }
 
-pub fn run(model_args: &ModelArgs, args: ImportanceArgs) -> Result<()> {
-    let loaded = model_args.load()?;
-    let maps = args.grid.maps(&loaded)?;
+pub fn run(model_args: &ModelArgs, paths: &Paths, args: ImportanceArgs) -> Result<()> {
+    let loaded = model_args.load(paths)?;
+    let maps = args.grid.maps(&loaded, paths)?;
     let ranked: Vec<(usize, Vec<Importance>)> = maps
         .settings
         .layers

@@ -11,6 +11,7 @@ use super::classify_args::ClassifyArgs;
 use super::grid_args::GridArgs;
 use crate::cli::ModelArgs;
 use crate::engine::session::Control;
+use crate::paths::Paths;
 use crate::science::heuristics::knockout::{by_heuristic, by_prompt, ByHeuristicSettings, ByPromptSettings};
 use crate::science::heuristics::labelling::groups;
 
@@ -57,9 +58,9 @@ pub struct KnockoutArgs {
     pub json: bool,
 }
 
-pub fn run(model_args: &ModelArgs, args: KnockoutArgs) -> Result<()> {
-    let loaded = model_args.load()?;
-    let maps = args.grid.maps(&loaded)?;
+pub fn run(model_args: &ModelArgs, paths: &Paths, args: KnockoutArgs) -> Result<()> {
+    let loaded = model_args.load(paths)?;
+    let maps = args.grid.maps(&loaded, paths)?;
     let neurons = args.classify.classify(&maps, loaded.config.num_layers)?;
     let groups = groups(&maps, &neurons);
     let bar =

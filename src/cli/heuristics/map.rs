@@ -6,6 +6,7 @@ use color_eyre::eyre::{eyre, Result};
 use super::grid_args::GridArgs;
 use crate::cli::ModelArgs;
 use crate::engine::neuron::NeuronId;
+use crate::paths::Paths;
 
 #[derive(Debug, Args)]
 pub struct MapArgs {
@@ -24,9 +25,9 @@ pub struct MapArgs {
     pub csv: bool,
 }
 
-pub fn run(model_args: &ModelArgs, args: MapArgs) -> Result<()> {
-    let loaded = model_args.load()?;
-    let maps = args.grid.maps(&loaded)?;
+pub fn run(model_args: &ModelArgs, paths: &Paths, args: MapArgs) -> Result<()> {
+    let loaded = model_args.load(paths)?;
+    let maps = args.grid.maps(&loaded, paths)?;
     let (layer, index) = (args.neuron.layer as usize, args.neuron.index as usize);
     let map = if args.kv { maps.kv_map(args.slot, layer, index) } else { maps.k_map(args.slot, layer, index) };
     let map = map.ok_or_else(|| {

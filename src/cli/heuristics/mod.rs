@@ -11,6 +11,7 @@ use clap::Subcommand;
 use color_eyre::eyre::Result;
 
 use super::ModelArgs;
+use crate::paths::Paths;
 use grid_args::GridArgs;
 
 #[derive(Debug, Subcommand)]
@@ -30,16 +31,16 @@ pub enum HeuristicsCommand {
     Knockout(knockout::KnockoutArgs),
 }
 
-pub fn run(model_args: &ModelArgs, command: HeuristicsCommand) -> Result<()> {
+pub fn run(model_args: &ModelArgs, paths: &Paths, command: HeuristicsCommand) -> Result<()> {
     match command {
         HeuristicsCommand::Grid { grid } => {
-            let loaded = model_args.load()?;
-            grid.maps(&loaded)?;
+            let loaded = model_args.load(paths)?;
+            grid.maps(&loaded, paths)?;
             Ok(())
         }
-        HeuristicsCommand::Map(args) => map::run(model_args, args),
-        HeuristicsCommand::Importance(args) => importance::run(model_args, args),
-        HeuristicsCommand::Classify(args) => classify::run(model_args, args),
-        HeuristicsCommand::Knockout(args) => knockout::run(model_args, args),
+        HeuristicsCommand::Map(args) => map::run(model_args, paths, args),
+        HeuristicsCommand::Importance(args) => importance::run(model_args, paths, args),
+        HeuristicsCommand::Classify(args) => classify::run(model_args, paths, args),
+        HeuristicsCommand::Knockout(args) => knockout::run(model_args, paths, args),
     }
 }

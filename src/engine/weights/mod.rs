@@ -1,8 +1,10 @@
 //! Bytes on disk to host tensors: safetensors (Hugging Face directories) and GGUF.
 pub mod checkpoint;
 pub mod gguf;
+pub mod gguf_writer;
 pub mod host;
 pub mod quant;
+pub mod quantize;
 pub mod safetensors;
 pub mod stored;
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::neuron::{NeuronHit, NeuronId};
 use crate::engine::trace::Trace;
+use crate::science::labels::concepts::Concepts;
 use crate::science::labels::label::Label;
 
 /// The neurons counted, each with the concepts it carries (a neuron may carry several).
@@ -14,23 +15,47 @@ pub struct ReasoningNeurons {
     concepts: BTreeMap<NeuronId, BTreeSet<String>>,
 }
 
-/// Which labels make a neuron a reasoning neuron.
-#[derive(Debug, Clone, Default)]
-pub struct Selection {
-    /// Concept keys; every concept when empty.
+/// Which applying labels make a neuron a reasoning neuron: labels of the chosen concepts from the
+/// chosen sources, as `neuronav compare --concept K --source S` and the explorer's compare mode
+/// choose them.
+///
+/// An empty list of concepts means the method's seven ([`Concepts::built_in`]), not every
+/// concept; an empty list of sources means every source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReasoningSelection {
+    /// Concept keys; the method's seven when empty.
     pub concepts: Vec<String>,
     /// Label sources; every source when empty.
     pub sources: Vec<String>,
 }
 
+impl ReasoningSelection {
+    /// The method's seven concepts, from every source.
+    pub fn method_concepts() -> ReasoningSelection {
+        ReasoningSelection::default()
+    }
+
+    /// The concepts counted, in the order they are reported.
+    pub fn concept_keys(&self) -> Vec<String> {
+        Concepts::chosen_or_built_in(&self.concepts)
+    }
+
+    /// `the method's concepts from every source`, `add,formula from lexicon`.
+    pub fn describe(&self) -> String {
+        let concepts =
+            if self.concepts.is_empty() { "the method's concepts".to_string() } else { self.concepts.join(",") };
+        let sources = if self.sources.is_empty() { "every source".to_string() } else { self.sources.join(",") };
+        format!("{concepts} from {sources}")
+    }
+}
+
 impl ReasoningNeurons {
     /// The neurons with an applying label that `selection` accepts.
-    pub fn from_labels(labels: &HashMap<NeuronId, Vec<Label>>, selection: &Selection) -> ReasoningNeurons {
-        let accepts = |l: &Label| {
-            l.applies
-                && (selection.concepts.is_empty() || selection.concepts.contains(&l.concept))
-                && (selection.sources.is_empty() || selection.sources.contains(&l.source))
-        };
+    pub fn from_labels(labels: &HashMap<NeuronId, Vec<Label>>, selection: &ReasoningSelection) -> ReasoningNeurons {
+        let keys = selection.concept_keys();
+        let sources = &selection.sources;
+        let accepts =
+            |l: &Label| l.applies && keys.contains(&l.concept) && (sources.is_empty() || sources.contains(&l.source));
         let mut concepts: BTreeMap<NeuronId, BTreeSet<String>> = BTreeMap::new();
         for (&id, labels) in labels {
             for label in labels.iter().filter(|l| accepts(l)) {
@@ -236,6 +261,36 @@ mod tests {
         assert_eq!(twice.overall, Tally { hits: 6, sum_s: 12.0 });
         assert_eq!(twice.concept("formula").hits, 4);
         assert_eq!(twice.positions, 4);
+    }
+
+    #[test]
+    fn an_empty_selection_means_the_methods_concepts_from_every_source() {
+        let label = |neuron: &str, concept: &str, source: &str| Label {
+            neuron: neuron.parse().unwrap(),
+            concept: concept.into(),
+            source: source.into(),
+            applies: true,
+            evidence: Vec::new(),
+            answer: String::new(),
+            time: String::new(),
+        };
+        let labels = HashMap::from([
+            ("L0N1".parse().unwrap(), vec![label("L0N1", "add", "lexicon")]),
+            ("L0N2".parse().unwrap(), vec![label("L0N2", "colour", "lexicon")]),
+            ("L1N3".parse().unwrap(), vec![label("L1N3", "formula", "gpt")]),
+        ]);
+        let method = ReasoningSelection::method_concepts();
+        assert_eq!(method.concept_keys(), Concepts::chosen_or_built_in(&[]));
+        assert_eq!(method.describe(), "the method's concepts from every source");
+        let ids = |s: &ReasoningSelection| ReasoningNeurons::from_labels(&labels, s).ids();
+        let n = |s: &str| s.parse::<NeuronId>().unwrap();
+        assert_eq!(ids(&method), [n("L0N1"), n("L1N3")], "colour is none of the method's concepts");
+        let lexicon = ReasoningSelection { concepts: Vec::new(), sources: vec!["lexicon".into()] };
+        assert_eq!(lexicon.concept_keys().len(), Concepts::built_in().keys().len());
+        assert!(lexicon.describe().contains("from lexicon"));
+        assert_eq!(ids(&lexicon), [n("L0N1")]);
+        let colour = ReasoningSelection { concepts: vec!["colour".into()], sources: Vec::new() };
+        assert_eq!(ids(&colour), [n("L0N2")]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! prompts from variants, activation counting over traces, batch runs and ablations.
 pub mod ablation;
 pub mod answer;
+pub mod changes;
 pub mod counting;
 pub mod dataset;
 pub mod error;

@@ -2,15 +2,16 @@
 //! prompt B, the reasoning neurons, and the marks and interventions that make B differ from A.
 use std::sync::Arc;
 
-use super::{App, Busy, Effect, Focus};
+use super::{App, Busy, Focus};
 use crate::engine::neuron::NeuronId;
 use crate::engine::session::SessionSettings;
 use crate::science::analysis::ablation::{check_ids, AblationMode};
-use crate::science::analysis::counting::ReasoningNeurons;
-use crate::tui::compare::{self, Reasoning, Side};
-use crate::tui::interventions::Changes;
+use crate::science::analysis::changes::Changes;
+use crate::science::analysis::counting::{ReasoningNeurons, ReasoningSelection};
+use crate::tui::compare::{self, Side};
+use crate::tui::effect::Effect;
+use crate::tui::engine_messages::{EngineCmd, EngineMsg, Job, SharedModel};
 use crate::tui::label_worker::LabelCmd;
-use crate::tui::worker::{EngineCmd, EngineMsg, Job, SharedModel};
 
 impl App {
     /// Whether run A or run B is computing.
@@ -23,17 +24,12 @@ impl App {
         self.say("cancelling…");
         let mut effects = Vec::new();
         if self.busy.is_some() {
-            effects.push(Effect::Cancel);
+            effects.push(Effect::Cancel(Side::A));
         }
         if self.compare.busy.is_some() {
-            effects.push(Effect::CancelB);
+            effects.push(Effect::Cancel(Side::B));
         }
         effects
-    }
-
-    /// After a cancel run B's worker drops queued requests; ask again for what is still missing.
-    pub fn cancelled_b(&mut self) {
-        self.compare.requested_next[Side::B.index()] = None;
     }
 
     /// Starts run B's session over the model run A loaded.
@@ -41,12 +37,12 @@ impl App {
         self.compare.adopted = true;
         self.start_b(Job::Loading, 0);
         let settings = SessionSettings { top_k: self.settings.top_k, sampling: self.settings.sampling() };
-        vec![Effect::EngineB(EngineCmd::Adopt { model, settings })]
+        vec![Effect::Engine(Side::B, EngineCmd::Adopt { model, settings })]
     }
 
     /// A setting for run B's session, once it has one (it starts with A's settings).
     pub(super) fn to_b(&self, cmd: EngineCmd) -> Option<Effect> {
-        self.compare.adopted.then_some(Effect::EngineB(cmd))
+        self.compare.adopted.then_some(Effect::Engine(Side::B, cmd))
     }
 
     /// A message of run B's worker.
@@ -86,7 +82,14 @@ impl App {
 
     /// Opens in compare mode with these prompts, reasoning neurons and interventions; both runs
     /// start, and generate `generate` tokens, once both sessions exist.
-    pub fn start_compare(&mut self, a: &str, b: &str, generate: usize, reasoning: Reasoning, changes: Changes) {
+    pub fn start_compare(
+        &mut self,
+        a: &str,
+        b: &str,
+        generate: usize,
+        reasoning: ReasoningSelection,
+        changes: Changes,
+    ) {
         self.set_prompt(a);
         self.compare.set_prompt(b);
         self.compare.reasoning = reasoning;
@@ -99,7 +102,7 @@ impl App {
     pub(super) fn toggle_compare(&mut self) -> Vec<Effect> {
         self.compare.open = !self.compare.open;
         if !self.compare.open {
-            self.compare.editing = false;
+            self.modes.stop_editing(Side::B);
             self.say("compare mode closed; c opens it again");
             return Vec::new();
         }
@@ -118,15 +121,14 @@ impl App {
     pub(super) fn leave_compare(&mut self) {
         if self.compare.open {
             self.compare.open = false;
-            self.compare.editing = false;
+            self.modes.stop_editing(Side::B);
             self.say("compare mode closed for the detail; c opens it again");
         }
     }
 
     pub(super) fn edit_prompt_b(&mut self) -> Vec<Effect> {
         let effects = if self.compare.open { Vec::new() } else { self.toggle_compare() };
-        self.compare.editing = true;
-        self.editing = false;
+        self.modes.edit(Some(Side::B));
         self.focus = Focus::Prompt;
         effects
     }
@@ -185,10 +187,10 @@ impl App {
     pub(super) fn step_back_driven(&mut self) -> Vec<Effect> {
         let mut effects = Vec::new();
         if (!self.compare.open || self.compare.drive.drives(Side::A)) && self.ready() {
-            effects.push(Effect::Engine(EngineCmd::StepBack));
+            effects.push(Effect::Engine(Side::A, EngineCmd::StepBack));
         }
         if self.compare.open && self.compare.drive.drives(Side::B) && self.compare.snapshot.is_some() {
-            effects.push(Effect::EngineB(EngineCmd::StepBack));
+            effects.push(Effect::Engine(Side::B, EngineCmd::StepBack));
         }
         effects
     }
@@ -207,10 +209,10 @@ impl App {
         if !self.ready() {
             return Vec::new();
         }
-        self.compare.editing = false;
+        self.modes.stop_editing(Side::B);
         self.compare.last_prompt = text.clone();
         self.start_b(Job::Prefill, 0);
-        vec![Effect::EngineB(EngineCmd::RunPrompt { text })]
+        vec![Effect::Engine(Side::B, EngineCmd::RunPrompt { text })]
     }
 
     fn step_b(&mut self, n: usize) -> Vec<Effect> {
@@ -227,7 +229,7 @@ impl App {
 
     fn queue_step_b(&mut self, n: usize, stop_at_eos: bool) -> Vec<Effect> {
         self.start_b(Job::Generating, n);
-        vec![Effect::EngineB(EngineCmd::Step { n, stop_at_eos })]
+        vec![Effect::Engine(Side::B, EngineCmd::Step { n, stop_at_eos })]
     }
 
     /// Once both sessions exist, runs both prompts and generates as the explorer was opened to
@@ -257,7 +259,7 @@ impl App {
     pub fn position_b(&self) -> Option<usize> {
         let b = self.compare.snapshot.as_ref().filter(|b| !b.is_empty())?;
         Some(match &self.snapshot {
-            Some(a) if !a.is_empty() => compare::aligned(self.position.min(a.len() - 1), a, b),
+            Some(a) if !a.is_empty() => compare::aligned(self.position().min(a.len() - 1), a, b),
             _ => b.len() - 1,
         })
     }
@@ -272,16 +274,16 @@ impl App {
         self.compare.rows = self.rows_of(top.map(Vec::as_slice));
         let mut effects = Vec::new();
         if let Some(a) = self.snapshot.as_ref().filter(|s| !s.is_empty() && self.busy.is_none()) {
-            let wanted = (self.position.min(a.len() - 1), a.generation);
+            let wanted = (self.position().min(a.len() - 1), a.generation);
             if self.compare.requested_next[0] != Some(wanted) {
                 self.compare.requested_next[0] = Some(wanted);
-                effects.push(Effect::Engine(EngineCmd::NextTokens { position: wanted.0 }));
+                effects.push(Effect::Engine(Side::A, EngineCmd::NextTokens { position: wanted.0 }));
             }
         }
         if let (Some(s), Some(p), None) = (&self.compare.snapshot, b, self.compare.busy) {
             if self.compare.requested_next[1] != Some((p, s.generation)) {
                 self.compare.requested_next[1] = Some((p, s.generation));
-                effects.push(Effect::EngineB(EngineCmd::NextTokens { position: p }));
+                effects.push(Effect::Engine(Side::B, EngineCmd::NextTokens { position: p }));
             }
         }
         effects
@@ -419,7 +421,7 @@ impl App {
 
     fn intervention_effects(&self) -> Vec<Effect> {
         let d_model = self.model.as_ref().map_or(0, |m| m.d_model);
-        vec![Effect::EngineB(EngineCmd::SetInterventions(self.compare.changes.build(d_model)))]
+        vec![Effect::Engine(Side::B, EngineCmd::SetInterventions(self.compare.changes.build(d_model)))]
     }
 
     /// Gives run B its interventions and reruns it on A's prompt as far as A has generated, so

@@ -3,16 +3,18 @@
 //! where it was opened.
 use std::sync::Arc;
 
-use super::{App, Busy, Effect, Focus};
+use super::{App, Busy, Focus};
 use crate::engine::neuron::NeuronId;
 use crate::science::heuristics::maps::MapSettings;
 use crate::tui::action::Action;
+use crate::tui::compare::Side;
+use crate::tui::effect::Effect;
+use crate::tui::engine_messages::{EngineCmd, Job};
 use crate::tui::grid::{GridChoice, LoadedGrid};
 use crate::tui::heatmap::HeatmapMode;
 use crate::tui::knockout_job::KnockoutResult;
 use crate::tui::ui::heatmap::{ColorDepth, Zoom};
 use crate::tui::ui::{heatmap_screen, layout};
-use crate::tui::worker::{EngineCmd, Job};
 
 impl App {
     /// Opens the heatmap of the review item, the detail pane's neuron or the layer pane's cursor.
@@ -28,13 +30,13 @@ impl App {
                 return Vec::new();
             }
         };
-        self.heatmap = Some(HeatmapMode::new(list, at, settings));
+        self.modes.open_heatmap(HeatmapMode::new(list, at, settings));
         self.load_grid()
     }
 
     /// The neurons the heatmap steps through, and the one it opens on.
     fn heatmap_list(&self) -> Option<(Vec<NeuronId>, usize)> {
-        if let Some(review) = &self.review {
+        if let Some(review) = self.modes.review() {
             let list: Vec<NeuronId> = review.items.iter().flatten().map(|i| i.label.neuron).collect();
             return (!list.is_empty()).then_some((list, review.at));
         }
@@ -60,7 +62,7 @@ impl App {
     /// Gives the open heatmap its grid's maps when they are in memory, or asks the worker for them
     /// unless it already was.
     fn load_grid(&mut self) -> Vec<Effect> {
-        let (Some(mode), Some(model)) = (&mut self.heatmap, &self.model) else { return Vec::new() };
+        let (Some(mode), Some(model)) = (self.modes.heatmap_mut(), &self.model) else { return Vec::new() };
         if let Some(grid) = self.grids.get(&mode.settings) {
             mode.set_grid(grid);
             return Vec::new();
@@ -72,7 +74,7 @@ impl App {
         let prompts = settings.spec.problems().count();
         self.start(Busy { job: Job::Grid, done: 0, total: prompts });
         self.say(format!("grid {}: reading its maps from the cache or running its {prompts} prompts", settings.spec));
-        vec![Effect::Engine(EngineCmd::Grid { fingerprint, settings })]
+        vec![Effect::Engine(Side::A, EngineCmd::Grid { fingerprint, settings })]
     }
 
     /// A grid's maps arrived: kept for every later neuron, and shown if the heatmap waits for them.
@@ -83,7 +85,7 @@ impl App {
             maps.settings.spec,
             100.0 * maps.accuracy()
         ));
-        if let Some(mode) = &mut self.heatmap {
+        if let Some(mode) = self.modes.heatmap_mut() {
             mode.set_grid(grid.clone());
         }
         self.grids.insert(grid);
@@ -93,12 +95,12 @@ impl App {
     /// the selected neuron's opens.
     pub(super) fn choose_grid(&mut self, choice: GridChoice) -> Vec<Effect> {
         self.grids.choice = choice;
-        if self.heatmap.is_none() {
+        if self.modes.heatmap().is_none() {
             return self.open_heatmap();
         }
         match self.grid_settings() {
             Ok(settings) => {
-                if let Some(mode) = &mut self.heatmap {
+                if let Some(mode) = self.modes.heatmap_mut() {
                     mode.set_settings(settings);
                 }
                 self.load_grid()
@@ -113,7 +115,7 @@ impl App {
     /// `K`: asks the worker to knock out, one at a time, the heuristics the shown neuron matches;
     /// says why not when the maps are not in, the neuron is not in them or matches none.
     fn knockout_shown(&mut self) -> Vec<Effect> {
-        let Some(mode) = &mut self.heatmap else { return Vec::new() };
+        let Some(mode) = self.modes.heatmap_mut() else { return Vec::new() };
         let neuron = mode.neuron;
         let Some(grid) = mode.grid.clone().filter(|_| mode.has_neuron()) else {
             self.error(format!("no maps of {neuron} to read its heuristics from"));
@@ -131,12 +133,12 @@ impl App {
         let heuristics = mode.heuristics.clone();
         self.say(format!("knocking out {}: {}", neuron, heuristics.join(", ")));
         self.start(Busy { job: Job::Knockout, done: 0, total: 0 });
-        vec![Effect::Engine(EngineCmd::Knockout { grid, neuron, heuristics })]
+        vec![Effect::Engine(Side::A, EngineCmd::Knockout { grid, neuron, heuristics })]
     }
 
     /// A knockout's answer: shown if it is for the neuron asked for last.
     pub(super) fn on_knockout(&mut self, result: Arc<KnockoutResult>) {
-        if let Some(mode) = &mut self.heatmap {
+        if let Some(mode) = self.modes.heatmap_mut() {
             mode.set_knockout(result);
         }
     }
@@ -144,11 +146,11 @@ impl App {
     /// Closes the heatmap; the job building its maps or a knockout, if one still runs, is
     /// cancelled with it.
     pub(super) fn close_heatmap(&mut self) -> Vec<Effect> {
-        let Some(mode) = self.heatmap.take() else { return Vec::new() };
+        let Some(mode) = self.modes.close_heatmap() else { return Vec::new() };
         let loading = mode.grid.is_none() && self.grids.is_requested(&mode.settings);
         if loading || mode.knockout_pending.is_some() {
             self.say("cancelling…");
-            return vec![Effect::Cancel];
+            return vec![Effect::Cancel(Side::A)];
         }
         Vec::new()
     }
@@ -156,12 +158,12 @@ impl App {
     /// The keys heatmap mode gives their own meaning; None for those that work as everywhere.
     pub(super) fn heatmap_action(&mut self, action: Action) -> Option<Vec<Effect>> {
         if action == Action::KnockoutHeuristics {
-            return self.heatmap.is_some().then(|| self.knockout_shown());
+            return self.modes.heatmap().is_some().then(|| self.knockout_shown());
         }
         let layers = self.layers();
-        let area = heatmap_screen::areas(&layout::regions(self.size, self), self.heatmap.as_ref()?).map;
+        let area = heatmap_screen::areas(&layout::regions(self.size, self), self.modes.heatmap()?).map;
         let depth = ColorDepth::for_theme(self.theme.name);
-        let mode = self.heatmap.as_mut()?;
+        let mode = self.modes.heatmap_mut()?;
         // Pages and zooms are sized by the map's area, which a resize may have changed.
         mode.view.fit(area, depth);
         match action {

@@ -9,6 +9,8 @@ use ratatui::Frame;
 use super::layout::Regions;
 use super::{pane_block, summary, tokens};
 use crate::engine::neuron::{NeuronHit, NeuronId};
+use crate::science::analysis::ablation::AblationMode;
+use crate::science::analysis::changes::Changes;
 use crate::tui::app::{App, Focus};
 use crate::tui::compare::{self, Side};
 use crate::tui::snapshot::Snapshot;
@@ -38,7 +40,7 @@ pub fn draw(frame: &mut Frame, app: &App, r: &Regions) {
 /// The snapshot and selected position of `side`.
 pub fn side_of(app: &App, side: Side) -> Option<(&Snapshot, usize)> {
     match side {
-        Side::A => app.snapshot.as_deref().filter(|s| !s.is_empty()).map(|s| (s, app.position.min(s.len() - 1))),
+        Side::A => app.snapshot.as_deref().filter(|s| !s.is_empty()).map(|s| (s, app.position().min(s.len() - 1))),
         Side::B => app.compare.snapshot.as_deref().zip(app.position_b()),
     }
 }
@@ -55,8 +57,8 @@ fn block(app: &App, side: Side, focus: Focus, title: String) -> Block<'static> {
 
 fn prompt(frame: &mut Frame, app: &App, side: Side, area: Rect) {
     let (editor, editing) = match side {
-        Side::A => (&app.prompt, app.editing),
-        Side::B => (&app.compare.prompt, app.compare.editing),
+        Side::A => (&app.prompt, app.editing() == Some(Side::A)),
+        Side::B => (&app.compare.prompt, app.editing() == Some(Side::B)),
     };
     let mut title = format!(" {} · prompt{} ", side.name(), if editing { " · editing" } else { "" });
     if side == Side::B && !app.compare.changes.is_empty() {
@@ -131,7 +133,11 @@ fn layer(frame: &mut Frame, app: &App, side: Side, area: Rect, compact: bool) {
         let one_side = only.as_ref().is_some_and(|o| o.contains(&h.index));
         let marks: String = [
             if one_side { ONLY_HERE } else { ' ' },
-            app.compare.changes.mark(id).unwrap_or(if app.compare.marked.contains(&id) { MARKED } else { ' ' }),
+            change_mark(&app.compare.changes, id).unwrap_or(if app.compare.marked.contains(&id) {
+                MARKED
+            } else {
+                ' '
+            }),
         ]
         .iter()
         .collect();
@@ -162,9 +168,36 @@ fn layer(frame: &mut Frame, app: &App, side: Side, area: Rect, compact: bool) {
     frame.render_widget(if compact { p } else { p.block(block(app, side, Focus::Layers, title)) }, area);
 }
 
+/// One character saying how run B changes `id`, for the layer lists: ✗ zeroed, ~ noised, × scaled.
+fn change_mark(changes: &Changes, id: NeuronId) -> Option<char> {
+    match (changes.ablated.get(&id), changes.scaled.get(&id)) {
+        (Some(AblationMode::Zero), _) => Some('✗'),
+        (Some(AblationMode::Noise), _) => Some('~'),
+        (None, Some(_)) => Some('×'),
+        (None, None) => None,
+    }
+}
+
 fn promoted(app: &App, id: NeuronId) -> String {
     app.projections
         .get(&id)
         .map(|p| p.top.iter().take(4).map(|t| t.token.text.as_str()).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|| "…".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_change_has_its_mark() {
+        let (a, b, c) =
+            (NeuronId { layer: 1, index: 7 }, NeuronId { layer: 2, index: 3 }, NeuronId { layer: 0, index: 1 });
+        let mut changes = Changes::default();
+        changes.ablate(&[a, b], AblationMode::Zero);
+        changes.scale(b, 3.0);
+        changes.ablate(&[c], AblationMode::Noise);
+        let marks = [a, b, c, NeuronId { layer: 0, index: 2 }].map(|id| change_mark(&changes, id));
+        assert_eq!(marks, [Some('✗'), Some('×'), Some('~'), None]);
+    }
 }

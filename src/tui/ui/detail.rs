@@ -20,7 +20,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, compact: bool) {
         frame.render_widget(if compact { p } else { p.block(block) }, area);
         return;
     };
-    let p = app.position.min(d.m.len().saturating_sub(1));
+    let p = app.position().min(d.m.len().saturating_sub(1));
     let mut lines = Vec::new();
     if let (Some(&m), Some(&rank)) = (d.m.get(p), d.rank.get(p)) {
         let d_ff = app.model.as_ref().map_or(0, |m| m.d_ff);

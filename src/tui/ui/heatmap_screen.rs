@@ -36,7 +36,7 @@ pub fn areas(r: &Regions, mode: &HeatmapMode) -> Areas {
 }
 
 pub fn draw(frame: &mut Frame, app: &App, r: &Regions) {
-    let Some(mode) = &app.heatmap else { return };
+    let Some(mode) = app.heatmap() else { return };
     let t = &app.theme;
     if !r.compact {
         let block = Block::bordered().border_style(t.focus).title(Line::styled(title(mode), t.title));

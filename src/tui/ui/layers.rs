@@ -59,8 +59,8 @@ fn describe(app: &App) -> String {
     let token = app
         .snapshot
         .as_ref()
-        .and_then(|s| s.tokens.get(app.position))
-        .map(|t| format!(" · pos {} '{}'", app.position, t.text))
+        .and_then(|s| s.tokens.get(app.position()))
+        .map(|t| format!(" · pos {} '{}'", app.position(), t.text))
         .unwrap_or_default();
     format!("{sort}{sign}{labels}{token}")
 }

@@ -5,6 +5,7 @@ use std::ops::Range;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
 
 use crate::tui::app::{App, Focus, LayerView};
+use crate::tui::compare::Side;
 
 /// Below this the explorer switches to a compact layout without borders.
 pub const FULL: (u16, u16) = (60, 20);
@@ -77,11 +78,11 @@ pub fn regions(area: Rect, app: &App) -> Regions {
     r.status = status;
     r.line = line;
     r.compact = area.width < FULL.0 || area.height < FULL.1;
-    if app.heatmap.is_some() {
+    if app.heatmap().is_some() {
         r.heatmap = body;
         return r;
     }
-    if app.review.is_some() {
+    if app.review().is_some() {
         r.review = body;
         return r;
     }
@@ -114,7 +115,7 @@ pub fn regions(area: Rect, app: &App) -> Regions {
         }
         return r;
     }
-    let prompt_height = if app.editing { (body.height / 3).max(5) } else { 5 };
+    let prompt_height = if app.editing() == Some(Side::A) { (body.height / 3).max(5) } else { 5 };
     let [prompt, tokens, main] =
         Layout::vertical([Constraint::Length(prompt_height), Constraint::Length(5), Constraint::Fill(1)]).areas(body);
     r.prompt = prompt;
@@ -150,7 +151,7 @@ fn compare(r: &mut Regions, body: Rect, app: &App) {
         r.summary = bottom;
         return;
     }
-    let prompt_height = if app.editing || app.compare.editing { (body.height / 3).max(5) } else { 4 };
+    let prompt_height = if app.editing().is_some() { (body.height / 3).max(5) } else { 4 };
     let [prompts, tokens, main, bottom] = Layout::vertical([
         Constraint::Length(prompt_height),
         Constraint::Length(5),

@@ -11,7 +11,7 @@ use crate::tui::snapshot::TokenProbView;
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect, compact: bool) {
     let t = &app.theme;
-    let Some(lens) = app.lens.as_ref().filter(|l| l.position == app.position) else {
+    let Some(lens) = app.lens.as_ref().filter(|l| l.position == app.position()) else {
         let block = pane_block(app, Focus::Lens, " logit lens ".into());
         let p = Paragraph::new(Span::styled("computing the logit lens…", t.dim));
         frame.render_widget(if compact { p } else { p.block(block) }, area);

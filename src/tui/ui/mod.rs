@@ -17,6 +17,8 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::app::{App, Focus};
+use super::compare::Side;
+use super::modes::Overlay;
 
 pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
@@ -29,17 +31,17 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     if r.heatmap.area() > 0 {
         heatmap_screen::draw(frame, app, &r);
-    } else if app.compare.open && app.review.is_none() {
+    } else if app.compare.open && app.review().is_none() {
         compare::draw(frame, app, &r);
     } else {
         draw_panes(frame, app, &r);
     }
     status::draw_status(frame, app, r.status);
     status::draw_line(frame, app, r.line);
-    if let Some(scroll) = app.help {
-        popup::draw_help(frame, app, scroll);
-    } else if let Some(selected) = app.picker {
-        popup::draw_picker(frame, app, selected);
+    match app.overlay() {
+        Some(Overlay::Help { scroll }) => popup::draw_help(frame, app, *scroll),
+        Some(Overlay::Picker { selected, .. }) => popup::draw_picker(frame, app, *selected),
+        Some(Overlay::Line(..)) | None => {}
     }
 }
 
@@ -72,7 +74,7 @@ pub fn pane_block(app: &App, focus: Focus, title: String) -> Block<'static> {
 }
 
 fn draw_prompt(frame: &mut Frame, app: &App, area: ratatui::layout::Rect, compact: bool) {
-    let title = if app.editing { " prompt · editing " } else { " prompt " };
+    let title = if app.editing() == Some(Side::A) { " prompt · editing " } else { " prompt " };
     let inner = if compact {
         area
     } else {

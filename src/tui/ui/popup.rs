@@ -19,8 +19,8 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
     let t = &app.theme;
     let below = match app.mode() {
         // Help over review lists the review keys first.
-        Mode::Help if app.heatmap.is_some() => Mode::Heatmap,
-        Mode::Help if app.review.is_some() => Mode::Review,
+        Mode::Help if app.heatmap().is_some() => Mode::Heatmap,
+        Mode::Help if app.review().is_some() => Mode::Review,
         Mode::Help => Mode::Normal,
         mode => mode,
     };

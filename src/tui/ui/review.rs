@@ -11,7 +11,7 @@ use crate::tui::app::App;
 use crate::tui::review::{Review, ReviewItem};
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect, compact: bool) {
-    let Some(review) = &app.review else { return };
+    let Some(review) = app.review() else { return };
     let t = &app.theme;
     let title = format!(
         " review · {} · {}/{} · {} unchecked ",

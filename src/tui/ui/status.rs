@@ -7,9 +7,10 @@ use ratatui::Frame;
 
 use crate::engine::sampling::Sampling;
 use crate::tui::action::Action;
-use crate::tui::app::{App, LineKind};
+use crate::tui::app::App;
+use crate::tui::engine_messages::Job;
 use crate::tui::keymap::Mode;
-use crate::tui::worker::Job;
+use crate::tui::modes::LineKind;
 
 /// The actions whose keys the status bar shows, per mode.
 fn hints(mode: Mode) -> &'static [(Action, &'static str)] {
@@ -55,7 +56,7 @@ pub fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
     }
     if let Some(s) = &app.snapshot {
         parts.push(format!("step {}", s.generated()));
-        parts.push(format!("pos {}/{}", app.position.min(s.len().saturating_sub(1)), s.len()));
+        parts.push(format!("pos {}/{}", app.position().min(s.len().saturating_sub(1)), s.len()));
     }
     if app.layers() > 0 {
         parts.push(format!("L{}", app.layer));
@@ -108,7 +109,7 @@ pub fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
 
 pub fn draw_line(frame: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
-    if let Some((kind, line)) = &app.line {
+    if let Some((kind, line)) = app.modes.line() {
         let prefix = match kind {
             LineKind::Command => ":",
             LineKind::Search => "/",

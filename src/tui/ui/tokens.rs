@@ -69,12 +69,12 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, compact: bool) {
         return;
     };
     let body = inner(app, area, compact);
-    let text = strip(app, s, app.position, body.width, body.height);
+    let text = strip(app, s, app.position(), body.width, body.height);
     let title = format!(
         " tokens · {} prompt + {} generated · pos {} ",
         s.prompt_len,
         s.generated(),
-        app.position.min(s.len().saturating_sub(1))
+        app.position().min(s.len().saturating_sub(1))
     );
     let p = Paragraph::new(text);
     if compact {
@@ -123,7 +123,7 @@ pub fn position_at(app: &App, area: Rect, at: Position) -> Option<usize> {
         return None;
     }
     let wrapped = lines(app.snapshot.as_ref()?, body.width);
-    let first = first_line(&wrapped, app.position, body.height as usize);
+    let first = first_line(&wrapped, app.position(), body.height as usize);
     let line = wrapped.get(first + (at.y - body.y) as usize)?;
     let x = at.x - body.x;
     line.iter().find(|c| x >= c.x && x < c.x + c.width).map(|c| c.position)

@@ -1,11 +1,12 @@
-//! The interventions of compare mode's run B as the user set them: neurons ablated (coefficient
-//! zeroed, or the method's value-vector noise) or scaled. A later change of a neuron replaces an
-//! earlier one. Built into the engine's `Interventions` the way `neuronav intervene` builds them.
+//! Interventions as a user sets them one after another (the explorer's run B,
+//! `neuronav intervene --tui`): neurons ablated (coefficient zeroed, or the method's value-vector
+//! noise) or scaled. A later change of a neuron replaces an earlier one. Built into the engine's
+//! `Interventions` the way `neuronav intervene` builds them.
 use std::collections::BTreeMap;
 
+use super::ablation::AblationMode;
 use crate::engine::intervention::Interventions;
 use crate::engine::neuron::NeuronId;
-use crate::science::analysis::ablation::AblationMode;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
@@ -40,16 +41,6 @@ impl Changes {
     /// Every neuron changed.
     pub fn neurons(&self) -> Vec<NeuronId> {
         self.ablated.keys().chain(self.scaled.keys()).copied().collect()
-    }
-
-    /// One character saying how `id` is changed, for the layer lists: ✗ zeroed, ~ noised, × scaled.
-    pub fn mark(&self, id: NeuronId) -> Option<char> {
-        match (self.ablated.get(&id), self.scaled.get(&id)) {
-            (Some(AblationMode::Zero), _) => Some('✗'),
-            (Some(AblationMode::Noise), _) => Some('~'),
-            (None, Some(_)) => Some('×'),
-            (None, None) => None,
-        }
     }
 
     /// The engine's interventions for a model of `d_model` dimensions.
@@ -99,7 +90,7 @@ mod tests {
         c.ablate(&[a, b], AblationMode::Zero);
         c.scale(b, 3.0);
         assert_eq!(c.len(), 2);
-        assert_eq!((c.mark(a), c.mark(b)), (Some('✗'), Some('×')));
+        assert_eq!((c.ablated.get(&a), c.scaled.get(&b)), (Some(&AblationMode::Zero), Some(&3.0)));
         assert_eq!(c.describe(), "zero L1N7 · L2N3×3");
         let mut want = Interventions::default();
         want.zero(&[a]).scale(b, 3.0);
