@@ -10,6 +10,7 @@ mod kv_cache;
 mod linear;
 mod load;
 pub mod packed;
+pub mod q8;
 mod rope;
 
 use burn::prelude::*;
