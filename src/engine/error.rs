@@ -36,12 +36,45 @@ pub enum EngineError {
     /// The request needs a tokenizer and the session has none.
     #[error("{0}")]
     NoTokenizer(String),
+    /// A forward pass produced NaN or ±inf: the element type cannot hold what the model
+    /// computes (f16 stops at 65504), or the weights themselves are broken. `layer` is the first
+    /// layer where it appeared (none when only the logits are affected), `place` the hook point or
+    /// the logits, `position` the first position affected there.
+    #[error("{}", non_finite(*layer, place, *position, *value, dtype))]
+    NonFinite { layer: Option<usize>, place: String, position: usize, value: f32, dtype: String },
+    /// A model or a run needs more memory than the machine has available; refused before the
+    /// allocation, which would abort the process.
+    #[error("{what} needs {} of memory but only {} is available; {hint}", bytes(*needed), bytes(*available))]
+    Memory { what: String, needed: u64, available: u64, hint: String },
     /// A file being written was given contents it cannot hold: a duplicate name, a shape that is
     /// not whole blocks, more or less data than its table promised.
     #[error("writing {}: {problem}", path.display())]
     Write { path: PathBuf, problem: String },
     #[error("cancelled")]
     Cancelled,
+}
+
+fn non_finite(layer: Option<usize>, place: &str, position: usize, value: f32, dtype: &str) -> String {
+    let origin = match layer {
+        Some(l) => format!("layer {l} produced {value} ({place})"),
+        None => format!("{place} hold {value}"),
+    };
+    let advice = match dtype {
+        "f16" => "f16 holds magnitudes up to 65504; --dtype bf16 or f32 have f32's range",
+        "bf16" => "--dtype f32 computes with more precision",
+        _ => "computing in f32 already, so the weights may hold huge or non-finite values; check the model file",
+    };
+    format!("{origin} at position {position}, computing in {dtype}: {advice}")
+}
+
+/// A byte count for people: GiB, MiB or bytes.
+fn bytes(n: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    match n as f64 {
+        b if b >= 1024.0 * MIB => format!("{:.2} GiB", b / (1024.0 * MIB)),
+        b if b >= MIB => format!("{:.1} MiB", b / MIB),
+        _ => format!("{n} bytes"),
+    }
 }
 
 impl EngineError {

@@ -8,10 +8,11 @@ use burn::backend::Flex;
 use super::config::ModelConfig;
 use super::error::{EngineError, Result};
 use super::fingerprint;
+use super::memory;
 use super::model::{Llama, WeightDType};
 use super::runtime::Model;
 use super::tokenizer::Tokenizer;
-use super::weights::checkpoint::Checkpoint;
+use super::weights::checkpoint::{Checkpoint, Weight};
 
 /// Where the model runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -98,18 +99,25 @@ pub fn random(
     dtype: WeightDType,
     seed: u64,
 ) -> Result<(Arc<dyn Model>, Option<String>)> {
-    let cpu = |note| -> (Arc<dyn Model>, Option<String>) {
-        (Arc::new(Llama::<Flex>::random(config, &Default::default(), dtype, seed)), note)
+    let cpu = |note| -> Result<(Arc<dyn Model>, Option<String>)> {
+        let embeddings = if config.tie_word_embeddings { 1 } else { 2 } * config.vocab_size * config.hidden_size;
+        let needed = ((config.block_matrix_params() + embeddings) * dtype.burn().size()) as u64;
+        memory::check(|| format!("making random {} weights", dtype.name()), needed, SMALLER_WEIGHTS)?;
+        Ok((Arc::new(Llama::<Flex>::random(config, &Default::default(), dtype, seed)), note))
     };
-    Ok(match device {
+    match device {
         DeviceChoice::Cpu => cpu(None),
-        DeviceChoice::Cuda => (cuda::random(config, dtype, seed)?, None),
+        DeviceChoice::Cuda => Ok((cuda::random(config, dtype, seed)?, None)),
         DeviceChoice::Auto => match cuda::available() {
-            Ok(()) => (cuda::random(config, dtype, seed)?, None),
+            Ok(()) => Ok((cuda::random(config, dtype, seed)?, None)),
             Err(why) => cpu(why.map(fallback_note)),
         },
-    })
+    }
 }
+
+/// What a refused load suggests.
+const SMALLER_WEIGHTS: &str =
+    "the same model quantized (a Q8_0, Q4_K_M or Q4_0 GGUF) needs about a half to a seventh of f32's memory";
 
 fn load_cpu(
     checkpoint: &Checkpoint,
@@ -117,6 +125,14 @@ fn load_cpu(
     dtype: WeightDType,
     progress: &dyn Fn(usize, usize),
 ) -> Result<Arc<dyn Model>> {
+    // The weights stay in the file's memory map and are all read for every token, so all of
+    // them must fit.
+    let needed = Weight::all(config)
+        .into_iter()
+        .map(|w| checkpoint.stored(w, config).map(|t| t.range.len() as u64))
+        .sum::<Result<u64>>()?;
+    let what = || format!("loading the weights of {}", checkpoint.path().display());
+    memory::check(what, needed, SMALLER_WEIGHTS)?;
     let device = Default::default();
     Ok(Arc::new(Llama::<Flex>::load(checkpoint, config, &device, dtype, progress)?))
 }

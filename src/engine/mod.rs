@@ -7,6 +7,7 @@ pub mod fingerprint;
 pub mod hook;
 pub mod intervention;
 pub mod loader;
+pub mod memory;
 pub mod model;
 pub mod neuron;
 pub mod random_model;

@@ -17,6 +17,9 @@ pub trait Model: Send + Sync {
     /// Bytes of weights one decoding step reads: every matrix of the blocks and the unembedding,
     /// in the form the backend multiplies them in.
     fn weight_bytes_per_token(&self) -> usize;
+    /// Host bytes a run of `positions` more positions needs, in passes of at most `pass` rows
+    /// (see [`Llama::run_memory`]).
+    fn run_memory(&self, positions: usize, pass: usize) -> u64;
     fn new_cache(&self) -> Box<dyn Cache>;
     /// Runs `tokens` after the positions already in `cache` (see [`Llama::forward`]).
     fn forward(
@@ -83,6 +86,9 @@ where
     }
     fn weight_bytes_per_token(&self) -> usize {
         Llama::weight_bytes_per_token(self)
+    }
+    fn run_memory(&self, positions: usize, pass: usize) -> u64 {
+        Llama::run_memory(self, positions, pass)
     }
     fn new_cache(&self) -> Box<dyn Cache> {
         Box::new(KvCache::<B>::new(self.config.num_layers))

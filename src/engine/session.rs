@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use super::error::{EngineError, Result};
 use super::intervention::Interventions;
+use super::memory;
+use super::neuron::NeuronHit;
 use super::runtime::{Cache, Model};
 use super::sampling::{top_tokens, Sampling};
 use super::tokenizer::Tokenizer;
@@ -140,6 +142,7 @@ impl Session {
         if ids.len() > context {
             return Err(EngineError::ContextOverflow { tokens: ids.len(), context });
         }
+        self.check_memory(ids.len())?;
         let result = self.run_chunks(&ids, control);
         if result.is_err() {
             self.reset();
@@ -176,10 +179,24 @@ impl Session {
         if position >= context {
             return Err(EngineError::ContextOverflow { tokens: position + 1, context });
         }
+        self.check_memory(1)?;
         let logits = self.trace.position(position - 1).logits().expect("the last position keeps its logits");
         let token = self.settings.sampling.choose(logits, position - 1);
         self.run(&[token], control)?;
         Ok(token)
+    }
+
+    /// Refuses to run `positions` more positions when the machine has too little memory left for
+    /// what they keep (see [`Model::run_memory`]) and their top-K lists.
+    fn check_memory(&self, positions: usize) -> Result<()> {
+        let c = self.model.config();
+        let top = (positions * c.num_layers * self.settings.top_k * std::mem::size_of::<NeuronHit>()) as u64;
+        let needed = self.model.run_memory(positions, positions.min(PREFILL_CHUNK)) + top;
+        let hint = format!(
+            "each position keeps every layer's activations ({:.1} MiB here); a shorter text needs less",
+            needed as f64 / positions as f64 / (1 << 20) as f64
+        );
+        memory::check(|| format!("running {positions} positions"), needed, &hint)
     }
 
     /// Takes back the last generated token. Returns false when there is none (the prompt stays).

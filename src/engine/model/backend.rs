@@ -33,6 +33,9 @@ pub trait LayerKv: Default + Send {
 pub trait EngineBackend: Backend {
     type Kv: LayerKv;
 
+    /// Whether the backend computes in host memory, where its key/value cache lives.
+    const ON_HOST: bool = false;
+
     /// Whether [`EngineBackend::linear`] reads [`Linear::packed`] blocks, so loading keeps them.
     const READS_PACKED: bool = false;
 
@@ -99,6 +102,7 @@ pub fn generic_attention<B: Backend>(
 impl EngineBackend for Flex {
     type Kv = super::cpu_attention::HostKv;
 
+    const ON_HOST: bool = true;
     const READS_PACKED: bool = true;
 
     fn linear(x: Tensor<Self, 2>, w: &Linear<Self>) -> Tensor<Self, 2> {

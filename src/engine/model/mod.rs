@@ -4,6 +4,7 @@ mod backend;
 mod block;
 mod cpu_attention;
 mod cpu_linear;
+mod finite;
 mod flex_host;
 mod kv_cache;
 mod linear;
@@ -96,17 +97,29 @@ impl<B: EngineBackend> Llama<B> {
         interventions: &Interventions,
         keep_going: &dyn Fn() -> bool,
     ) -> Result<Captured> {
-        let t = tokens.len();
-        self.check(tokens, cache.len() + t)?;
+        let (start, t) = (cache.len(), tokens.len());
+        self.check(tokens, start + t)?;
         let mut layers = Captures::from_fn(|_| Vec::with_capacity(self.blocks.len()));
         let mut keep =
             |captures: Captures<Tensor<B, 2>>| captures.into_iter().for_each(|(hook, x)| layers[hook].push(x));
         let last = self.run_blocks(tokens, Layout::Sequence, cache, interventions, keep_going, &mut keep)?;
         let logits = self.unembed(rms_norm(last.narrow(0, t - 1, 1), &self.final_norm, self.config.rms_norm_eps));
-        Ok(Captured {
+        let captured = Captured {
             activations: layers.map(|_, per_layer| to_host(Tensor::cat(per_layer, 0))),
             logits: to_host(logits),
-        })
+        };
+        let hooks = Hook::ALL.map(|hook| (hook, &captured.activations[hook][..]));
+        let rows = finite::Rows { count: t, position: &|row| start + row, dtype: self.dtype };
+        let checked = finite::check_captures(&hooks, self.blocks.len(), &rows).and_then(|()| {
+            let last = finite::Rows { count: 1, position: &|_| start + t - 1, dtype: self.dtype };
+            finite::check_logits(&captured.logits, &last)
+        });
+        if let Err(e) = checked {
+            // The positions' keys and values are as wrong as their activations.
+            cache.truncate(start);
+            return Err(e);
+        }
+        Ok(captured)
     }
 
     /// Runs several token sequences (branches) after the positions in `cache`, each as if it alone
@@ -144,7 +157,12 @@ impl<B: EngineBackend> Llama<B> {
         let mut read = |captures: Captures<Tensor<B, 2>>| m.push(captures.take(Hook::MlpM).select(0, rows.clone()));
         let last = self.run_blocks(&tokens, Layout::Branches(&lengths), cache, interventions, keep_going, &mut read)?;
         let logits = self.unembed(rms_norm(last.select(0, rows), &self.final_norm, self.config.rms_norm_eps));
-        Ok(BranchCaptured { m: to_host(Tensor::cat(m, 0)), logits: to_host(logits) })
+        let captured = BranchCaptured { m: to_host(Tensor::cat(m, 0)), logits: to_host(logits) };
+        let start = cache.len();
+        let rows = finite::Rows { count: reads.len(), position: &|row| start + reads[row].1, dtype: self.dtype };
+        finite::check_captures(&[(Hook::MlpM, &captured.m[..])], self.blocks.len(), &rows)?;
+        finite::check_logits(&captured.logits, &rows)?;
+        Ok(captured)
     }
 
     /// Rejects empty runs, runs past the context and ids outside the vocabulary.
@@ -202,6 +220,19 @@ impl<B: EngineBackend> Llama<B> {
             sink(captures);
         }
         Ok(h)
+    }
+
+    /// Host bytes a run needs for `positions` more positions computed in forward passes of at most
+    /// `pass` rows: what the trace keeps of each (every hook's activations in f32, the logits of
+    /// each pass), the key/value cache where the backend keeps it in host memory, and one pass's
+    /// captures while they are gathered and copied (about twice the trace's share of them).
+    pub fn run_memory(&self, positions: usize, pass: usize) -> u64 {
+        let c = &self.config;
+        let f32s = std::mem::size_of::<f32>() as u64;
+        let captures = Hook::ALL.iter().map(|h| h.width(c) as u64).sum::<u64>() * c.num_layers as u64 * f32s;
+        let kv = if B::ON_HOST { (2 * c.num_layers * c.num_kv_heads * c.head_dim) as u64 * f32s } else { 0 };
+        let logits = positions.div_ceil(pass.max(1)) as u64 * c.vocab_size as u64 * f32s;
+        positions as u64 * (captures + kv) + logits + 2 * pass as u64 * captures
     }
 
     /// Bytes of weights a single-position forward pass reads (see [`Linear::bytes_per_row_product`]).

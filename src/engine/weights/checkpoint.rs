@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use super::gguf::GgufFile;
 use super::host::HostTensor;
 use super::safetensors::SafetensorsDir;
+use super::stored::StoredTensor;
 use crate::engine::config::{self, ModelConfig};
 use crate::engine::error::{EngineError, Result};
 
@@ -37,6 +38,28 @@ pub enum Weight {
 }
 
 impl Weight {
+    /// Every weight a model of `config` loads (the unembedding only when it is not tied).
+    pub fn all(config: &ModelConfig) -> Vec<Weight> {
+        let mut all = vec![Weight::Embed, Weight::FinalNorm];
+        if !config.tie_word_embeddings {
+            all.push(Weight::LmHead);
+        }
+        for l in 0..config.num_layers {
+            all.extend([
+                Weight::AttnNorm(l),
+                Weight::QProj(l),
+                Weight::KProj(l),
+                Weight::VProj(l),
+                Weight::OProj(l),
+                Weight::FfnNorm(l),
+                Weight::GateProj(l),
+                Weight::UpProj(l),
+                Weight::DownProj(l),
+            ]);
+        }
+        all
+    }
+
     pub fn hf_name(self) -> String {
         let layer = |l: usize, rest: &str| format!("model.layers.{l}.{rest}");
         match self {
@@ -128,20 +151,43 @@ impl Checkpoint {
         let (tensor, name, file) = match self {
             Checkpoint::Hf { files, .. } => {
                 let name = weight.hf_name();
-                (files.load(&name)?, name, files.path().to_path_buf())
+                (files.load(&name)?, name, files.path())
             }
             Checkpoint::Gguf(g) => {
                 let name = weight.gguf_name();
-                (g.load(&name)?, name, g.path.clone())
+                (g.load(&name)?, name, g.path.as_path())
             }
         };
-        let expected = weight.expected_shape(config);
-        if tensor.shape != expected {
-            return Err(EngineError::bad_file(
-                file,
-                format!("tensor '{name}' has shape {:?}, the config implies {:?}", tensor.shape, expected),
-            ));
-        }
+        check_shape(&tensor.shape, weight, config, &name, file)?;
         Ok(tensor)
     }
+
+    /// One weight as its file stores it, to be read in place, with its shape checked against
+    /// the configuration.
+    pub fn stored(&self, weight: Weight, config: &ModelConfig) -> Result<StoredTensor> {
+        let (tensor, name, file) = match self {
+            Checkpoint::Hf { files, .. } => {
+                let name = weight.hf_name();
+                (files.stored(&name)?, name, files.path())
+            }
+            Checkpoint::Gguf(g) => {
+                let name = weight.gguf_name();
+                (g.stored(&name)?, name, g.path.as_path())
+            }
+        };
+        check_shape(&tensor.shape, weight, config, &name, file)?;
+        Ok(tensor)
+    }
+}
+
+/// A weight's shape must be the one the configuration implies.
+fn check_shape(shape: &[usize], weight: Weight, config: &ModelConfig, name: &str, file: &Path) -> Result<()> {
+    let expected = weight.expected_shape(config);
+    if shape != expected {
+        return Err(EngineError::bad_file(
+            file,
+            format!("tensor '{name}' has shape {shape:?}, the config implies {expected:?}"),
+        ));
+    }
+    Ok(())
 }

@@ -11,12 +11,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use half::{bf16, f16};
 use memmap2::Mmap;
 
 use super::host::{HostData, HostTensor};
 use super::quant;
+use super::stored::StoredTensor;
 use crate::engine::error::{EngineError, Result};
 
 /// Alignment of the data section and of tensor offsets when `general.alignment` is absent.
@@ -235,12 +237,13 @@ impl GgufTensorInfo {
     }
 }
 
-/// An open, validated GGUF file. Tensor data stays in the memory map until loaded.
+/// An open, validated GGUF file. Tensor data stays in the memory map, which matrices read in
+/// place share (see [`GgufFile::stored`]).
 pub struct GgufFile {
     pub path: PathBuf,
     pub version: u32,
     pub metadata: BTreeMap<String, MetaValue>,
-    mmap: Mmap,
+    mmap: Arc<Mmap>,
     tensors: Vec<GgufTensorInfo>,
     by_name: HashMap<String, usize>,
     /// Absolute file offset of the data section.
@@ -260,7 +263,7 @@ impl GgufFile {
             path: path.to_path_buf(),
             version: layout.version,
             metadata: layout.metadata,
-            mmap,
+            mmap: Arc::new(mmap),
             tensors: layout.tensors,
             by_name,
             data_start: layout.data_start,
@@ -291,6 +294,18 @@ impl GgufFile {
         // In bounds and without overflow: checked by `validate_tensor` on open.
         let start = self.data_start + info.offset as usize;
         Ok(&self.mmap[start..start + info.n_bytes])
+    }
+
+    /// A tensor as stored, for reading in place: its encoding, shape and bytes in the shared map.
+    pub fn stored(&self, name: &str) -> Result<StoredTensor> {
+        let info = self.require(name)?;
+        let start = self.data_start + info.offset as usize;
+        Ok(StoredTensor {
+            format: info.ty,
+            shape: info.shape.clone(),
+            map: self.mmap.clone(),
+            range: start..start + info.n_bytes,
+        })
     }
 
     /// A tensor in PyTorch shape order: F16 and BF16 keep their type, everything else becomes f32.

@@ -6,5 +6,7 @@ pub mod host;
 pub mod quant;
 pub mod quantize;
 pub mod safetensors;
+pub mod stored;
 
 pub use host::{HostData, HostTensor};
+pub use stored::StoredTensor;

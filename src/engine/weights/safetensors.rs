@@ -4,19 +4,22 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use half::{bf16, f16};
 use memmap2::Mmap;
-use safetensors::tensor::{Dtype, Metadata, SafeTensorError, SafeTensors};
+use safetensors::tensor::{Dtype, Metadata, SafeTensorError, SafeTensors, TensorInfo};
 use serde::Deserialize;
 
+use super::gguf::GgmlType;
 use super::host::{HostData, HostTensor};
+use super::stored::StoredTensor;
 use crate::engine::error::{EngineError, Result};
 
 /// One memory-mapped safetensors file with its validated header.
 struct Shard {
     path: PathBuf,
-    mmap: Mmap,
+    mmap: Arc<Mmap>,
     metadata: Metadata,
     /// Byte offset of the data section (8-byte length + JSON header).
     data_start: usize,
@@ -80,11 +83,30 @@ impl SafetensorsDir {
 
     /// Copies a tensor out of the map, keeping f16/bf16 as they are.
     pub fn load(&self, name: &str) -> Result<HostTensor> {
+        self.shard(name)?.load(name)
+    }
+
+    /// A tensor as stored, for reading in place: its element type, shape and bytes in the
+    /// shard's shared map.
+    pub fn stored(&self, name: &str) -> Result<StoredTensor> {
+        let shard = self.shard(name)?;
+        let (info, range) = shard.locate(name)?;
+        let format = match info.dtype {
+            // The same bytes as GGML's types of these names: little-endian, row-major.
+            Dtype::F32 => GgmlType::F32,
+            Dtype::F16 => GgmlType::F16,
+            Dtype::BF16 => GgmlType::BF16,
+            other => unreachable!("dtype {other:?} was rejected when the file was opened"),
+        };
+        Ok(StoredTensor { format, shape: info.shape.clone(), map: shard.mmap.clone(), range })
+    }
+
+    fn shard(&self, name: &str) -> Result<&Shard> {
         let &shard_ix = self
             .by_name
             .get(name)
             .ok_or_else(|| EngineError::bad_file(&self.shards[0].path, format!("tensor '{name}' is missing")))?;
-        self.shards[shard_ix].load(name)
+        Ok(&self.shards[shard_ix])
     }
 
     /// The first shard's path, to name the checkpoint in messages.
@@ -109,17 +131,23 @@ impl Shard {
                 ));
             }
         }
-        Ok(Shard { path: path.to_path_buf(), mmap, metadata, data_start: 8 + header_len })
+        Ok(Shard { path: path.to_path_buf(), mmap: Arc::new(mmap), metadata, data_start: 8 + header_len })
     }
 
-    fn load(&self, name: &str) -> Result<HostTensor> {
+    /// A tensor's header entry and the range of its bytes in the map.
+    fn locate(&self, name: &str) -> Result<(&TensorInfo, std::ops::Range<usize>)> {
         let info = self
             .metadata
             .info(name)
             .ok_or_else(|| EngineError::bad_file(&self.path, format!("tensor '{name}' is missing")))?;
         let (start, end) = info.data_offsets;
         // read_metadata checked that the offsets tile the data section exactly.
-        let bytes = &self.mmap[self.data_start + start..self.data_start + end];
+        Ok((info, self.data_start + start..self.data_start + end))
+    }
+
+    fn load(&self, name: &str) -> Result<HostTensor> {
+        let (info, range) = self.locate(name)?;
+        let bytes = &self.mmap[range];
         let shape = info.shape.clone();
         let data = match info.dtype {
             Dtype::F32 => HostData::F32(cast_le(bytes, f32::from_le_bytes)),
