@@ -1,14 +1,13 @@
 //! What the model asks of a burn backend beyond burn's own ops: attention with a KV cache, and
-//! linear layers. Every backend can use the generic versions built from burn ops; the CPU backend
-//! replaces them with kernels on host memory (see `cpu_attention` and `cpu_linear`), which is
-//! where CPU time goes otherwise.
+//! where the weights live. Every backend can use the generic attention built from burn ops; the
+//! CPU backend replaces it with a kernel on host memory (see `cpu_attention`) and keeps its
+//! weights in host memory as their files store them (see `matrix` and `packed`).
 use burn::backend::Flex;
 use burn::prelude::*;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
 use super::kv_cache::LayerCache;
-use super::linear::Linear;
 use super::rope::Rope;
 
 /// Shapes of the attention heads.
@@ -33,16 +32,9 @@ pub trait LayerKv: Default + Send {
 pub trait EngineBackend: Backend {
     type Kv: LayerKv;
 
-    /// Whether the backend computes in host memory, where its key/value cache lives.
+    /// Whether the backend computes in host memory: its weight matrices stay there in their
+    /// file's encoding (`Matrix::Host`) and its key/value cache is host memory.
     const ON_HOST: bool = false;
-
-    /// Whether [`EngineBackend::linear`] reads [`Linear::packed`] blocks, so loading keeps them.
-    const READS_PACKED: bool = false;
-
-    /// x·Wᵀ for `x: [t, in]` and `w.weight: [out, in]`; returns `[t, out]`.
-    fn linear(x: Tensor<Self, 2>, w: &Linear<Self>) -> Tensor<Self, 2> {
-        x.matmul(w.weight.clone().transpose())
-    }
 
     /// Causal grouped-query attention for positions `start..start + t`: applies RoPE to `q` and
     /// `k`, appends `k` and `v` to the cache and attends over every cached position.
@@ -103,11 +95,6 @@ impl EngineBackend for Flex {
     type Kv = super::cpu_attention::HostKv;
 
     const ON_HOST: bool = true;
-    const READS_PACKED: bool = true;
-
-    fn linear(x: Tensor<Self, 2>, w: &Linear<Self>) -> Tensor<Self, 2> {
-        super::cpu_linear::linear(x, w)
-    }
 
     fn attention(
         q: Tensor<Self, 2>,

@@ -6,7 +6,7 @@ use burn::tensor::Int;
 use super::super::hook::{Captures, Hook};
 use super::super::intervention::LayerIntervention;
 use super::backend::{EngineBackend, Heads, LayerKv};
-use super::linear::Linear;
+use super::matrix::Matrix;
 use super::rope::Rope;
 
 /// Weights of one block. Linear weights are kept in checkpoint layout `[out, in]`.
@@ -14,21 +14,21 @@ pub struct Block<B: EngineBackend> {
     /// `[d_model]`
     pub attn_norm: Tensor<B, 1>,
     /// `[n_heads * head_dim, d_model]`
-    pub q_proj: Linear<B>,
+    pub q_proj: Matrix<B>,
     /// `[n_kv_heads * head_dim, d_model]`
-    pub k_proj: Linear<B>,
+    pub k_proj: Matrix<B>,
     /// `[n_kv_heads * head_dim, d_model]`
-    pub v_proj: Linear<B>,
+    pub v_proj: Matrix<B>,
     /// `[d_model, n_heads * head_dim]`
-    pub o_proj: Linear<B>,
+    pub o_proj: Matrix<B>,
     /// `[d_model]`
     pub ffn_norm: Tensor<B, 1>,
     /// `[d_ff, d_model]`
-    pub gate_proj: Linear<B>,
+    pub gate_proj: Matrix<B>,
     /// `[d_ff, d_model]`
-    pub up_proj: Linear<B>,
+    pub up_proj: Matrix<B>,
     /// `[d_model, d_ff]`
-    pub down_proj: Linear<B>,
+    pub down_proj: Matrix<B>,
 }
 
 /// How the `t` rows of a forward pass relate to each other and to the cached positions.
@@ -56,10 +56,6 @@ pub struct Pass<'a, B: EngineBackend> {
 pub fn rms_norm<B: Backend>(x: Tensor<B, 2>, gain: &Tensor<B, 1>, eps: f32) -> Tensor<B, 2> {
     let inv_rms = x.clone().square().mean_dim(1).add_scalar(eps).sqrt().recip();
     x * inv_rms * gain.clone().unsqueeze::<2>()
-}
-
-fn linear<B: EngineBackend>(x: Tensor<B, 2>, w: &Linear<B>) -> Tensor<B, 2> {
-    <B as EngineBackend>::linear(x, w)
 }
 
 /// m ⊙ f for `m: [t, d_ff]`, with f_j the factor given for neuron j and 1 elsewhere.
@@ -103,13 +99,13 @@ impl<B: EngineBackend> Block<B> {
         captures[Hook::ResidMid] = Some(resid_mid.clone());
         let x = rms_norm(resid_mid.clone(), &self.ffn_norm, pass.eps);
         // FFN(x) = W_down · (silu(W_gate·x) ⊙ W_up·x)
-        let m = silu(linear(x.clone(), &self.gate_proj)) * linear(x, &self.up_proj);
+        let m = silu(self.gate_proj.forward(x.clone())) * self.up_proj.forward(x);
         let m = match intervention {
             Some(i) => scale_coefficients(m, &i.scale),
             None => m,
         };
         captures[Hook::MlpM] = Some(m.clone());
-        let mut ffn = linear(m.clone(), &self.down_proj);
+        let mut ffn = self.down_proj.forward(m.clone());
         if let Some(noise) = intervention.map(|i| &i.noise).filter(|n| !n.is_empty()) {
             ffn = ffn + value_noise_term(m, noise);
         }
@@ -120,9 +116,9 @@ impl<B: EngineBackend> Block<B> {
     /// Causal grouped-query attention of `x: [t, d_model]` over the cache and itself.
     fn attention(&self, x: Tensor<B, 2>, pass: &Pass<B>, cache: &mut B::Kv) -> Tensor<B, 2> {
         let (start, heads, rope) = (pass.start, pass.heads, pass.rope);
-        let q = linear(x.clone(), &self.q_proj);
-        let k = linear(x.clone(), &self.k_proj);
-        let v = linear(x, &self.v_proj);
+        let q = self.q_proj.forward(x.clone());
+        let k = self.k_proj.forward(x.clone());
+        let v = self.v_proj.forward(x);
         let attended = match pass.layout {
             Layout::Sequence => <B as EngineBackend>::attention(q, k, v, start, heads, rope, cache),
             Layout::Branches(lengths) => {
@@ -143,6 +139,6 @@ impl<B: EngineBackend> Block<B> {
                 Tensor::cat(outs, 0)
             }
         };
-        linear(attended, &self.o_proj)
+        self.o_proj.forward(attended)
     }
 }

@@ -1,18 +1,24 @@
-//! Host tensors from a checkpoint to a [`Llama`] on a burn device.
+//! A checkpoint's weights to a [`Llama`]: on the CPU every matrix stays in the file's memory map
+//! in its own encoding; on a GPU each is decoded and placed on the device.
+use std::cell::Cell;
+use std::path::Path;
+
 use burn::prelude::*;
 use burn::tensor::DType;
 
 use super::block::Block;
-use super::linear::Linear;
-use super::packed::PackedRows;
+use super::host_reads;
+use super::matrix::Matrix;
+use super::packed::{PackedRows, SharedBytes, Storage};
 use super::rope::Rope;
 use super::{EngineBackend, Llama};
+use crate::engine::config::ModelConfig;
 use crate::engine::error::{EngineError, Result};
 use crate::engine::weights::checkpoint::{Checkpoint, Weight};
-use crate::engine::weights::gguf::GgmlType;
-use crate::engine::weights::{HostData, HostTensor};
+use crate::engine::weights::{HostData, HostTensor, StoredTensor};
 
-/// The element type weights and activations use on the device.
+/// The element type of activations between operations, and of the weights on a GPU (see
+/// docs/architecture.md, "What --dtype means").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum WeightDType {
     #[default]
@@ -39,54 +45,95 @@ impl WeightDType {
     }
 }
 
+/// One load in progress: where the weights come from and go, and how far it has got.
+struct Loading<'a, B: EngineBackend> {
+    checkpoint: &'a Checkpoint,
+    config: &'a ModelConfig,
+    device: &'a B::Device,
+    dtype: DType,
+    progress: &'a dyn Fn(usize, usize),
+    done: Cell<usize>,
+    total: usize,
+}
+
+impl<B: EngineBackend> Loading<'_, B> {
+    fn tick(&self) {
+        self.done.set(self.done.get() + 1);
+        (self.progress)(self.done.get(), self.total);
+    }
+
+    /// A norm's gain, on the device in the model's element type.
+    fn vector(&self, w: Weight) -> Result<Tensor<B, 1>> {
+        let t = self.checkpoint.load(w, self.config)?;
+        self.tick();
+        Ok(to_device(t, self.device, self.dtype))
+    }
+
+    /// A matrix where the backend keeps it, with `host` (column norms, the mean row) computed
+    /// from its values on the way.
+    fn matrix<T>(
+        &self,
+        w: Weight,
+        host: impl FnOnce(&PackedRows) -> T,
+        dense: impl FnOnce(&HostTensor) -> T,
+    ) -> Result<(Matrix<B>, T)> {
+        let loaded = if B::ON_HOST {
+            let stored = self.checkpoint.stored(w, self.config)?;
+            let matrix = host_matrix(stored, &self.checkpoint.tensor_name(w), self.checkpoint.path())?;
+            let read = host(&matrix);
+            (Matrix::Host(matrix), read)
+        } else {
+            let t = self.checkpoint.load(w, self.config)?;
+            let read = dense(&t);
+            (Matrix::Dense(to_device(t, self.device, self.dtype)), read)
+        };
+        self.tick();
+        Ok(loaded)
+    }
+
+    fn linear(&self, w: Weight) -> Result<Matrix<B>> {
+        Ok(self.matrix(w, |_| (), |_| ())?.0)
+    }
+}
+
 impl<B: EngineBackend> Llama<B> {
     /// Loads every weight of `checkpoint`, checking each shape against its configuration.
     /// `progress(done, total)` is called after each tensor.
     pub fn load(
         checkpoint: &Checkpoint,
-        config: &crate::engine::config::ModelConfig,
+        config: &ModelConfig,
         device: &B::Device,
         dtype: WeightDType,
         progress: &dyn Fn(usize, usize),
     ) -> Result<Self> {
         let dt = dtype.burn();
-        let total = 3 + 9 * config.num_layers;
-        let done = std::cell::Cell::new(0);
-        let fetch = |w: Weight| -> Result<HostTensor> {
-            let t = checkpoint.load(w, config)?;
-            done.set(done.get() + 1);
-            progress(done.get(), total);
-            Ok(t)
-        };
-        let linear = |w: Weight, t: HostTensor| -> Result<Linear<B>> {
-            let packed = if B::READS_PACKED { packed(checkpoint, w)? } else { None };
-            Ok(Linear { weight: to_device(t, device, dt), packed })
-        };
+        let total = Weight::all(config).len();
+        let loading = Loading::<B> { checkpoint, config, device, dtype: dt, progress, done: Cell::new(0), total };
         let mut value_norms = Vec::with_capacity(config.num_layers);
         let mut blocks = Vec::with_capacity(config.num_layers);
         for l in 0..config.num_layers {
-            let down = fetch(Weight::DownProj(l))?;
-            value_norms.push(column_norms(&down));
+            let (down_proj, norms) = loading.matrix(Weight::DownProj(l), PackedRows::column_norms, column_norms)?;
+            value_norms.push(norms);
             blocks.push(Block {
-                attn_norm: to_device(fetch(Weight::AttnNorm(l))?, device, dt),
-                q_proj: linear(Weight::QProj(l), fetch(Weight::QProj(l))?)?,
-                k_proj: linear(Weight::KProj(l), fetch(Weight::KProj(l))?)?,
-                v_proj: linear(Weight::VProj(l), fetch(Weight::VProj(l))?)?,
-                o_proj: linear(Weight::OProj(l), fetch(Weight::OProj(l))?)?,
-                ffn_norm: to_device(fetch(Weight::FfnNorm(l))?, device, dt),
-                gate_proj: linear(Weight::GateProj(l), fetch(Weight::GateProj(l))?)?,
-                up_proj: linear(Weight::UpProj(l), fetch(Weight::UpProj(l))?)?,
-                down_proj: linear(Weight::DownProj(l), down)?,
+                attn_norm: loading.vector(Weight::AttnNorm(l))?,
+                q_proj: loading.linear(Weight::QProj(l))?,
+                k_proj: loading.linear(Weight::KProj(l))?,
+                v_proj: loading.linear(Weight::VProj(l))?,
+                o_proj: loading.linear(Weight::OProj(l))?,
+                ffn_norm: loading.vector(Weight::FfnNorm(l))?,
+                gate_proj: loading.linear(Weight::GateProj(l))?,
+                up_proj: loading.linear(Weight::UpProj(l))?,
+                down_proj,
             });
         }
-        let embed: Tensor<B, 2> = to_device(fetch(Weight::Embed)?, device, dt);
-        let final_norm = to_device(fetch(Weight::FinalNorm)?, device, dt);
-        let lm_head = if config.tie_word_embeddings {
-            done.set(done.get() + 1);
-            let packed = if B::READS_PACKED { packed(checkpoint, Weight::Embed)? } else { None };
-            Linear { weight: embed.clone(), packed }
+        let final_norm = loading.vector(Weight::FinalNorm)?;
+        let (embed, lm_head, unembed_mean) = if config.tie_word_embeddings {
+            let (embed, mean) = loading.matrix(Weight::Embed, host_reads::mean_row, mean_row)?;
+            (embed, None, mean)
         } else {
-            linear(Weight::LmHead, fetch(Weight::LmHead)?)?
+            let embed = loading.linear(Weight::Embed)?;
+            let (lm_head, mean) = loading.matrix(Weight::LmHead, host_reads::mean_row, mean_row)?;
+            (embed, Some(lm_head), mean)
         };
         Ok(Llama {
             config: config.clone(),
@@ -96,26 +143,21 @@ impl<B: EngineBackend> Llama<B> {
             blocks,
             final_norm,
             lm_head,
+            unembed_mean,
             rope: Rope::new(config, device, dt),
             value_norms,
         })
     }
 }
 
-/// A GGUF matrix's quantized blocks, when it is stored in a format `PackedRows` reads.
-fn packed(checkpoint: &Checkpoint, weight: Weight) -> Result<Option<PackedRows>> {
-    let Checkpoint::Gguf(g) = checkpoint else { return Ok(None) };
-    let name = weight.gguf_name();
-    let Some(info) = g.tensor_info(&name) else { return Ok(None) };
-    let format = match info.ty {
-        GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0 => info.ty,
-        _ => return Ok(None),
-    };
-    let [rows, cols] = info.shape[..] else { return Ok(None) };
-    let bytes = g.tensor_bytes(&name)?.to_vec();
-    PackedRows::new(format, rows, cols, bytes)
-        .map(Some)
-        .map_err(|problem| EngineError::bad_file(&g.path, format!("tensor '{name}': {problem}")))
+/// A stored matrix read in place, borrowing the file's memory map.
+fn host_matrix(stored: StoredTensor, name: &str, file: &Path) -> Result<PackedRows> {
+    let bad = |problem: String| EngineError::bad_file(file, format!("tensor '{name}': {problem}"));
+    let [rows, cols] = stored.shape[..] else { return Err(bad(format!("shape {:?} is not a matrix", stored.shape))) };
+    let source: SharedBytes = stored.map;
+    let storage = Storage::shared(source, stored.range.start, stored.range.len())
+        .ok_or_else(|| bad("its bytes lie outside the file".into()))?;
+    PackedRows::new(stored.format, rows, cols, storage).map_err(bad)
 }
 
 fn to_device<B: Backend, const D: usize>(t: HostTensor, device: &B::Device, dtype: DType) -> Tensor<B, D> {
@@ -141,56 +183,13 @@ fn column_norms(t: &HostTensor) -> Vec<f32> {
     sums.into_iter().map(|s| s.sqrt() as f32).collect()
 }
 
-impl<B: EngineBackend> Llama<B> {
-    /// A model of `config`'s shapes with random weights, made on the device: for benchmarks of
-    /// real model sizes without their files. Linear weights are N(0, 1/in_features), gains 1.
-    pub fn random(
-        config: &crate::engine::config::ModelConfig,
-        device: &B::Device,
-        dtype: WeightDType,
-        seed: u64,
-    ) -> Self {
-        use burn::tensor::Distribution;
-        B::seed(device, seed);
-        let dt = dtype.burn();
-        let linear = |out: usize, inp: usize| {
-            Tensor::<B, 2>::random([out, inp], Distribution::Normal(0.0, (1.0 / inp as f64).sqrt()), device).cast(dt)
-        };
-        let ones = |n: usize| Tensor::<B, 1>::ones([n], (device, dt));
-        let (d, ff) = (config.hidden_size, config.intermediate_size);
-        let (q, kv) = (config.num_heads * config.head_dim, config.num_kv_heads * config.head_dim);
-        let mut value_norms = Vec::with_capacity(config.num_layers);
-        let blocks = (0..config.num_layers)
-            .map(|_| {
-                let down_proj = linear(d, ff);
-                let norms = down_proj.clone().cast(DType::F32).square().sum_dim(0).sqrt();
-                value_norms.push(norms.into_data().convert::<f32>().into_vec::<f32>().expect("f32"));
-                Block {
-                    attn_norm: ones(d),
-                    q_proj: Linear::dense(linear(q, d)),
-                    k_proj: Linear::dense(linear(kv, d)),
-                    v_proj: Linear::dense(linear(kv, d)),
-                    o_proj: Linear::dense(linear(d, q)),
-                    ffn_norm: ones(d),
-                    gate_proj: Linear::dense(linear(ff, d)),
-                    up_proj: Linear::dense(linear(ff, d)),
-                    down_proj: Linear::dense(down_proj),
-                }
-            })
-            .collect();
-        let embed = Tensor::<B, 2>::random([config.vocab_size, d], Distribution::Normal(0.0, 1.0), device).cast(dt);
-        let lm_head =
-            Linear::dense(if config.tie_word_embeddings { embed.clone() } else { linear(config.vocab_size, d) });
-        Llama {
-            config: config.clone(),
-            device: device.clone(),
-            dtype: dt,
-            embed,
-            blocks,
-            final_norm: ones(d),
-            lm_head,
-            rope: Rope::new(config, device, dt),
-            value_norms,
-        }
+/// The mean row of a `[rows, cols]` matrix, accumulated in f64.
+fn mean_row(t: &HostTensor) -> Vec<f32> {
+    let (rows, cols) = (t.shape[0], t.shape[1]);
+    let values = t.to_f32();
+    let mut sums = vec![0f64; cols];
+    for row in values.chunks_exact(cols) {
+        sums.iter_mut().zip(row).for_each(|(s, &x)| *s += f64::from(x));
     }
+    sums.into_iter().map(|s| (s / rows as f64) as f32).collect()
 }

@@ -3,14 +3,15 @@
 mod backend;
 mod block;
 mod cpu_attention;
-mod cpu_linear;
 mod finite;
 mod flex_host;
+mod host_reads;
 mod kv_cache;
-mod linear;
 mod load;
+mod matrix;
 pub mod packed;
 pub mod q8;
+mod random;
 mod rope;
 
 use burn::prelude::*;
@@ -19,8 +20,8 @@ use burn::tensor::{DType, Int};
 pub use backend::{EngineBackend, Heads, LayerKv};
 pub use block::rms_norm;
 use block::{Block, Layout, Pass};
-use linear::Linear;
 pub use load::WeightDType;
+use matrix::{from_host, to_host, Matrix};
 use rope::Rope;
 
 use super::config::ModelConfig;
@@ -32,14 +33,17 @@ use super::intervention::Interventions;
 pub struct Llama<B: EngineBackend> {
     pub config: ModelConfig,
     pub device: B::Device,
+    /// The element type of activations between operations (and of the weights on a GPU).
     pub dtype: DType,
     /// `[vocab, d_model]`
-    embed: Tensor<B, 2>,
+    embed: Matrix<B>,
     blocks: Vec<Block<B>>,
     /// `[d_model]`
     final_norm: Tensor<B, 1>,
-    /// `[vocab, d_model]`: the unembedding W_U (the embedding itself when tied).
-    lm_head: Linear<B>,
+    /// `[vocab, d_model]`: the unembedding W_U; `None` when it is the embedding (tied).
+    lm_head: Option<Matrix<B>>,
+    /// W_U's mean row, `[d_model]`, computed once at load (for centred logits).
+    unembed_mean: Vec<f32>,
     rope: Rope<B>,
     /// ‖v_j‖ for every neuron: `[n_layers][d_ff]`, computed once at load.
     pub value_norms: Vec<Vec<f32>>,
@@ -99,15 +103,27 @@ impl<B: EngineBackend> Llama<B> {
     ) -> Result<Captured> {
         let (start, t) = (cache.len(), tokens.len());
         self.check(tokens, start + t)?;
-        let mut layers = Captures::from_fn(|_| Vec::with_capacity(self.blocks.len()));
-        let mut keep =
-            |captures: Captures<Tensor<B, 2>>| captures.into_iter().for_each(|(hook, x)| layers[hook].push(x));
+        // In host memory each layer's captures are copied out as the layer finishes, so a pass's
+        // captures exist once; a GPU's are gathered and transferred once per hook after the last
+        // layer, which saves a synchronisation per layer.
+        let n_layers = self.blocks.len();
+        let mut host = Captures::from_fn(|hook| {
+            Vec::with_capacity(if B::ON_HOST { n_layers * t * hook.width(&self.config) } else { 0 })
+        });
+        let mut device = Captures::from_fn(|_| Vec::with_capacity(n_layers));
+        let mut keep = |captures: Captures<Tensor<B, 2>>| {
+            for (hook, x) in captures {
+                if B::ON_HOST {
+                    host[hook].extend(to_host(x));
+                } else {
+                    device[hook].push(x);
+                }
+            }
+        };
         let last = self.run_blocks(tokens, Layout::Sequence, cache, interventions, keep_going, &mut keep)?;
         let logits = self.unembed(rms_norm(last.narrow(0, t - 1, 1), &self.final_norm, self.config.rms_norm_eps));
-        let captured = Captured {
-            activations: layers.map(|_, per_layer| to_host(Tensor::cat(per_layer, 0))),
-            logits: to_host(logits),
-        };
+        let activations = if B::ON_HOST { host } else { device.map(|_, per_layer| to_host(Tensor::cat(per_layer, 0))) };
+        let captured = Captured { activations, logits: to_host(logits) };
         let hooks = Hook::ALL.map(|hook| (hook, &captured.activations[hook][..]));
         let rows = finite::Rows { count: t, position: &|row| start + row, dtype: self.dtype };
         let checked = finite::check_captures(&hooks, self.blocks.len(), &rows).and_then(|()| {
@@ -195,10 +211,7 @@ impl<B: EngineBackend> Llama<B> {
         sink: &mut dyn FnMut(Captures<Tensor<B, 2>>),
     ) -> Result<Tensor<B, 2>> {
         let start = cache.len();
-        let t = tokens.len();
-        let ids: Vec<i64> = tokens.iter().map(|&id| id as i64).collect();
-        let ids = Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [t]), &self.device);
-        let mut h = self.embed.clone().select(0, ids);
+        let mut h = self.embed.rows(tokens, &self.device, self.dtype);
         let pass = Pass {
             start,
             layout,
@@ -225,7 +238,7 @@ impl<B: EngineBackend> Llama<B> {
     /// Host bytes a run needs for `positions` more positions computed in forward passes of at most
     /// `pass` rows: what the trace keeps of each (every hook's activations in f32, the logits of
     /// each pass), the key/value cache where the backend keeps it in host memory, and one pass's
-    /// captures while they are gathered and copied (about twice the trace's share of them).
+    /// working memory, counted as twice its captures (a GPU's are gathered, then copied).
     pub fn run_memory(&self, positions: usize, pass: usize) -> u64 {
         let c = &self.config;
         let f32s = std::mem::size_of::<f32>() as u64;
@@ -235,58 +248,62 @@ impl<B: EngineBackend> Llama<B> {
         positions as u64 * (captures + kv) + logits + 2 * pass as u64 * captures
     }
 
-    /// Bytes of weights a single-position forward pass reads (see [`Linear::bytes_per_row_product`]).
+    /// Bytes of weights a single-position forward pass reads: one embedding row, every matrix of
+    /// the blocks and the unembedding, as the backend keeps them (see [`Matrix`]).
     pub fn weight_bytes_per_token(&self) -> usize {
         let blocks: usize = self
             .blocks
             .iter()
             .flat_map(|b| [&b.q_proj, &b.k_proj, &b.v_proj, &b.o_proj, &b.gate_proj, &b.up_proj, &b.down_proj])
-            .map(Linear::bytes_per_row_product)
+            .map(Matrix::bytes_per_row_product)
             .sum();
-        blocks + self.lm_head.bytes_per_row_product()
+        self.embed.bytes_per_row() + blocks + self.unembedding().bytes_per_row_product()
+    }
+
+    /// W_U, `[vocab, d_model]`.
+    fn unembedding(&self) -> &Matrix<B> {
+        self.lm_head.as_ref().unwrap_or(&self.embed)
     }
 
     /// W_U · x for normalised residuals `x: [n, d_model]`, giving `[n, vocab]`.
     fn unembed(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        <B as EngineBackend>::linear(x, &self.lm_head)
+        self.unembedding().forward(x)
+    }
+
+    /// The final norm's gain g as a row, `[1, d_model]`.
+    fn gain_row(&self) -> Tensor<B, 2> {
+        self.final_norm.clone().unsqueeze::<2>()
     }
 
     /// Vocabulary logits of the value vectors of neurons `start..start + count` of `layer`:
     /// W_U · v_j, or W_U · (g ⊙ v_j) with the final norm's gain g. Returns `[count, vocab]`.
     pub fn project_value_vectors(&self, layer: usize, start: usize, count: usize, norm_gain: bool) -> Vec<f32> {
-        let v = self.blocks[layer].down_proj.weight.clone().narrow(1, start, count).transpose();
-        let v = if norm_gain { v * self.final_norm.clone().unsqueeze::<2>() } else { v };
+        // [count, d_model]
+        let v = self.blocks[layer].down_proj.columns(start, count, &self.device, self.dtype);
+        let v = if norm_gain { v * self.gain_row() } else { v };
         to_host(self.unembed(v))
     }
 
     /// Centred logits of every value vector of `layer` for chosen tokens:
     /// Lc_j[t] = (g ⊙ v_j)·W_U[t] − mean_t' (g ⊙ v_j)·W_U[t'], with the final norm's gain g — the
     /// unembedding with the norm folded in and its vocabulary mean removed, as the heuristics
-    /// method reads value vectors. The mean is taken over W_U's rows first, which is the same by
-    /// linearity and avoids projecting onto the whole vocabulary. Returns `[d_ff, tokens]`.
+    /// method reads value vectors. The mean is taken over W_U's rows first (at load), which is
+    /// the same by linearity and avoids projecting onto the whole vocabulary. Returns
+    /// `[d_ff, tokens]`.
     pub fn centred_value_logits(&self, layer: usize, tokens: &[u32]) -> Vec<f32> {
-        let w_u = self.lm_head.weight.clone();
-        let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
-        let ids = Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [tokens.len()]), &self.device);
+        let d = self.config.hidden_size;
+        let mean = from_host::<B>(self.unembed_mean.clone(), [1, d], &self.device, self.dtype);
         // [tokens, d_model]
-        let rows = w_u.clone().select(0, ids) - w_u.mean_dim(0);
-        let rows = rows * self.final_norm.clone().unsqueeze::<2>();
-        // down_proj: [d_model, d_ff]; its transpose holds the value vectors as rows.
-        let v = self.blocks[layer].down_proj.weight.clone().transpose();
-        to_host(v.matmul(rows.transpose()))
+        let rows = (self.unembedding().rows(tokens, &self.device, self.dtype) - mean) * self.gain_row();
+        // rows · W_down, [tokens, d_ff]: each row dotted with every value vector (W_down's columns).
+        to_host(self.blocks[layer].down_proj.left_product(rows).transpose())
     }
 
     /// The logits of residual-stream vectors (final norm applied), for the logit lens.
     /// `resid: [n, d_model]` flattened; returns `[n, vocab]` flattened.
     pub fn logit_lens(&self, resid: &[f32]) -> Vec<f32> {
         let d = self.config.hidden_size;
-        let n = resid.len() / d;
-        let x = Tensor::<B, 2>::from_data(TensorData::new(resid.to_vec(), [n, d]), (&self.device, self.dtype));
+        let x = from_host::<B>(resid.to_vec(), [resid.len() / d, d], &self.device, self.dtype);
         to_host(self.unembed(rms_norm(x, &self.final_norm, self.config.rms_norm_eps)))
     }
-}
-
-/// One device-to-host transfer, widened to f32.
-fn to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().into_vec::<f32>().expect("converted to f32")
 }

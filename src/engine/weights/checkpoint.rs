@@ -146,6 +146,14 @@ impl Checkpoint {
         }
     }
 
+    /// A weight's name in this checkpoint's format.
+    pub fn tensor_name(&self, weight: Weight) -> String {
+        match self {
+            Checkpoint::Hf { .. } => weight.hf_name(),
+            Checkpoint::Gguf(_) => weight.gguf_name(),
+        }
+    }
+
     /// Loads one weight and checks its shape against the configuration.
     pub fn load(&self, weight: Weight, config: &ModelConfig) -> Result<HostTensor> {
         let (tensor, name, file) = match self {

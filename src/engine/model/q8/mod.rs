@@ -87,7 +87,10 @@ pub fn matmul_q8(format: GgmlType, weights: &[u8], rows: usize, cols: usize, x: 
 /// `out = W·x` for one activation row `x: [cols]`, giving `out: [rows]`; as [`matmul_q8`].
 pub fn matvec_q8(format: GgmlType, weights: &[u8], rows: usize, cols: usize, x: &[f32], out: &mut [f32]) -> Result<()> {
     if x.len() != cols {
-        return Err(EngineError::Argument(format!("{format} product: input holds {} values, expected {cols}", x.len())));
+        return Err(EngineError::Argument(format!(
+            "{format} product: input holds {} values, expected {cols}",
+            x.len()
+        )));
     }
     matmul_with(Isa::best(), format, weights, rows, cols, x, out)
 }
