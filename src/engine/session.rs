@@ -190,11 +190,13 @@ impl Session {
     /// what they keep (see [`Model::run_memory`]) and their top-K lists.
     fn check_memory(&self, positions: usize) -> Result<()> {
         let c = self.model.config();
+        let pass = positions.min(PREFILL_CHUNK);
         let top = (positions * c.num_layers * self.settings.top_k * std::mem::size_of::<NeuronHit>()) as u64;
-        let needed = self.model.run_memory(positions, positions.min(PREFILL_CHUNK)) + top;
+        let needed = self.model.run_memory(positions, pass) + top;
+        let kept = (needed - self.model.run_memory(0, pass)) as f64 / positions as f64;
         let hint = format!(
-            "each position keeps every layer's activations ({:.1} MiB here); a shorter text needs less",
-            needed as f64 / positions as f64 / (1 << 20) as f64
+            "each position keeps every layer's activations, {:.1} MiB here; a shorter text needs less",
+            kept / (1 << 20) as f64
         );
         memory::check(|| format!("running {positions} positions"), needed, &hint)
     }
