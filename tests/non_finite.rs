@@ -4,47 +4,13 @@ mod common;
 
 use std::path::Path;
 
-use common::fixture;
+use common::{fixture, scaled_tiny_copy};
 use neuronav::engine::loader::{self, DeviceChoice};
 use neuronav::engine::model::WeightDType;
 use neuronav::engine::session::{Control, Session, SessionSettings};
 use neuronav::engine::EngineError;
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 const PROMPT: [u32; 4] = [1, 17, 42, 99];
-
-/// A copy of the tiny f32 model in a temporary directory, with `scale(name)` multiplying every
-/// value of each tensor.
-fn scaled_copy(scale: impl Fn(&str) -> f32) -> tempfile::TempDir {
-    let source = fixture("tiny-llama");
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(&source).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
-    }
-    let bytes = std::fs::read(source.join("model.safetensors")).unwrap();
-    let file = SafeTensors::deserialize(&bytes).unwrap();
-    let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = file
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| {
-            assert_eq!(view.dtype(), Dtype::F32);
-            let factor = scale(&name);
-            let data = view
-                .data()
-                .chunks_exact(4)
-                .flat_map(|b| (f32::from_le_bytes(b.try_into().unwrap()) * factor).to_le_bytes())
-                .collect();
-            (name, view.shape().to_vec(), data)
-        })
-        .collect();
-    let views: Vec<(&str, TensorView)> = tensors
-        .iter()
-        .map(|(name, shape, data)| (name.as_str(), TensorView::new(Dtype::F32, shape.clone(), data).unwrap()))
-        .collect();
-    safetensors::serialize_to_file(views, None, &dir.path().join("model.safetensors")).unwrap();
-    dir
-}
 
 fn run(dir: &Path, dtype: WeightDType) -> (Session, Result<(), EngineError>) {
     let loaded = loader::load(dir, DeviceChoice::Cpu, dtype, &|_, _| {}).unwrap();
@@ -57,7 +23,9 @@ fn run(dir: &Path, dtype: WeightDType) -> (Session, Result<(), EngineError>) {
 fn an_overflowing_layer_is_named_with_the_position_and_dtype() {
     // Gate and up projections of layer 1 × 1e30: m = silu(gate)·up overflows f32.
     let dir =
-        scaled_copy(|name| if name.starts_with("model.layers.1.mlp.") && !name.contains("down") { 1e30 } else { 1.0 });
+        scaled_tiny_copy(
+            |name| if name.starts_with("model.layers.1.mlp.") && !name.contains("down") { 1e30 } else { 1.0 },
+        );
     let (session, result) = run(dir.path(), WeightDType::F32);
     let err = result.unwrap_err();
     let EngineError::NonFinite { layer, place, position, value, dtype } = &err else { panic!("{err}") };
@@ -81,7 +49,7 @@ fn a_residual_past_f16s_range_stops_an_f16_run_and_not_an_f32_one() {
         })
         .fold(0f32, f32::max);
     let factor = 1e6 / ffn_peak;
-    let dir = scaled_copy(|name| if name == "model.layers.0.mlp.down_proj.weight" { factor } else { 1.0 });
+    let dir = scaled_tiny_copy(|name| if name == "model.layers.0.mlp.down_proj.weight" { factor } else { 1.0 });
 
     let (wide, result) = run(dir.path(), WeightDType::F32);
     result.unwrap();

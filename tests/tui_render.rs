@@ -90,6 +90,23 @@ fn pump(app: &mut App, workers: &Workers, effects: Vec<Effect>, done: impl Fn(&A
     }
 }
 
+/// The app with `model` loaded on the CPU in f32.
+fn loaded(model: PathBuf, width: u16, height: u16, home: tempfile::TempDir) -> (App, Workers) {
+    let paths = paths(home.path());
+    let labels = LabelWorker::spawn(LabelStore::default_path(&paths.data));
+    let workers = Workers { engine_b: Engine::spawn(paths.clone()), engine: Engine::spawn(paths), labels, _home: home };
+    let mut app = App::new(Keymap::builtin(), Vec::new(), ThemeName::Dark);
+    app.on_resize(width, height);
+    workers.engine.send(EngineCmd::Load {
+        model: Some(model),
+        device: DeviceChoice::Cpu,
+        dtype: WeightDType::F32,
+        settings: SessionSettings::default(),
+    });
+    pump(&mut app, &workers, Vec::new(), |a| a.model().is_some() && a.busy().is_none());
+    (app, workers)
+}
+
 /// The app after running PROMPT on the tiny model, with every visible projection in.
 fn explored(width: u16, height: u16) -> (App, Workers) {
     explored_in(width, height, tempfile::tempdir().unwrap())
@@ -97,18 +114,7 @@ fn explored(width: u16, height: u16) -> (App, Workers) {
 
 /// The same with `home` as the data directory's parent (where the label store lives).
 fn explored_in(width: u16, height: u16, home: tempfile::TempDir) -> (App, Workers) {
-    let paths = paths(home.path());
-    let labels = LabelWorker::spawn(LabelStore::default_path(&paths.data));
-    let engine = Workers { engine_b: Engine::spawn(paths.clone()), engine: Engine::spawn(paths), labels, _home: home };
-    let mut app = App::new(Keymap::builtin(), Vec::new(), ThemeName::Dark);
-    app.on_resize(width, height);
-    engine.engine.send(EngineCmd::Load {
-        model: Some(tiny()),
-        device: DeviceChoice::Cpu,
-        dtype: WeightDType::F32,
-        settings: SessionSettings::default(),
-    });
-    pump(&mut app, &engine, Vec::new(), |a| a.model().is_some() && a.busy().is_none());
+    let (mut app, engine) = loaded(tiny(), width, height, home);
     app.set_prompt(PROMPT);
     let effects = app.update(Action::RunPrompt);
     pump(&mut app, &engine, effects, |a| a.busy().is_none() && a.snapshot().is_some());
@@ -162,6 +168,27 @@ fn text(buffer: &Buffer, area: Rect) -> String {
         out.push('\n');
     }
     out
+}
+
+#[test]
+fn a_forward_pass_that_overflows_shows_its_error_and_no_numbers() {
+    // Layer 1's gate and up projections × 1e30: its m overflows f32.
+    let model = common::scaled_tiny_copy(|name| {
+        if name.starts_with("model.layers.1.mlp.") && !name.contains("down") {
+            1e30
+        } else {
+            1.0
+        }
+    });
+    let (mut app, workers) = loaded(model.path().to_path_buf(), 120, 40, tempfile::tempdir().unwrap());
+    app.set_prompt(PROMPT);
+    let effects = app.update(Action::RunPrompt);
+    pump(&mut app, &workers, effects, |a| a.busy().is_none() && a.message().is_some_and(|&(_, error)| error));
+    let (message, _) = app.message().unwrap();
+    assert!(message.starts_with("layer 1 produced") && message.contains("blocks.1.mlp.m"), "{message}");
+    assert!(app.snapshot().is_none(), "nothing of the failed run is shown");
+    let screen = text(&render(&app), Rect::new(0, 0, 120, 40));
+    assert!(screen.contains("layer 1 produced"), "{screen}");
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use neuronav::engine::default_model;
 use neuronav::paths::Paths;
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
@@ -37,4 +38,37 @@ pub fn ids(v: &serde_json::Value) -> Vec<u32> {
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "lengths differ");
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// A copy of the tiny f32 model in a temporary directory, with `scale(name)` multiplying every
+/// value of each tensor.
+pub fn scaled_tiny_copy(scale: impl Fn(&str) -> f32) -> tempfile::TempDir {
+    let source = fixture("tiny-llama");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let bytes = std::fs::read(source.join("model.safetensors")).unwrap();
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            assert_eq!(view.dtype(), Dtype::F32);
+            let factor = scale(&name);
+            let data = view
+                .data()
+                .chunks_exact(4)
+                .flat_map(|b| (f32::from_le_bytes(b.try_into().unwrap()) * factor).to_le_bytes())
+                .collect();
+            (name, view.shape().to_vec(), data)
+        })
+        .collect();
+    let views: Vec<(&str, TensorView)> = tensors
+        .iter()
+        .map(|(name, shape, data)| (name.as_str(), TensorView::new(Dtype::F32, shape.clone(), data).unwrap()))
+        .collect();
+    safetensors::serialize_to_file(views, None, &dir.path().join("model.safetensors")).unwrap();
+    dir
 }
