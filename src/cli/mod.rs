@@ -42,7 +42,8 @@ pub struct ModelArgs {
     /// Where the model runs
     #[arg(long, global = true, value_enum, default_value_t)]
     pub device: DeviceChoice,
-    /// Element type of weights and activations on the device
+    /// Element type of activations between operations; on CUDA also of the weights. On the CPU
+    /// the weights stay in their file's encoding and products accumulate in f32
     #[arg(long, global = true, value_enum, default_value_t)]
     pub dtype: WeightDType,
 }
