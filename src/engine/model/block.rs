@@ -1,7 +1,7 @@
 //! One transformer block: attention and the SwiGLU feed-forward layer whose neurons we trace.
 use burn::prelude::*;
 use burn::tensor::activation::silu;
-use burn::tensor::Int;
+use burn::tensor::{DType, Int};
 
 use super::super::hook::{Captures, Hook};
 use super::super::intervention::LayerIntervention;
@@ -52,10 +52,17 @@ pub struct Pass<'a, B: EngineBackend> {
     pub rope: &'a Rope<B>,
 }
 
-/// x ⊙ rsqrt(mean(x²) + eps) ⊙ gain, over the last dimension of `x: [t, d]`.
+/// x ⊙ rsqrt(mean(x²) + eps) ⊙ gain, over the last dimension of `x: [t, d]`. The normalisation
+/// is computed in f32 whatever the activations' type and rounded back before the gain, as
+/// transformers computes it: in f16 the squares of values past 256 overflow, and the row would
+/// come out as zeros.
 pub fn rms_norm<B: Backend>(x: Tensor<B, 2>, gain: &Tensor<B, 1>, eps: f32) -> Tensor<B, 2> {
+    let dtype = x.dtype();
+    let x = if dtype == DType::F32 { x } else { x.cast(DType::F32) };
     let inv_rms = x.clone().square().mean_dim(1).add_scalar(eps).sqrt().recip();
-    x * inv_rms * gain.clone().unsqueeze::<2>()
+    let normed = x * inv_rms;
+    let normed = if dtype == DType::F32 { normed } else { normed.cast(dtype) };
+    normed * gain.clone().unsqueeze::<2>()
 }
 
 /// m ⊙ f for `m: [t, d_ff]`, with f_j the factor given for neuron j and 1 elsewhere.
