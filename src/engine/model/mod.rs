@@ -238,14 +238,17 @@ impl<B: EngineBackend> Llama<B> {
     /// Host bytes a run needs for `positions` more positions computed in forward passes of at most
     /// `pass` rows: what the trace keeps of each (every hook's activations in f32, the logits of
     /// each pass), the key/value cache where the backend keeps it in host memory, and one pass's
-    /// working memory, counted as twice its captures (a GPU's are gathered, then copied).
+    /// working memory: on the host, a layer's intermediates (about six vectors of d_model and
+    /// four of d_ff a row); from a GPU, the staging copy of the pass's captures.
     pub fn run_memory(&self, positions: usize, pass: usize) -> u64 {
         let c = &self.config;
         let f32s = std::mem::size_of::<f32>() as u64;
         let captures = Hook::ALL.iter().map(|h| h.width(c) as u64).sum::<u64>() * c.num_layers as u64 * f32s;
         let kv = if B::ON_HOST { (2 * c.num_layers * c.num_kv_heads * c.head_dim) as u64 * f32s } else { 0 };
         let logits = positions.div_ceil(pass.max(1)) as u64 * c.vocab_size as u64 * f32s;
-        positions as u64 * (captures + kv) + logits + 2 * pass as u64 * captures
+        let working_row =
+            if B::ON_HOST { (6 * c.hidden_size + 4 * c.intermediate_size) as u64 * f32s } else { captures };
+        positions as u64 * (captures + kv) + logits + pass as u64 * working_row
     }
 
     /// Bytes of weights a single-position forward pass reads: one embedding row, every matrix of
