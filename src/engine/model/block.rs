@@ -52,17 +52,15 @@ pub struct Pass<'a, B: EngineBackend> {
     pub rope: &'a Rope<B>,
 }
 
-/// x ⊙ rsqrt(mean(x²) + eps) ⊙ gain, over the last dimension of `x: [t, d]`. The normalisation
-/// is computed in f32 whatever the activations' type and rounded back before the gain, as
-/// transformers computes it: in f16 the squares of values past 256 overflow, and the row would
-/// come out as zeros.
+/// x ⊙ rsqrt(mean(x²) + eps) ⊙ gain, over the last dimension of `x: [t, d]`; the normalisation is
+/// computed in f32 whatever the element type.
 pub fn rms_norm<B: Backend>(x: Tensor<B, 2>, gain: &Tensor<B, 1>, eps: f32) -> Tensor<B, 2> {
+    // Normalised in f32 and cast back before the gain, as transformers' LlamaRMSNorm does: in f16
+    // a residual above 256 squares past 65504, and the row would normalise to zeros.
     let dtype = x.dtype();
-    let x = if dtype == DType::F32 { x } else { x.cast(DType::F32) };
+    let x = x.cast(DType::F32);
     let inv_rms = x.clone().square().mean_dim(1).add_scalar(eps).sqrt().recip();
-    let normed = x * inv_rms;
-    let normed = if dtype == DType::F32 { normed } else { normed.cast(dtype) };
-    normed * gain.clone().unsqueeze::<2>()
+    (x * inv_rms).cast(dtype) * gain.clone().unsqueeze::<2>()
 }
 
 /// m ⊙ f for `m: [t, d_ff]`, with f_j the factor given for neuron j and 1 elsewhere.
