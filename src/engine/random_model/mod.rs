@@ -68,25 +68,7 @@ impl RandomModel {
     /// and (unless tied) the output matrix.
     pub fn plan(&self) -> Vec<PlannedTensor> {
         let c = &self.config;
-        let mut weights = vec![Weight::Embed];
-        for l in 0..c.num_layers {
-            weights.extend([
-                Weight::AttnNorm(l),
-                Weight::QProj(l),
-                Weight::KProj(l),
-                Weight::VProj(l),
-                Weight::OProj(l),
-                Weight::FfnNorm(l),
-                Weight::GateProj(l),
-                Weight::UpProj(l),
-                Weight::DownProj(l),
-            ]);
-        }
-        weights.push(Weight::FinalNorm);
-        if !c.tie_word_embeddings {
-            weights.push(Weight::LmHead);
-        }
-        weights
+        Weight::all(c)
             .into_iter()
             .map(|weight| {
                 let entry =

@@ -38,12 +38,10 @@ pub enum Weight {
 }
 
 impl Weight {
-    /// Every weight a model of `config` loads (the unembedding only when it is not tied).
+    /// Every weight a model of `config` loads (the unembedding only when it is not tied), in the
+    /// order llama.cpp writes them: the embedding, each layer's, the final norm, the output.
     pub fn all(config: &ModelConfig) -> Vec<Weight> {
-        let mut all = vec![Weight::Embed, Weight::FinalNorm];
-        if !config.tie_word_embeddings {
-            all.push(Weight::LmHead);
-        }
+        let mut all = vec![Weight::Embed];
         for l in 0..config.num_layers {
             all.extend([
                 Weight::AttnNorm(l),
@@ -56,6 +54,10 @@ impl Weight {
                 Weight::UpProj(l),
                 Weight::DownProj(l),
             ]);
+        }
+        all.push(Weight::FinalNorm);
+        if !config.tie_word_embeddings {
+            all.push(Weight::LmHead);
         }
         all
     }
