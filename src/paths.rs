@@ -21,6 +21,12 @@ pub enum PathsError {
 }
 
 impl Paths {
+    /// Where a run's trace puts the activations past its memory budget (in files that have no
+    /// name and last as long as the run).
+    pub fn trace_spill(&self) -> PathBuf {
+        self.cache.join("trace")
+    }
+
     pub fn resolve() -> Result<Paths, PathsError> {
         if let Some(home) = std::env::var_os("NEURONAV_HOME").filter(|h| !h.is_empty()) {
             let home = PathBuf::from(home);

@@ -44,8 +44,8 @@ fn f32_on_cuda_gives_the_cpu_numbers() {
     assert_eq!(a.tokens(), b.tokens(), "greedy tokens");
     for p in 0..a.len() {
         for l in 0..cpu.config.num_layers {
-            let (x, y) = (a.trace().position(p).m(l), b.trace().position(p).m(l));
-            let diff = x.iter().zip(y).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+            let (x, y) = (a.trace().position(p).m(l).unwrap(), b.trace().position(p).m(l).unwrap());
+            let diff = x.iter().zip(y.iter()).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
             assert!(diff < 1e-4, "m at position {p}, layer {l}: max difference {diff}");
         }
     }
@@ -71,7 +71,8 @@ fn f16_on_cuda_keeps_the_cpu_top_k_up_to_near_ties() {
                 // Neurons in one set only must sit at the boundary: within 1% of the K-th score.
                 let kth = ours.last().unwrap().s;
                 for j in set(ours).symmetric_difference(&set(theirs)) {
-                    let s = a.trace().position(p).m(l)[*j as usize].abs() * cpu.model.value_norms()[l][*j as usize];
+                    let s = a.trace().position(p).m(l).unwrap()[*j as usize].abs()
+                        * cpu.model.value_norms()[l][*j as usize];
                     assert!((s - kth).abs() <= 0.01 * kth, "{rel} pos {p} L{l}: N{j} (s {s}) is no near-tie of {kth}");
                 }
             }

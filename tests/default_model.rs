@@ -41,7 +41,8 @@ fn top20_neurons_next_tokens_and_greedy_text_match_transformers() {
                 last.top()[l][0].s
             );
         }
-        let next: Vec<u32> = session.next_tokens(&[expected_ids.len() - 1], 5)[0].iter().map(|t| t.id).collect();
+        let next: Vec<u32> =
+            session.next_tokens(&[expected_ids.len() - 1], 5).unwrap()[0].iter().map(|t| t.id).collect();
         assert_eq!(next, ids(&prompt["next_top5"]), "{label:?}: next-token top 5");
         let expected_greedy = ids(&prompt["greedy"]);
         let greedy: Vec<u32> = (0..expected_greedy.len()).map(|_| session.step(Control::default()).unwrap()).collect();

@@ -43,12 +43,12 @@ fn assert_delta(base: &Session, changed: &Session, coefficient: impl Fn(f32) -> 
     assert_eq!(base.tokens(), changed.tokens(), "same tokens, so positions line up");
     for p in 0..base.len() {
         let (a, b) = (base.trace().position(p), changed.trace().position(p));
-        assert_eq!(a.resid_post(LAYER - 1), b.resid_post(LAYER - 1), "layers before are untouched");
-        assert_eq!(a.resid_mid(LAYER), b.resid_mid(LAYER));
-        let m = a.m(LAYER)[NEURON as usize];
+        assert_eq!(a.resid_post(LAYER - 1).unwrap(), b.resid_post(LAYER - 1).unwrap(), "layers before are untouched");
+        assert_eq!(a.resid_mid(LAYER).unwrap(), b.resid_mid(LAYER).unwrap());
+        let m = a.m(LAYER).unwrap()[NEURON as usize];
         assert!(m.abs() > 1e-6, "the neuron is active at position {p}");
         for (d, &v) in direction.iter().enumerate() {
-            let delta = b.resid_post(LAYER)[d] - a.resid_post(LAYER)[d];
+            let delta = b.resid_post(LAYER).unwrap()[d] - a.resid_post(LAYER).unwrap()[d];
             let expected = coefficient(m) * v;
             assert!((delta - expected).abs() < 1e-5 + 1e-4 * expected.abs(), "p{p} d{d}: {delta} vs {expected}");
         }
@@ -71,7 +71,8 @@ fn zeroing_a_neuron_removes_exactly_m_times_its_value_vector() {
     zero_prompt.run_ids(tokens, Control::default()).unwrap();
     assert_delta(&base_prompt, &zero_prompt, |m| -m, &v);
     for p in 0..zero_prompt.len() {
-        let (a, b) = (base_prompt.trace().position(p).m(LAYER), zero_prompt.trace().position(p).m(LAYER));
+        let (a, b) =
+            (base_prompt.trace().position(p).m(LAYER).unwrap(), zero_prompt.trace().position(p).m(LAYER).unwrap());
         assert_eq!(b[NEURON as usize], 0.0, "the trace shows the ablated coefficient");
         let others = (0..a.len()).filter(|&j| j != NEURON as usize).all(|j| a[j] == b[j]);
         assert!(others, "no other neuron of the layer changes");
@@ -109,12 +110,18 @@ fn scaling_and_noise_act_in_single_row_steps_too() {
                 break;
             }
             let (a, b) = (base.trace().position(p), doubled_run.trace().position(p));
-            let m = a.m(LAYER)[NEURON as usize];
-            let delta: f32 =
-                a.resid_post(LAYER).iter().zip(b.resid_post(LAYER)).map(|(x, y)| (y - x).powi(2)).sum::<f32>().sqrt();
+            let m = a.m(LAYER).unwrap()[NEURON as usize];
+            let delta: f32 = a
+                .resid_post(LAYER)
+                .unwrap()
+                .iter()
+                .zip(b.resid_post(LAYER).unwrap().iter())
+                .map(|(x, y)| (y - x).powi(2))
+                .sum::<f32>()
+                .sqrt();
             // ‖2m·v − m·v‖ = |m|·‖v‖, the neuron's score.
             assert!((delta - m.abs() * norm).abs() < 1e-4 + 1e-3 * m.abs() * norm, "{rel} p{p}: {delta}");
-            assert_eq!(b.m(LAYER)[NEURON as usize], 2.0 * m);
+            assert_eq!(b.m(LAYER).unwrap()[NEURON as usize], 2.0 * m);
         }
     }
 }

@@ -45,7 +45,12 @@ fn a_residual_past_f16s_range_stops_an_f16_run_and_not_an_f32_one() {
     let ffn_peak = (0..PROMPT.len())
         .flat_map(|p| {
             let at = plain.trace().position(p);
-            at.resid_post(0).iter().zip(at.resid_mid(0)).map(|(post, mid)| (post - mid).abs()).collect::<Vec<_>>()
+            at.resid_post(0)
+                .unwrap()
+                .iter()
+                .zip(at.resid_mid(0).unwrap().iter())
+                .map(|(post, mid)| (post - mid).abs())
+                .collect::<Vec<_>>()
         })
         .fold(0f32, f32::max);
     let factor = 1e6 / ffn_peak;
@@ -54,7 +59,7 @@ fn a_residual_past_f16s_range_stops_an_f16_run_and_not_an_f32_one() {
     let (wide, result) = run(dir.path(), WeightDType::F32);
     result.unwrap();
     let peak = (0..PROMPT.len())
-        .flat_map(|p| wide.trace().position(p).resid_post(0).to_vec())
+        .flat_map(|p| wide.trace().position(p).resid_post(0).unwrap().to_vec())
         .fold(0f32, |a, x| a.max(x.abs()));
     assert!(peak > 65504.0 && peak.is_finite(), "the f32 residual peaks at {peak}");
 

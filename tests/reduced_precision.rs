@@ -22,7 +22,7 @@ fn f16_coefficients_of_every_layer_follow_the_f32_reference() {
         for (l, layer) in prompt["last_token_layers"].as_array().unwrap().iter().enumerate() {
             // The reference's best neuron, read in our f16 run's whole coefficient vector.
             let (j, m) = (ids(&layer["top20"])[0] as usize, floats(&layer["m"])[0]);
-            let ours = last.m(l)[j];
+            let ours = last.m(l).unwrap()[j];
             assert!((ours - m).abs() < 0.05 * (1.0 + m.abs()), "{label:?} L{l}N{j}: f16 m {ours} vs f32 reference {m}");
         }
     }

@@ -55,8 +55,12 @@ fn cached_step_equals_full_recompute() {
         let (a, b) = (stepped.trace().position(n), full.trace().position(n));
         assert_eq!(a.token(), b.token());
         for l in 0..3 {
-            assert!(max_diff(a.m(l), b.m(l)) < 1e-4, "m differs by {}", max_diff(a.m(l), b.m(l)));
-            assert!(max_diff(a.resid_post(l), b.resid_post(l)) < 1e-4);
+            assert!(
+                max_diff(&a.m(l).unwrap(), &b.m(l).unwrap()) < 1e-4,
+                "m differs by {}",
+                max_diff(&a.m(l).unwrap(), &b.m(l).unwrap())
+            );
+            assert!(max_diff(&a.resid_post(l).unwrap(), &b.resid_post(l).unwrap()) < 1e-4);
         }
         let (la, lb) = (a.logits().unwrap(), b.logits().unwrap());
         assert!(max_diff(la, lb) < 1e-4, "logits differ by {}", max_diff(la, lb));
@@ -69,18 +73,18 @@ fn cached_step_equals_full_recompute() {
 fn step_back_then_forward_is_identical() {
     let model = model();
     for sampling in [Sampling::Greedy, Sampling::Random { temperature: 1.5, top_p: 0.9, seed: 5 }] {
-        let settings = SessionSettings { top_k: 10, sampling };
+        let settings = SessionSettings { top_k: 10, sampling, ..Default::default() };
         let mut s = Session::untokenized(model.clone(), settings);
         s.run_ids(prompt(12), Control::default()).unwrap();
         let first: Vec<u32> = (0..6).map(|_| s.step(Control::default()).unwrap()).collect();
-        let m_before: Vec<f32> = (0..3).flat_map(|l| s.trace().position(15).m(l).to_vec()).collect();
+        let m_before: Vec<f32> = (0..3).flat_map(|l| s.trace().position(15).m(l).unwrap().to_vec()).collect();
         for _ in 0..4 {
             assert!(s.step_back());
         }
         assert_eq!(s.len(), 14);
         let again: Vec<u32> = (0..4).map(|_| s.step(Control::default()).unwrap()).collect();
         assert_eq!(&first[2..], &again[..], "{sampling:?}");
-        let m_after: Vec<f32> = (0..3).flat_map(|l| s.trace().position(15).m(l).to_vec()).collect();
+        let m_after: Vec<f32> = (0..3).flat_map(|l| s.trace().position(15).m(l).unwrap().to_vec()).collect();
         assert_eq!(m_after, m_before);
         // The prompt itself cannot be stepped back into.
         while s.step_back() {}
@@ -133,7 +137,7 @@ fn changing_k_reranks_without_recomputing() {
     let mut s = Session::untokenized(model(), SessionSettings::default());
     s.run_ids(prompt(4), Control::default()).unwrap();
     let top20: Vec<u32> = s.trace().position(3).top()[1].iter().map(|h| h.index).collect();
-    s.set_top_k(5);
+    s.set_top_k(5).unwrap();
     let top5: Vec<u32> = s.trace().position(3).top()[1].iter().map(|h| h.index).collect();
     assert_eq!(&top20[..5], &top5[..]);
 }

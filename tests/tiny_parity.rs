@@ -49,9 +49,9 @@ fn check_variant(model_rel: &str, reference_rel: &str) {
             let trace = session.trace().position(p);
             for l in 0..loaded.config.num_layers {
                 let what = |name: &str| format!("{model_rel} {text:?} {name} L{l} pos {p}");
-                assert_close(trace.m(l), &m[l][p], &what("m"));
-                assert_close(trace.resid_mid(l), &mid[l][p], &what("resid_mid"));
-                assert_close(trace.resid_post(l), &post[l][p], &what("resid_post"));
+                assert_close(&trace.m(l).unwrap(), &m[l][p], &what("m"));
+                assert_close(&trace.resid_mid(l).unwrap(), &mid[l][p], &what("resid_mid"));
+                assert_close(&trace.resid_post(l).unwrap(), &post[l][p], &what("resid_post"));
             }
         }
         let logits: Vec<Vec<f32>> = prompt["logits"].as_array().unwrap().iter().map(floats).collect();
@@ -60,7 +60,7 @@ fn check_variant(model_rel: &str, reference_rel: &str) {
         // Logits of earlier positions come from the logit lens on the last residual stream.
         let layers = loaded.config.num_layers;
         let resid: Vec<f32> =
-            (0..t).flat_map(|p| session.trace().position(p).resid_post(layers - 1).to_vec()).collect();
+            (0..t).flat_map(|p| session.trace().position(p).resid_post(layers - 1).unwrap().to_vec()).collect();
         let lens = loaded.model.logit_lens(&resid);
         for (p, expected) in logits.iter().enumerate() {
             let vocab = expected.len();

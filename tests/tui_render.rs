@@ -238,12 +238,12 @@ fn neuron_detail_and_logit_lens_show_what_the_engine_computes() {
     let p = project(session.model().as_ref(), neuron, ProjectionSettings { n: 2, norm_gain: false });
     assert!(detail.contains(&tok.token_display(p.top[0].token)), "top promoted token missing:\n{detail}");
     let last = session.len() - 1;
-    let m = session.trace().position(last).m(1)[7];
+    let m = session.trace().position(last).m(1).unwrap()[7];
     assert!(detail.contains(&format!("m {m:+.3}")), "m at the selected position missing:\n{detail}");
     assert!(detail.contains("labels: none"), "{detail}");
 
     let lens = text(&buffer, regions.lens);
-    let predicted = session.next_tokens(&[last], 1)[0][0].id;
+    let predicted = session.next_tokens(&[last], 1).unwrap()[0][0].id;
     assert!(lens.contains(&format!("→ '{}'", tok.token_display(predicted))), "{lens}");
     assert!(lens.contains("L0") && lens.contains("L2"), "{lens}");
 }
@@ -655,7 +655,7 @@ fn zeroing_a_neuron_in_run_b_changes_its_next_token_distribution_beside_run_a() 
     zeroed.zero(&[neuron]);
     let (intervened, _) = reference_of(PROMPT, 0, zeroed);
     let next = |s: &Session| -> String {
-        let c = s.next_tokens(&[last], 3).remove(0);
+        let c = s.next_tokens(&[last], 3).unwrap().remove(0);
         c.iter().map(|t| format!("{} {:.4}", tok.token_display(t.id), t.prob)).collect::<Vec<_>>().join("  ")
     };
     let (want_a, want_b) = (next(&session), next(&intervened));

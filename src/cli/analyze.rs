@@ -9,7 +9,8 @@ use color_eyre::eyre::{bail, Result};
 
 use super::reasoning::ReasoningArgs;
 use super::ModelArgs;
-use crate::engine::session::{Session, SessionSettings};
+use crate::engine::sampling::Sampling;
+use crate::engine::session::Session;
 use crate::paths::Paths;
 use crate::science::analysis::ablation::{self, AblationMode};
 use crate::science::analysis::answer::IN_GENERATED_TEXT;
@@ -149,7 +150,7 @@ fn run_analysis(model_args: &ModelArgs, paths: &Paths, args: RunArgs) -> Result<
     let items = spec.shard_items(args.shard);
     let started = Instant::now();
     let (mut done, mut skipped) = (0, 0);
-    let settings = SessionSettings { top_k: args.top_k, ..Default::default() };
+    let settings = model_args.settings(args.top_k, Sampling::Greedy);
     for (k, item) in items.iter().enumerate() {
         let path = spec.result_path(out, item);
         if results::read(&path)?.is_some() {
@@ -159,7 +160,8 @@ fn run_analysis(model_args: &ModelArgs, paths: &Paths, args: RunArgs) -> Result<
         let condition = &spec.conditions[item.condition];
         let variant = &all_variants[item.variant];
         let problem = &problems[item.question];
-        let mut session = Session::new(loaded.model.clone(), loaded.tokenizer.clone(), settings);
+        let mut session =
+            Session::new(loaded.model.clone(), loaded.tokenizer.clone(), settings).spill_to(paths.trace_spill());
         session.set_interventions(condition.mode.interventions(
             &condition.neurons,
             args.seed,

@@ -13,6 +13,7 @@ use super::ModelArgs;
 use crate::engine::config::Preset;
 use crate::engine::loader;
 use crate::engine::random_model::{RandomModel, WeightScheme};
+use crate::engine::sampling::Sampling;
 use crate::engine::session::{Control, Session, SessionSettings};
 use crate::paths::Paths;
 use crate::science::projection::ProjectionSettings;
@@ -88,6 +89,9 @@ struct BenchReport {
     index: Option<IndexReport>,
     grid: Option<GridReport>,
     peak_rss_mib: Option<f64>,
+    /// What the trace kept at the end: in memory (within --trace-memory) and in its spill file.
+    trace_resident_mib: f64,
+    trace_spilled_mib: f64,
 }
 
 /// The GGUF file of random weights that `--weights` benchmarks.
@@ -116,14 +120,15 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: BenchArgs) -> Result<()>
         (Some(preset), Some(scheme)) => Some(random_weights_file(paths, preset, scheme)?),
         _ => None,
     };
+    let settings = model_args.settings(SessionSettings::default().top_k, Sampling::Greedy);
     let started = Instant::now();
-    let (mut session, ids, name) = match (args.random, &weights_file) {
+    let (session, ids, name) = match (args.random, &weights_file) {
         (Some(preset), Some(file)) => {
             let file_args = ModelArgs { model: Some(file.path.clone()), ..*model_args };
             let loaded = file_args.load(paths)?;
             let ids = spread_ids(args.tokens, loaded.config.vocab_size);
             let name = format!("random {} ({})", preset_name(preset), loaded.name);
-            (Session::new(loaded.model, loaded.tokenizer, SessionSettings::default()), ids, name)
+            (Session::new(loaded.model, loaded.tokenizer, settings), ids, name)
         }
         (Some(preset), None) => {
             let config = preset.config();
@@ -132,7 +137,7 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: BenchArgs) -> Result<()>
                 eprintln!("{note}");
             }
             let ids = spread_ids(args.tokens, config.vocab_size);
-            (Session::untokenized(model, SessionSettings::default()), ids, format!("random {preset:?}"))
+            (Session::untokenized(model, settings), ids, format!("random {preset:?}"))
         }
         (None, _) => {
             let prompt = match &args.prompt_file {
@@ -142,9 +147,10 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: BenchArgs) -> Result<()>
             let loaded = model_args.load(paths)?;
             let ids = loaded.tokenizer.encode(&prompt)?;
             let name = loaded.path.display().to_string();
-            (Session::new(loaded.model, loaded.tokenizer, SessionSettings::default()), ids, name)
+            (Session::new(loaded.model, loaded.tokenizer, settings), ids, name)
         }
     };
+    let mut session = session.spill_to(paths.trace_spill());
     let load_seconds = started.elapsed().as_secs_f64();
     let mut best = f64::INFINITY;
     for _ in 0..args.repeat.max(1) {
@@ -184,6 +190,8 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: BenchArgs) -> Result<()>
         index,
         grid,
         peak_rss_mib: peak_rss_mib(),
+        trace_resident_mib: session.trace().resident_bytes() as f64 / MIB,
+        trace_spilled_mib: session.trace().spilled_bytes() as f64 / MIB,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -233,9 +241,15 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: BenchArgs) -> Result<()>
         if let Some(rss) = report.peak_rss_mib {
             println!("peak RSS         {rss:.0} MiB");
         }
+        println!(
+            "trace            {:.0} MiB in memory, {:.0} MiB on disk",
+            report.trace_resident_mib, report.trace_spilled_mib
+        );
     }
     Ok(())
 }
+
+const MIB: f64 = (1 << 20) as f64;
 
 /// Arbitrary but spread-out token ids.
 fn spread_ids(n: usize, vocab_size: usize) -> Vec<u32> {

@@ -12,7 +12,8 @@ use super::explore::{self, ExplorerArgs};
 use super::reasoning::ReasoningArgs;
 use super::ModelArgs;
 use crate::engine::neuron::NeuronId;
-use crate::engine::session::{Session, SessionSettings};
+use crate::engine::sampling::Sampling;
+use crate::engine::session::Session;
 use crate::paths::Paths;
 use crate::science::analysis::counting::{Activations, Tally};
 use crate::science::analysis::sample;
@@ -159,9 +160,10 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: CompareArgs, explorer: E
     }
     let loaded = model_args.load(paths)?;
     let neurons = args.reasoning.load(&loaded.fingerprint, paths)?;
-    let settings = SessionSettings { top_k: args.top_k, ..Default::default() };
+    let settings = model_args.settings(args.top_k, Sampling::Greedy);
     let side = |prompt: &str| -> Result<Side> {
-        let mut session = Session::new(loaded.model.clone(), loaded.tokenizer.clone(), settings);
+        let mut session =
+            Session::new(loaded.model.clone(), loaded.tokenizer.clone(), settings).spill_to(paths.trace_spill());
         let r = sample::run(&mut session, prompt, args.generate, &neurons)?;
         Ok(Side { prompt_tokens: r.prompt_tokens, generated_text: r.generated_text, activations: r.activations })
     };

@@ -10,7 +10,7 @@ use super::ModelArgs;
 use crate::engine::loader::LoadedModel;
 use crate::engine::neuron::NeuronId;
 use crate::engine::sampling::Sampling;
-use crate::engine::session::{Control, Session, SessionSettings, TokenProb};
+use crate::engine::session::{Control, Session, TokenProb};
 use crate::paths::Paths;
 
 #[derive(Debug, Args)]
@@ -144,8 +144,9 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: InspectArgs) -> Result<(
         (None, None) => bail!("give --prompt or --prompt-file"),
     };
     let loaded = model_args.load(paths)?;
-    let settings = SessionSettings { top_k: args.top_k, sampling: args.sampling() };
-    let mut session = Session::new(loaded.model.clone(), loaded.tokenizer.clone(), settings);
+    let settings = model_args.settings(args.top_k, args.sampling());
+    let mut session =
+        Session::new(loaded.model.clone(), loaded.tokenizer.clone(), settings).spill_to(paths.trace_spill());
     session.run_prompt(&prompt, Control::default())?;
     let eos = loaded.tokenizer.eos_id();
     for _ in 0..args.generate {
@@ -154,7 +155,7 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: InspectArgs) -> Result<(
             break;
         }
     }
-    let report = build_report(&loaded, &session, prompt, args.positions);
+    let report = build_report(&loaded, &session, prompt, args.positions)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = match args.format {
@@ -170,7 +171,7 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: InspectArgs) -> Result<(
     }
 }
 
-fn build_report(loaded: &LoadedModel, session: &Session, prompt: String, which: Positions) -> Report {
+fn build_report(loaded: &LoadedModel, session: &Session, prompt: String, which: Positions) -> Result<Report> {
     let tok = &loaded.tokenizer;
     let n = session.len();
     let prompt_len = session.prompt_len();
@@ -183,7 +184,7 @@ fn build_report(loaded: &LoadedModel, session: &Session, prompt: String, which: 
         let id = session.trace().position(p).token();
         TokenInfo { position: p, id, text: tok.token_display(id) }
     };
-    let next = session.next_tokens(&positions, 5);
+    let next = session.next_tokens(&positions, 5)?;
     let config = &loaded.config;
     let reports = positions
         .iter()
@@ -216,7 +217,7 @@ fn build_report(loaded: &LoadedModel, session: &Session, prompt: String, which: 
                 .collect(),
         })
         .collect();
-    Report {
+    Ok(Report {
         model: ModelInfo {
             name: loaded.name.clone(),
             path: loaded.path.display().to_string(),
@@ -232,7 +233,7 @@ fn build_report(loaded: &LoadedModel, session: &Session, prompt: String, which: 
         tokens: (0..n).map(token_info).collect(),
         generated_text: session.generated_text(),
         positions: reports,
-    }
+    })
 }
 
 fn write_table(out: &mut impl Write, r: &Report) -> std::io::Result<()> {

@@ -12,6 +12,7 @@ use super::explore::{self, ExplorerArgs};
 use super::ModelArgs;
 use crate::engine::intervention::Interventions;
 use crate::engine::neuron::NeuronId;
+use crate::engine::sampling::Sampling;
 use crate::engine::session::{Control, Session, SessionSettings, TokenProb};
 use crate::paths::Paths;
 use crate::science::analysis::ablation::{self, AblationMode};
@@ -108,11 +109,13 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: InterveneArgs, explorer:
         interventions.scale(id, f);
     });
     let run_with = |i: Interventions| -> Result<RunReport> {
-        let mut session = Session::new(loaded.model.clone(), loaded.tokenizer.clone(), SessionSettings::default());
+        let settings = model_args.settings(SessionSettings::default().top_k, Sampling::Greedy);
+        let mut session =
+            Session::new(loaded.model.clone(), loaded.tokenizer.clone(), settings).spill_to(paths.trace_spill());
         session.set_interventions(i);
         session.run_prompt(&prompt, Control::default()).wrap_err("running the prompt")?;
         let last = session.prompt_len() - 1;
-        let next = session.next_tokens(&[last], args.top_n).remove(0);
+        let next = session.next_tokens(&[last], args.top_n)?.remove(0);
         for _ in 0..args.generate {
             session.step(Control::default())?;
         }

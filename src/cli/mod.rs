@@ -21,6 +21,8 @@ use color_eyre::eyre::{Result, WrapErr};
 use crate::engine::default_model;
 use crate::engine::loader::{self, DeviceChoice, LoadedModel};
 use crate::engine::model::WeightDType;
+use crate::engine::sampling::Sampling;
+use crate::engine::session::SessionSettings;
 use crate::paths::Paths;
 
 #[derive(Debug, Parser)]
@@ -46,6 +48,10 @@ pub struct ModelArgs {
     /// the weights stay in their file's encoding and products accumulate in f32
     #[arg(long, global = true, value_enum, default_value_t)]
     pub dtype: WeightDType,
+    /// Memory a run's trace keeps (K, M, G: KiB, MiB, GiB); past it, every layer's activations go
+    /// to a file in the cache directory and are read back when needed
+    #[arg(long, global = true, value_name = "BYTES", default_value = "1G", value_parser = parse_bytes)]
+    pub trace_memory: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +120,12 @@ impl ModelArgs {
         }
     }
 
+    /// Settings of a session that keeps `top_k` neurons, samples with `sampling` and keeps its
+    /// trace within `--trace-memory`.
+    pub fn settings(&self, top_k: usize, sampling: Sampling) -> SessionSettings {
+        SessionSettings { top_k, sampling, trace_memory: self.trace_memory }
+    }
+
     pub fn load(&self, paths: &Paths) -> Result<LoadedModel> {
         let path = self.resolve_path(paths)?;
         let loaded = loader::load(&path, self.device, self.dtype, &|_, _| {})
@@ -122,5 +134,42 @@ impl ModelArgs {
             eprintln!("{note}");
         }
         Ok(loaded)
+    }
+}
+
+/// A byte count: a number with an optional unit K, M, G or T (powers of 1024; `B`, `iB` after it
+/// and the case do not matter): `512M`, `1.5G`, `2GiB`, `1000000`.
+fn parse_bytes(text: &str) -> std::result::Result<u64, String> {
+    let bad = || format!("'{text}' is not a byte count like 512M or 2G");
+    let lower = text.trim().to_ascii_lowercase();
+    let number = lower.trim_end_matches("ib").trim_end_matches('b');
+    let (digits, shift) = match number.char_indices().last() {
+        Some((i, unit @ ('k' | 'm' | 'g' | 't'))) => (&number[..i], 10 * (1 + "kmgt".find(unit).unwrap_or(0) as i32)),
+        _ => (number, 0),
+    };
+    let value: f64 = digits.trim().parse().map_err(|_| bad())?;
+    let bytes = value * 2f64.powi(shift);
+    if !(0.0..=u64::MAX as f64).contains(&bytes) {
+        return Err(bad());
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn byte_counts_read_with_binary_units() {
+        assert_eq!(parse_bytes("1G"), Ok(1 << 30));
+        assert_eq!(parse_bytes("512m"), Ok(512 << 20));
+        assert_eq!(parse_bytes("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_bytes("1.5 GB"), Ok(3 << 29));
+        assert_eq!(parse_bytes("64k"), Ok(64 << 10));
+        assert_eq!(parse_bytes("1000"), Ok(1000));
+        assert_eq!(parse_bytes("0"), Ok(0));
+        for bad in ["", "G", "-1G", "lots", "1X", "nan", "1e30T"] {
+            assert!(parse_bytes(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -50,6 +50,15 @@ pub enum EngineError {
     /// not whole blocks, more or less data than its table promised.
     #[error("writing {}: {problem}", path.display())]
     Write { path: PathBuf, problem: String },
+    /// The file where a trace keeps the vectors past its memory budget could not be made, written
+    /// or read (an unwritable cache directory, a full disk).
+    #[error("{action} the trace's spill file in {}: {source}; a larger --trace-memory keeps more in memory", dir.display())]
+    Spill {
+        dir: PathBuf,
+        action: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cancelled")]
     Cancelled,
 }

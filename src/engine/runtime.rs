@@ -4,8 +4,9 @@ use std::any::Any;
 
 use super::config::ModelConfig;
 use super::error::Result;
+use super::hook::Captures;
 use super::intervention::Interventions;
-use super::model::{BranchCaptured, Captured, EngineBackend, KvCache, Llama};
+use super::model::{BranchCaptured, Captured, EngineBackend, KvCache, LayerSink, Llama, RunMemory};
 
 /// A loaded model: everything a session asks of it.
 pub trait Model: Send + Sync {
@@ -19,16 +20,36 @@ pub trait Model: Send + Sync {
     fn weight_bytes_per_token(&self) -> usize;
     /// Host bytes a run of `positions` more positions needs, in passes of at most `pass` rows
     /// (see [`Llama::run_memory`]).
-    fn run_memory(&self, positions: usize, pass: usize) -> u64;
+    fn run_memory(&self, positions: usize, pass: usize) -> RunMemory;
     fn new_cache(&self) -> Box<dyn Cache>;
-    /// Runs `tokens` after the positions already in `cache` (see [`Llama::forward`]).
+    /// Runs `tokens` after the positions already in `cache`, handing each layer's captures to
+    /// `sink`; returns the last position's next-token logits (see [`Llama::forward`]).
+    fn forward_layers(
+        &self,
+        tokens: &[u32],
+        cache: &mut dyn Cache,
+        interventions: &Interventions,
+        keep_going: &dyn Fn() -> bool,
+        sink: &mut LayerSink,
+    ) -> Result<Vec<f32>>;
+    /// Runs `tokens` after the positions already in `cache` and gathers every layer's captures.
     fn forward(
         &self,
         tokens: &[u32],
         cache: &mut dyn Cache,
         interventions: &Interventions,
         keep_going: &dyn Fn() -> bool,
-    ) -> Result<Captured>;
+    ) -> Result<Captured> {
+        let mut activations = Captures::from_fn(|_| Vec::new());
+        let mut gather = |_, layer: Captures<Vec<f32>>| {
+            for (hook, values) in layer {
+                activations[hook].extend(values);
+            }
+            Ok(())
+        };
+        let logits = self.forward_layers(tokens, cache, interventions, keep_going, &mut gather)?;
+        Ok(Captured { activations, logits })
+    }
     /// Runs branches after the positions in `cache`, which is left as it was (see
     /// [`Llama::forward_branches`]).
     fn forward_branches(
@@ -87,20 +108,21 @@ where
     fn weight_bytes_per_token(&self) -> usize {
         Llama::weight_bytes_per_token(self)
     }
-    fn run_memory(&self, positions: usize, pass: usize) -> u64 {
+    fn run_memory(&self, positions: usize, pass: usize) -> RunMemory {
         Llama::run_memory(self, positions, pass)
     }
     fn new_cache(&self) -> Box<dyn Cache> {
         Box::new(KvCache::<B>::new(self.config.num_layers))
     }
-    fn forward(
+    fn forward_layers(
         &self,
         tokens: &[u32],
         cache: &mut dyn Cache,
         interventions: &Interventions,
         keep_going: &dyn Fn() -> bool,
-    ) -> Result<Captured> {
-        Llama::forward(self, tokens, downcast(cache), interventions, keep_going)
+        sink: &mut LayerSink,
+    ) -> Result<Vec<f32>> {
+        Llama::forward(self, tokens, downcast(cache), interventions, keep_going, sink)
     }
     fn forward_branches(
         &self,

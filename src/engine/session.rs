@@ -1,5 +1,6 @@
 //! A run of the model over one text: the prompt, the tokens generated so far, the KV cache and the
 //! trace of every computed position. The TUI, the CLI and the tests all drive this API.
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use super::neuron::NeuronHit;
 use super::runtime::{Cache, Model};
 use super::sampling::{top_tokens, Sampling};
 use super::tokenizer::Tokenizer;
-use super::trace::Trace;
+use super::trace::{self, Trace};
 
 /// Prompts are run in chunks of this many positions: progress is reported per chunk, and memory
 /// for the chunk's intermediates stays bounded. Chunks this large keep the matrix products
@@ -46,11 +47,13 @@ pub struct SessionSettings {
     /// Neurons kept per layer and position, ranked by score.
     pub top_k: usize,
     pub sampling: Sampling,
+    /// Bytes the trace keeps in memory; its full vectors past them go to a file (see [`Trace`]).
+    pub trace_memory: u64,
 }
 
 impl Default for SessionSettings {
     fn default() -> Self {
-        SessionSettings { top_k: 20, sampling: Sampling::Greedy }
+        SessionSettings { top_k: 20, sampling: Sampling::Greedy, trace_memory: trace::DEFAULT_BUDGET }
     }
 }
 
@@ -86,8 +89,16 @@ impl Session {
 
     fn with_tokenizer(model: Arc<dyn Model>, tokenizer: Option<Arc<Tokenizer>>, settings: SessionSettings) -> Self {
         let cache = model.new_cache();
-        let trace = Trace::new(model.config());
+        let trace = Trace::new(model.config(), settings.trace_memory, std::env::temp_dir());
         Session { model, tokenizer, cache, settings, trace, prompt_len: 0, interventions: Interventions::default() }
+    }
+
+    /// Puts the trace's vectors past its budget in a file in `dir` (the system's temporary
+    /// directory unless told; the CLI and the explorer use the cache directory, since a
+    /// temporary directory may be held in memory).
+    pub fn spill_to(mut self, dir: PathBuf) -> Self {
+        self.trace = Trace::new(self.model.config(), self.settings.trace_memory, dir);
+        self
     }
 
     pub fn model(&self) -> &Arc<dyn Model> {
@@ -117,10 +128,12 @@ impl Session {
         &self.interventions
     }
 
-    /// Changes K and re-ranks every position already computed (no forward pass needed).
-    pub fn set_top_k(&mut self, k: usize) {
+    /// Changes K and re-ranks every position already computed (no forward pass needed). When
+    /// the trace's spill file cannot be read, K and the lists stay as they were.
+    pub fn set_top_k(&mut self, k: usize) -> Result<()> {
+        self.trace.rerank(self.model.value_norms(), k)?;
         self.settings.top_k = k;
-        self.trace.rerank(self.model.value_norms(), k);
+        Ok(())
     }
 
     /// Tokenizes `prompt` (adding BOS when the model's tokenizer does) and runs it.
@@ -161,11 +174,16 @@ impl Session {
         Ok(())
     }
 
-    /// Runs `tokens` after the current positions and records their traces.
+    /// Runs `tokens` after the current positions and records their traces, layer by layer as
+    /// the model computes them; on error or cancellation the trace and the cache stay as they
+    /// were.
     fn run(&mut self, tokens: &[u32], control: Control) -> Result<()> {
         let keep_going = || !control.cancelled();
-        let captured = self.model.forward(tokens, self.cache.as_mut(), &self.interventions, &keep_going)?;
-        self.trace.push(tokens.to_vec(), captured, self.model.value_norms(), self.settings.top_k);
+        let mut recording = self.trace.record(tokens.to_vec(), self.model.value_norms(), self.settings.top_k);
+        let mut sink = |layer, captures| recording.layer(layer, captures);
+        let logits =
+            self.model.forward_layers(tokens, self.cache.as_mut(), &self.interventions, &keep_going, &mut sink)?;
+        recording.finish(logits);
         Ok(())
     }
 
@@ -187,18 +205,27 @@ impl Session {
     }
 
     /// Refuses to run `positions` more positions when the machine has too little memory left for
-    /// what they keep (see [`Model::run_memory`]) and their top-K lists.
+    /// them (see [`Session::memory_needed`]).
     fn check_memory(&self, positions: usize) -> Result<()> {
+        let hint = format!(
+            "the trace keeps up to {:.0} MiB in memory (--trace-memory) and the rest on disk; \
+             a smaller --trace-memory or a shorter text needs less",
+            self.trace.budget() as f64 / (1 << 20) as f64
+        );
+        memory::check(|| format!("running {positions} positions"), self.memory_needed(positions), &hint)
+    }
+
+    /// Host bytes that running `positions` more positions takes (see [`Model::run_memory`]): the
+    /// trace's top-K lists and logits, its vectors as far as its budget keeps them in memory
+    /// (the rest go to disk), the key/value cache and a pass's working memory.
+    pub fn memory_needed(&self, positions: usize) -> u64 {
         let c = self.model.config();
         let pass = positions.min(PREFILL_CHUNK);
+        let run = self.model.run_memory(positions, pass);
         let top = (positions * c.num_layers * self.settings.top_k * std::mem::size_of::<NeuronHit>()) as u64;
-        let needed = self.model.run_memory(positions, pass) + top;
-        let kept = (needed - self.model.run_memory(0, pass)) as f64 / positions as f64;
-        let hint = format!(
-            "each position keeps every layer's activations, {:.1} MiB here; a shorter text needs less",
-            kept / (1 << 20) as f64
-        );
-        memory::check(|| format!("running {positions} positions"), needed, &hint)
+        let always = run.logits + top;
+        let room = self.trace.budget().saturating_sub(self.trace.resident_bytes() + always);
+        run.working + always + run.captures.min(room)
     }
 
     /// Takes back the last generated token. Returns false when there is none (the prompt stays).
@@ -245,19 +272,22 @@ impl Session {
     }
 
     /// The `n` most likely tokens to follow each of `positions`, from the stored logits or, where
-    /// none were kept, from the last layer's residual stream (final norm and unembedding).
-    pub fn next_tokens(&self, positions: &[usize], n: usize) -> Vec<Vec<TokenProb>> {
+    /// none were kept, from the last layer's residual stream (final norm and unembedding). An
+    /// error only when the trace's spill file cannot be read.
+    pub fn next_tokens(&self, positions: &[usize], n: usize) -> Result<Vec<Vec<TokenProb>>> {
         let last_layer = self.model.config().num_layers - 1;
         let missing: Vec<usize> =
             positions.iter().copied().filter(|&p| self.trace.position(p).logits().is_none()).collect();
-        let resid: Vec<f32> =
-            missing.iter().flat_map(|&p| self.trace.position(p).resid_post(last_layer).to_vec()).collect();
+        let mut resid = Vec::with_capacity(missing.len() * self.model.config().hidden_size);
+        for &p in &missing {
+            resid.extend_from_slice(&self.trace.position(p).resid_post(last_layer)?);
+        }
         let lens = if missing.is_empty() { Vec::new() } else { self.model.logit_lens(&resid) };
         let vocab = self.model.config().vocab_size;
         let to_probs = |logits: &[f32]| {
             top_tokens(logits, n).into_iter().map(|(id, logit, prob)| TokenProb { id, logit, prob }).collect()
         };
-        positions
+        Ok(positions
             .iter()
             .map(|&p| match self.trace.position(p).logits() {
                 Some(l) => to_probs(l),
@@ -266,6 +296,6 @@ impl Session {
                     to_probs(&lens[i * vocab..(i + 1) * vocab])
                 }
             })
-            .collect()
+            .collect())
     }
 }

@@ -46,7 +46,6 @@ use self::theme::ThemeName;
 use self::worker::Engine;
 use crate::engine::loader::DeviceChoice;
 use crate::engine::model::WeightDType;
-use crate::engine::session::SessionSettings;
 use crate::paths::Paths;
 use crate::science::analysis::changes::Changes;
 use crate::science::analysis::counting::ReasoningSelection;
@@ -60,6 +59,8 @@ pub struct ModelSpec {
     pub path: Option<PathBuf>,
     pub device: DeviceChoice,
     pub dtype: WeightDType,
+    /// Bytes each run's trace keeps in memory; the rest goes to a file in the cache directory.
+    pub trace_memory: u64,
 }
 
 /// How the explorer opens.
@@ -111,6 +112,7 @@ pub fn run(model: ModelSpec, paths: Paths, options: Options, start: Option<Compa
     prompts.extend(variants);
     let mut app = App::new(keymap, prompts, theme);
     app.settings.top_k = options.top_k.max(1);
+    app.settings.trace_memory = model.trace_memory;
     if let Some(file) = &options.open {
         let text =
             std::fs::read_to_string(file).wrap_err_with(|| format!("reading the prompt from {}", file.display()))?;
@@ -135,7 +137,7 @@ pub fn run(model: ModelSpec, paths: Paths, options: Options, start: Option<Compa
         model: model.path,
         device: model.device,
         dtype: model.dtype,
-        settings: SessionSettings { top_k: app.settings.top_k, sampling: app.settings.sampling() },
+        settings: app.settings.session(),
     });
     let mut tui = terminal::Tui::enter().wrap_err("setting up the terminal")?;
     let workers = Workers { engines: [engine, engine_b], labels: &labels, method };

@@ -190,11 +190,17 @@ impl Worker {
             EngineCmd::Lens { position } => self.lens(position),
             EngineCmd::SetTopK(k) => self.with_session(|s| s.set_top_k(k)),
             EngineCmd::NextTokens { position } => self.next_tokens(position),
-            EngineCmd::SetSampling(sampling) => self.with_session(|s| s.set_sampling(sampling)),
+            EngineCmd::SetSampling(sampling) => self.with_session(|s| {
+                s.set_sampling(sampling);
+                Ok(())
+            }),
             EngineCmd::Grid { fingerprint, settings } => self.grid(&fingerprint, settings),
             EngineCmd::Knockout { grid, neuron, heuristics } => self.knockout(&grid, neuron, &heuristics),
             // Computed positions keep what they computed: the UI runs the prompt again.
-            EngineCmd::SetInterventions(i) => self.with_session(|s| s.set_interventions(i)),
+            EngineCmd::SetInterventions(i) => self.with_session(|s| {
+                s.set_interventions(i);
+                Ok(())
+            }),
         };
         match result {
             Ok(()) => {}
@@ -210,9 +216,9 @@ impl Worker {
         self.session.as_ref().ok_or_else(|| EngineError::NotReady("no model is loaded yet".into()))
     }
 
-    fn with_session(&mut self, f: impl FnOnce(&mut Session)) -> Result<(), EngineError> {
+    fn with_session(&mut self, f: impl FnOnce(&mut Session) -> Result<(), EngineError>) -> Result<(), EngineError> {
         let session = self.session.as_mut().ok_or_else(|| EngineError::NotReady("no model is loaded yet".into()))?;
-        f(session);
+        f(session)?;
         if !session.is_empty() {
             self.publish()?;
         }
@@ -264,7 +270,7 @@ impl Worker {
     }
 
     fn adopt(&mut self, shared: SharedModel, settings: SessionSettings) -> Result<(), EngineError> {
-        self.session = Some(Session::new(shared.model, shared.tokenizer, settings));
+        self.session = Some(Session::new(shared.model, shared.tokenizer, settings).spill_to(self.paths.trace_spill()));
         self.cache.clear();
         self.generation += 1;
         self.say(EngineMsg::Loaded(shared.info));
@@ -323,7 +329,7 @@ impl Worker {
         let top = trace.positions().map(|p| p.top().to_vec()).collect();
         let next = match tokens.len() {
             0 => Vec::new(),
-            n => session.next_tokens(&[n - 1], 5).remove(0),
+            n => session.next_tokens(&[n - 1], 5)?.remove(0),
         };
         let eos = tok.eos_id();
         let snapshot = Snapshot {
@@ -372,7 +378,7 @@ impl Worker {
         let norms = &session.model().value_norms()[layer];
         let (mut m, mut rank) = (Vec::new(), Vec::new());
         for p in session.trace().positions() {
-            let row = p.m(layer);
+            let row = p.m(layer)?;
             let s = row[index].abs() * norms[index];
             m.push(row[index]);
             rank.push(1 + row.iter().zip(norms).filter(|(x, n)| x.abs() * **n > s).count() as u32);
@@ -414,7 +420,7 @@ impl Worker {
         if position >= session.len() {
             return Err(EngineError::OutOfRange(format!("position {position} is not computed")));
         }
-        let tokens = session.next_tokens(&[position], NEXT_TOKENS).remove(0);
+        let tokens = session.next_tokens(&[position], NEXT_TOKENS)?.remove(0);
         let tokens = tokens.into_iter().map(|t| TokenProbView { token: token_view(tok, t.id), prob: t.prob }).collect();
         self.say(EngineMsg::NextTokens(Arc::new(NextView { generation: self.generation, position, tokens })));
         Ok(())
@@ -429,8 +435,11 @@ impl Worker {
         let model = session.model();
         let (layers, vocab) = (model.config().num_layers, model.config().vocab_size);
         let at = session.trace().position(position);
-        let resid: Vec<f32> =
-            (0..layers).flat_map(|l| at.resid_mid(l).iter().chain(at.resid_post(l)).copied()).collect();
+        let mut resid = Vec::with_capacity(2 * layers * model.config().hidden_size);
+        for l in 0..layers {
+            resid.extend_from_slice(&at.resid_mid(l)?);
+            resid.extend_from_slice(&at.resid_post(l)?);
+        }
         let logits = model.logit_lens(&resid);
         let top5 = |row: usize| {
             top_tokens(&logits[row * vocab..(row + 1) * vocab], 5)
@@ -439,7 +448,7 @@ impl Worker {
                 .collect()
         };
         let lens_layers = (0..layers).map(|l| LensLayer { before: top5(2 * l), after: top5(2 * l + 1) }).collect();
-        let predicted = session.next_tokens(&[position], 1).remove(0).remove(0).id;
+        let predicted = session.next_tokens(&[position], 1)?.remove(0).remove(0).id;
         let mut contributions = Vec::new();
         for (l, hits) in at.top().iter().enumerate() {
             for h in hits {

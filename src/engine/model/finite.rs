@@ -40,12 +40,21 @@ fn first_non_finite(values: &[f32]) -> Option<(usize, f32)> {
 /// and the first row.
 pub fn check_captures(captures: &[(Hook, &[f32])], n_layers: usize, rows: &Rows) -> Result<()> {
     for layer in 0..n_layers {
-        for &(hook, values) in captures {
+        let layer_values = captures.iter().map(|&(hook, values)| {
             let len = values.len() / n_layers;
-            let width = len / rows.count;
-            if let Some((i, value)) = first_non_finite(&values[layer * len..(layer + 1) * len]) {
-                return Err(rows.error(Some(layer), hook.at(layer).to_string(), i / width, value));
-            }
+            (hook, &values[layer * len..(layer + 1) * len])
+        });
+        check_layer(layer, &layer_values.collect::<Vec<_>>(), rows)?;
+    }
+    Ok(())
+}
+
+/// Checks one layer's captures, `(hook, [rows, width])` in the order a block computes them: the
+/// error names the first hook with a non-finite value and the first row there.
+pub fn check_layer(layer: usize, captures: &[(Hook, &[f32])], rows: &Rows) -> Result<()> {
+    for &(hook, values) in captures {
+        if let Some((i, value)) = first_non_finite(values) {
+            return Err(rows.error(Some(layer), hook.at(layer).to_string(), i / (values.len() / rows.count), value));
         }
     }
     Ok(())

@@ -81,6 +81,22 @@ pub struct Captured {
     pub logits: Vec<f32>,
 }
 
+/// Where a forward pass hands each layer's captures as the layer finishes: the layer, and each
+/// hook's `[t, width]` in host memory, checked finite. An error stops the pass.
+pub type LayerSink<'a> = dyn FnMut(usize, Captures<Vec<f32>>) -> Result<()> + 'a;
+
+/// Host bytes a run needs (see [`Llama::run_memory`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunMemory {
+    /// Every hook's activations of every position in f32: what the trace keeps, in memory up to
+    /// its budget and on disk past it.
+    pub captures: u64,
+    /// The next-token logits of each pass, which the trace keeps in memory.
+    pub logits: u64,
+    /// The key/value cache and one pass's working memory.
+    pub working: u64,
+}
+
 /// What a forward pass over branches (see [`Llama::forward_branches`]) captured at the rows it
 /// was asked to read, in host memory.
 pub struct BranchCaptured {
@@ -91,51 +107,61 @@ pub struct BranchCaptured {
 }
 
 impl<B: EngineBackend> Llama<B> {
-    /// Runs `tokens` at positions `cache.len()..` and appends them to the cache.
-    /// `keep_going` is asked between blocks; when it says stop, the cache is rolled back and
-    /// `Cancelled` returned. `interventions` change chosen neurons (none when empty).
+    /// Runs `tokens` at positions `cache.len()..` and appends them to the cache; hands each
+    /// layer's captures to `sink` and returns the next-token logits at the last position,
+    /// `[vocab]`. `keep_going` is asked between blocks; when it says stop, the cache is rolled
+    /// back and `Cancelled` returned, as it is when a value is not finite or `sink` fails.
+    /// `interventions` change chosen neurons (none when empty).
     pub fn forward(
         &self,
         tokens: &[u32],
         cache: &mut KvCache<B>,
         interventions: &Interventions,
         keep_going: &dyn Fn() -> bool,
-    ) -> Result<Captured> {
+        sink: &mut LayerSink,
+    ) -> Result<Vec<f32>> {
         let (start, t) = (cache.len(), tokens.len());
         self.check(tokens, start + t)?;
-        // In host memory each layer's captures are copied out as the layer finishes, so a pass's
-        // captures exist once; a GPU's are gathered and transferred once per hook after the last
-        // layer, which saves a synchronisation per layer.
-        let n_layers = self.blocks.len();
-        let mut host = Captures::from_fn(|hook| {
-            Vec::with_capacity(if B::ON_HOST { n_layers * t * hook.width(&self.config) } else { 0 })
-        });
-        let mut device = Captures::from_fn(|_| Vec::with_capacity(n_layers));
-        let mut keep = |captures: Captures<Tensor<B, 2>>| {
-            for (hook, x) in captures {
-                if B::ON_HOST {
-                    host[hook].extend(to_host(x));
-                } else {
-                    device[hook].push(x);
-                }
+        let rows = finite::Rows { count: t, position: &|row| start + row, dtype: self.dtype };
+        let mut hand_over = |layer: usize, captures: Captures<Vec<f32>>| {
+            let hooks = Hook::ALL.map(|hook| (hook, &captures[hook][..]));
+            finite::check_layer(layer, &hooks, &rows)?;
+            sink(layer, captures)
+        };
+        // In host memory each layer's captures go to the sink as the layer finishes, so a pass's
+        // captures never exist whole; a GPU's are gathered and transferred once per hook after
+        // the last layer, which saves a synchronisation per layer.
+        let mut device = Captures::from_fn(|_| Vec::with_capacity(self.blocks.len()));
+        let mut keep = |layer: usize, captures: Captures<Tensor<B, 2>>| {
+            if B::ON_HOST {
+                return hand_over(layer, captures.map(|_, x| to_host(x)));
             }
+            for (hook, x) in captures {
+                device[hook].push(x);
+            }
+            Ok(())
         };
         let last = self.run_blocks(tokens, Layout::Sequence, cache, interventions, keep_going, &mut keep)?;
         let logits = self.unembed(rms_norm(last.narrow(0, t - 1, 1), &self.final_norm, self.config.rms_norm_eps));
-        let activations = if B::ON_HOST { host } else { device.map(|_, per_layer| to_host(Tensor::cat(per_layer, 0))) };
-        let captured = Captured { activations, logits: to_host(logits) };
-        let hooks = Hook::ALL.map(|hook| (hook, &captured.activations[hook][..]));
-        let rows = finite::Rows { count: t, position: &|row| start + row, dtype: self.dtype };
-        let checked = finite::check_captures(&hooks, self.blocks.len(), &rows).and_then(|()| {
-            let last = finite::Rows { count: 1, position: &|_| start + t - 1, dtype: self.dtype };
-            finite::check_logits(&captured.logits, &last)
-        });
-        if let Err(e) = checked {
+        let finish = || {
+            if !B::ON_HOST {
+                let host = device.map(|_, per_layer| to_host(Tensor::cat(per_layer, 0)));
+                for layer in 0..self.blocks.len() {
+                    let span =
+                        |hook: Hook| hook.width(&self.config) * t * layer..hook.width(&self.config) * t * (layer + 1);
+                    hand_over(layer, Captures::from_fn(|hook| host[hook][span(hook)].to_vec()))?;
+                }
+            }
+            let logits = to_host(logits);
+            finite::check_logits(&logits, &finite::Rows { count: 1, position: &|_| start + t - 1, dtype: self.dtype })?;
+            Ok(logits)
+        };
+        let logits = finish();
+        if logits.is_err() {
             // The positions' keys and values are as wrong as their activations.
             cache.truncate(start);
-            return Err(e);
         }
-        Ok(captured)
+        logits
     }
 
     /// Runs several token sequences (branches) after the positions in `cache`, each as if it alone
@@ -170,7 +196,10 @@ impl<B: EngineBackend> Llama<B> {
         }
         let rows = Tensor::<B, 1, Int>::from_data(TensorData::new(rows.clone(), [rows.len()]), &self.device);
         let mut m = Vec::with_capacity(self.blocks.len());
-        let mut read = |captures: Captures<Tensor<B, 2>>| m.push(captures.take(Hook::MlpM).select(0, rows.clone()));
+        let mut read = |_, captures: Captures<Tensor<B, 2>>| {
+            m.push(captures.take(Hook::MlpM).select(0, rows.clone()));
+            Ok(())
+        };
         let last = self.run_blocks(&tokens, Layout::Branches(&lengths), cache, interventions, keep_going, &mut read)?;
         let logits = self.unembed(rms_norm(last.select(0, rows), &self.final_norm, self.config.rms_norm_eps));
         let captured = BranchCaptured { m: to_host(Tensor::cat(m, 0)), logits: to_host(logits) };
@@ -200,7 +229,7 @@ impl<B: EngineBackend> Llama<B> {
 
     /// Every block over the rows of `tokens`, after the cached positions: hands each layer's
     /// activations to `sink` as the layer finishes and returns the last layer's output
-    /// `[t, d_model]`. On cancellation the cache is rolled back.
+    /// `[t, d_model]`. On cancellation or an error of `sink` the cache is rolled back.
     fn run_blocks(
         &self,
         tokens: &[u32],
@@ -208,7 +237,7 @@ impl<B: EngineBackend> Llama<B> {
         cache: &mut KvCache<B>,
         interventions: &Interventions,
         keep_going: &dyn Fn() -> bool,
-        sink: &mut dyn FnMut(Captures<Tensor<B, 2>>),
+        sink: &mut dyn FnMut(usize, Captures<Tensor<B, 2>>) -> Result<()>,
     ) -> Result<Tensor<B, 2>> {
         let start = cache.len();
         let mut h = self.embed.rows(tokens, &self.device, self.dtype);
@@ -230,25 +259,35 @@ impl<B: EngineBackend> Llama<B> {
             }
             let captures = block.forward(h, &pass, layer_cache, interventions.layer(l));
             h = captures[Hook::ResidPost].clone();
-            sink(captures);
+            if let Err(e) = sink(l, captures) {
+                cache.truncate(start);
+                return Err(e);
+            }
         }
         Ok(h)
     }
 
     /// Host bytes a run needs for `positions` more positions computed in forward passes of at most
-    /// `pass` rows: what the trace keeps of each (every hook's activations in f32, the logits of
-    /// each pass), the key/value cache where the backend keeps it in host memory, and one pass's
-    /// working memory: on the host, a layer's intermediates (about six vectors of d_model and
-    /// four of d_ff a row); from a GPU, the staging copy of the pass's captures.
-    pub fn run_memory(&self, positions: usize, pass: usize) -> u64 {
+    /// `pass` rows: every hook's activations in f32 (which a trace keeps, in memory up to its
+    /// budget and on disk past it), the logits of each pass, the key/value cache where the
+    /// backend keeps it in host memory, and one pass's working memory: on the host, a layer's
+    /// intermediates (about six vectors of d_model and four of d_ff a row) and its captures on
+    /// their way to the trace; from a GPU, the staging copy of the pass's captures.
+    pub fn run_memory(&self, positions: usize, pass: usize) -> RunMemory {
         let c = &self.config;
         let f32s = std::mem::size_of::<f32>() as u64;
-        let captures = Hook::ALL.iter().map(|h| h.width(c) as u64).sum::<u64>() * c.num_layers as u64 * f32s;
+        let captures = Hook::ALL.iter().map(|h| h.width(c) as u64).sum::<u64>() * f32s;
         let kv = if B::ON_HOST { (2 * c.num_layers * c.num_kv_heads * c.head_dim) as u64 * f32s } else { 0 };
-        let logits = positions.div_ceil(pass.max(1)) as u64 * c.vocab_size as u64 * f32s;
-        let working_row =
-            if B::ON_HOST { (6 * c.hidden_size + 4 * c.intermediate_size) as u64 * f32s } else { captures };
-        positions as u64 * (captures + kv) + logits + pass as u64 * working_row
+        let working_row = if B::ON_HOST {
+            (6 * c.hidden_size + 4 * c.intermediate_size) as u64 * f32s + captures
+        } else {
+            captures * c.num_layers as u64
+        };
+        RunMemory {
+            captures: positions as u64 * captures * c.num_layers as u64,
+            logits: positions.div_ceil(pass.max(1)) as u64 * c.vocab_size as u64 * f32s,
+            working: positions as u64 * kv + pass as u64 * working_row,
+        }
     }
 
     /// Bytes of weights a single-position forward pass reads: one embedding row, every matrix of

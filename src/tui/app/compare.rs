@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use super::{App, Busy, Focus};
 use crate::engine::neuron::NeuronId;
-use crate::engine::session::SessionSettings;
 use crate::science::analysis::ablation::{check_ids, AblationMode};
 use crate::science::analysis::changes::Changes;
 use crate::science::analysis::counting::{ReasoningNeurons, ReasoningSelection};
@@ -36,7 +35,7 @@ impl App {
     pub(super) fn adopt(&mut self, model: SharedModel) -> Vec<Effect> {
         self.compare.adopted = true;
         self.start_b(Job::Loading, 0);
-        let settings = SessionSettings { top_k: self.settings.top_k, sampling: self.settings.sampling() };
+        let settings = self.settings.session();
         vec![Effect::Engine(Side::B, EngineCmd::Adopt { model, settings })]
     }
 

@@ -37,6 +37,8 @@ use super::snapshot::*;
 use super::theme::{Theme, ThemeName};
 use crate::engine::neuron::{NeuronHit, NeuronId};
 use crate::engine::sampling::Sampling;
+use crate::engine::session::SessionSettings;
+use crate::engine::trace::DEFAULT_BUDGET;
 
 /// The panes, in focus order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter)]
@@ -82,15 +84,31 @@ pub struct Settings {
     pub top_p: f32,
     pub seed: u64,
     pub stop_at_eos: bool,
+    /// Bytes each run's trace keeps in memory (`--trace-memory`).
+    pub trace_memory: u64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { top_k: 20, step_count: 16, greedy: true, temperature: 0.8, top_p: 0.95, seed: 0, stop_at_eos: true }
+        Settings {
+            top_k: 20,
+            step_count: 16,
+            greedy: true,
+            temperature: 0.8,
+            top_p: 0.95,
+            seed: 0,
+            stop_at_eos: true,
+            trace_memory: DEFAULT_BUDGET,
+        }
     }
 }
 
 impl Settings {
+    /// What a run's session is given.
+    pub fn session(&self) -> SessionSettings {
+        SessionSettings { top_k: self.top_k, sampling: self.sampling(), trace_memory: self.trace_memory }
+    }
+
     pub fn sampling(&self) -> Sampling {
         if self.greedy || self.temperature <= 0.0 {
             Sampling::Greedy
