@@ -72,18 +72,35 @@ pub fn load(
 }
 
 /// Opens a model's files and tokenizer without loading its weights.
+///
+/// The returned configuration's `vocab_size` is the tokenizer's. Files often round the
+/// embedding up (to a multiple of 64 or 128, or for tokens added later); rows past the
+/// tokenizer's ids are padding, not tokens, and are never read: the embedding and unembedding
+/// are cut to the tokenizer's rows, so that no logit, sampled token, next-token list, lens or
+/// promoted token can name an id that has no text. This is the same as masking the padding's
+/// logits to −inf, without computing them. A tokenizer with more tokens than the embedding has
+/// rows is an error: those tokens would have no embedding.
 pub fn open(path: &Path) -> Result<(Checkpoint, ModelConfig, Tokenizer)> {
-    let (checkpoint, config) = Checkpoint::open(path)?;
+    let (checkpoint, mut config) = Checkpoint::open(path)?;
     let tokenizer = match &checkpoint {
         Checkpoint::Hf { dir, .. } => Tokenizer::from_hf_dir(dir)?,
         Checkpoint::Gguf(g) => Tokenizer::from_gguf(g)?,
     };
+    if tokenizer.vocab_size() == 0 {
+        return Err(EngineError::bad_file(path, "the tokenizer has no tokens"));
+    }
     if tokenizer.vocab_size() > config.vocab_size {
         return Err(EngineError::bad_file(
             path,
-            format!("the tokenizer has {} tokens but the model only {}", tokenizer.vocab_size(), config.vocab_size),
+            format!(
+                "the tokenizer has {} tokens but the embedding only {} rows: tokens past {} have no embedding",
+                tokenizer.vocab_size(),
+                config.vocab_size,
+                config.vocab_size
+            ),
         ));
     }
+    config.vocab_size = tokenizer.vocab_size();
     Ok((checkpoint, config, tokenizer))
 }
 

@@ -67,6 +67,10 @@ pub trait Model: Send + Sync {
     /// Centred logits of a layer's value vectors for chosen tokens (see
     /// [`Llama::centred_value_logits`]): `[d_ff, tokens]`.
     fn centred_value_logits(&self, layer: usize, tokens: &[u32]) -> Vec<f32>;
+    /// An error naming a model file the weights are read from in place that was truncated since
+    /// it was opened. Forward passes check this themselves; other readers of the weights
+    /// (projections, the lens) ask first, since reading a truncated map ends the process.
+    fn check_files(&self) -> Result<()>;
 }
 
 /// A key/value cache of some backend.
@@ -142,6 +146,9 @@ where
     }
     fn centred_value_logits(&self, layer: usize, tokens: &[u32]) -> Vec<f32> {
         Llama::centred_value_logits(self, layer, tokens)
+    }
+    fn check_files(&self) -> Result<()> {
+        Llama::check_files(self)
     }
 }
 

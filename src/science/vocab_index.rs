@@ -55,6 +55,7 @@ impl VocabIndex {
         };
         let vocab = config.vocab_size;
         for layer in 0..n_layers {
+            model.check_files()?;
             for start in (0..d_ff).step_by(BLOCK) {
                 if control.cancelled() {
                     return Err(EngineError::Cancelled);
@@ -93,7 +94,15 @@ impl VocabIndex {
         if path.is_file() {
             if let Ok(index) = Self::load(&path) {
                 let c = model.config();
-                if index.n_layers == c.num_layers && index.d_ff == c.intermediate_size && index.settings == settings {
+                // An index of the same file made when padding rows of the embedding were still
+                // projected may name ids that are not tokens; one naming any is made again.
+                let tokens = |ids: &[u32]| ids.iter().all(|&id| (id as usize) < c.vocab_size);
+                if index.n_layers == c.num_layers
+                    && index.d_ff == c.intermediate_size
+                    && index.settings == settings
+                    && tokens(&index.top_ids)
+                    && tokens(&index.bottom_ids)
+                {
                     return Ok((index, false));
                 }
             }

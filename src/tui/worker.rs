@@ -121,7 +121,11 @@ impl Worker {
                 }
                 self.handle(cmd);
             } else if let Some(neuron) = self.projections.pop_front() {
-                if let Some(view) = self.projection(neuron) {
+                // Projecting reads the unembedding, which must not be read from a truncated file.
+                if let Err(e) = self.session.as_ref().map_or(Ok(()), |s| s.model().check_files()) {
+                    self.projections.clear();
+                    self.say(EngineMsg::Error(e.to_string()));
+                } else if let Some(view) = self.projection(neuron) {
                     self.say(EngineMsg::Projection(view));
                 }
             } else {
@@ -212,8 +216,12 @@ impl Worker {
         }
     }
 
+    /// The session, once its model's files are known to be whole: every request that reads
+    /// weights (projections, the lens) comes through here.
     fn session(&self) -> Result<&Session, EngineError> {
-        self.session.as_ref().ok_or_else(|| EngineError::NotReady("no model is loaded yet".into()))
+        let session = self.session.as_ref().ok_or_else(|| EngineError::NotReady("no model is loaded yet".into()))?;
+        session.model().check_files()?;
+        Ok(session)
     }
 
     fn with_session(&mut self, f: impl FnOnce(&mut Session) -> Result<(), EngineError>) -> Result<(), EngineError> {

@@ -146,6 +146,7 @@ impl<B: EngineBackend> Llama<B> {
             unembed_mean,
             rope: Rope::new(config, device, dt),
             value_norms,
+            files: if B::ON_HOST { checkpoint.files() } else { Vec::new() },
         })
     }
 }

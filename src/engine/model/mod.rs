@@ -14,6 +14,8 @@ pub mod q8;
 mod random;
 mod rope;
 
+use std::sync::Arc;
+
 use burn::prelude::*;
 use burn::tensor::{DType, Int};
 
@@ -28,6 +30,7 @@ use super::config::ModelConfig;
 use super::error::{EngineError, Result};
 use super::hook::{Captures, Hook};
 use super::intervention::Interventions;
+use super::weights::MappedFile;
 
 /// A loaded model on one device.
 pub struct Llama<B: EngineBackend> {
@@ -47,6 +50,9 @@ pub struct Llama<B: EngineBackend> {
     rope: Rope<B>,
     /// ‖v_j‖ for every neuron: `[n_layers][d_ff]`, computed once at load.
     pub value_norms: Vec<Vec<f32>>,
+    /// The files whose memory maps host matrices read in place (none on a GPU or for random
+    /// weights), checked before each pass.
+    files: Vec<Arc<MappedFile>>,
 }
 
 /// The key/value caches of all layers.
@@ -210,8 +216,16 @@ impl<B: EngineBackend> Llama<B> {
         Ok(captured)
     }
 
-    /// Rejects empty runs, runs past the context and ids outside the vocabulary.
+    /// Whether the files the weights are read from in place are still whole (see
+    /// [`MappedFile::check`]).
+    pub fn check_files(&self) -> Result<()> {
+        self.files.iter().try_for_each(|f| f.check())
+    }
+
+    /// Rejects empty runs, runs past the context, ids outside the vocabulary, and model files
+    /// truncated since they were opened.
     fn check(&self, tokens: &[u32], end: usize) -> Result<()> {
+        self.check_files()?;
         if tokens.is_empty() {
             return Err(EngineError::Argument("no tokens to run".into()));
         }

@@ -79,6 +79,7 @@ impl<B: EngineBackend> Llama<B> {
             unembed_mean,
             rope: Rope::new(config, device, dt),
             value_norms,
+            files: Vec::new(),
         }
     }
 }

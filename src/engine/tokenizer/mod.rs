@@ -42,17 +42,23 @@ impl Tokenizer {
     }
 
     /// The text of `ids`, special tokens included, bytes split across tokens rejoined.
-    /// Should the decoder fail, the tokens' display forms stand in, so the caller still sees them.
+    /// Should the decoder fail, or an id have no token (which the decoder would silently drop),
+    /// the tokens' display forms stand in, so the caller still sees every id.
     pub fn decode(&self, ids: &[u32]) -> String {
-        self.inner.decode(ids, false).unwrap_or_else(|_| ids.iter().map(|&id| self.token_display(id)).collect())
+        let shown = || ids.iter().map(|&id| self.token_display(id)).collect();
+        if ids.iter().any(|&id| self.inner.id_to_token(id).is_none()) {
+            return shown();
+        }
+        self.inner.decode(ids, false).unwrap_or_else(|_| shown())
     }
 
     /// One token rendered readably for display: spaces as '␣', newlines, tabs and other control
     /// characters as escapes ("\n"), bytes that are not whole UTF-8 as "\xE6", added/special
-    /// tokens ("<s>", "<|im_end|>") as they are. Unknown ids show as "<id N?>".
+    /// tokens ("<s>", "<|im_end|>") as they are. An id with no token (past the vocabulary, such
+    /// as a padding row of the embedding) shows as "<id N>".
     pub fn token_display(&self, id: u32) -> String {
         let Some(token) = self.inner.id_to_token(id) else {
-            return format!("<id {id}?>");
+            return format!("<id {id}>");
         };
         if self.verbatim.contains(&id) {
             return token;
@@ -60,7 +66,8 @@ impl Tokenizer {
         render_bytes(&self.spelling.bytes_of(&token))
     }
 
-    /// One past the largest id the tokenizer can produce.
+    /// One past the largest id the tokenizer can produce: the model's vocabulary (rows of the
+    /// embedding past it are padding, see [`crate::engine::loader::open`]).
     pub fn vocab_size(&self) -> usize {
         self.vocab_size
     }

@@ -84,7 +84,10 @@ fn sentencepiece_tokens_display_readably() {
     assert_eq!(show("▁the"), "␣the");
     assert_eq!(show("▁▁"), "␣␣");
     assert_eq!(show("he"), "he");
-    assert_eq!(tok.token_display(100_000), "<id 100000?>");
+    assert_eq!(tok.token_display(100_000), "<id 100000>");
+    // The decoder would drop an id it has no token for; every id stays visible.
+    let he = tok.id_of("he").unwrap();
+    assert_eq!(tok.decode(&[he, 100_000]), "he<id 100000>");
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! One table of checkpoint names: each weight the model uses, under its Hugging Face and GGUF names.
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::gguf::GgufFile;
 use super::host::HostTensor;
+use super::mapped::MappedFile;
 use super::safetensors::SafetensorsDir;
 use super::stored::StoredTensor;
 use crate::engine::config::{self, ModelConfig};
@@ -148,6 +150,14 @@ impl Checkpoint {
         }
     }
 
+    /// The files whose memory maps stored tensors borrow.
+    pub fn files(&self) -> Vec<Arc<MappedFile>> {
+        match self {
+            Checkpoint::Hf { files, .. } => files.mapped(),
+            Checkpoint::Gguf(g) => vec![g.mapped()],
+        }
+    }
+
     /// A weight's name in this checkpoint's format.
     pub fn tensor_name(&self, weight: Weight) -> String {
         match self {
@@ -168,8 +178,10 @@ impl Checkpoint {
                 (g.load(&name)?, name, g.path.as_path())
             }
         };
-        check_shape(&tensor.shape, weight, config, &name, file)?;
-        Ok(tensor)
+        Ok(match check_shape(&tensor.shape, weight, config, &name, file)? {
+            Rows::All => tensor,
+            Rows::First(n) => tensor.first_rows(n),
+        })
     }
 
     /// One weight as its file stores it, to be read in place, with its shape checked against
@@ -185,19 +197,32 @@ impl Checkpoint {
                 (g.stored(&name)?, name, g.path.as_path())
             }
         };
-        check_shape(&tensor.shape, weight, config, &name, file)?;
-        Ok(tensor)
+        Ok(match check_shape(&tensor.shape, weight, config, &name, file)? {
+            Rows::All => tensor,
+            Rows::First(n) => tensor.first_rows(n),
+        })
     }
 }
 
-/// A weight's shape must be the one the configuration implies.
-fn check_shape(shape: &[usize], weight: Weight, config: &ModelConfig, name: &str, file: &Path) -> Result<()> {
+/// Which rows of a weight the model uses.
+enum Rows {
+    All,
+    /// The vocabulary's rows of an embedding or unembedding with padding rows after them.
+    First(usize),
+}
+
+/// A weight's shape must be the one the configuration implies, except that the embedding and
+/// unembedding may have rows past the vocabulary: padding, which the model never reads (see
+/// [`crate::engine::loader::open`]).
+fn check_shape(shape: &[usize], weight: Weight, config: &ModelConfig, name: &str, file: &Path) -> Result<Rows> {
     let expected = weight.expected_shape(config);
-    if shape != expected {
-        return Err(EngineError::bad_file(
+    let vocabulary = matches!(weight, Weight::Embed | Weight::LmHead);
+    match (shape, &expected[..]) {
+        _ if shape == expected => Ok(Rows::All),
+        ([rows, cols], [vocab, d]) if vocabulary && rows > vocab && cols == d => Ok(Rows::First(*vocab)),
+        _ => Err(EngineError::bad_file(
             file,
             format!("tensor '{name}' has shape {shape:?}, the config implies {expected:?}"),
-        ));
+        )),
     }
-    Ok(())
 }

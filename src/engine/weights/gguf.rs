@@ -9,14 +9,13 @@
 //! read.
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use half::{bf16, f16};
-use memmap2::Mmap;
 
 use super::host::{HostData, HostTensor};
+use super::mapped::MappedFile;
 use super::quant;
 use super::stored::StoredTensor;
 use crate::engine::error::{EngineError, Result};
@@ -243,7 +242,7 @@ pub struct GgufFile {
     pub path: PathBuf,
     pub version: u32,
     pub metadata: BTreeMap<String, MetaValue>,
-    mmap: Arc<Mmap>,
+    mmap: Arc<MappedFile>,
     tensors: Vec<GgufTensorInfo>,
     by_name: HashMap<String, usize>,
     /// Absolute file offset of the data section.
@@ -253,10 +252,7 @@ pub struct GgufFile {
 impl GgufFile {
     /// Maps the file and validates its header, metadata and tensor table. No tensor data is read.
     pub fn open(path: &Path) -> Result<GgufFile> {
-        let file = File::open(path).map_err(|e| EngineError::io(path, e))?;
-        // SAFETY: the map is read-only; like every reader of model files we assume the file is
-        // not truncated or rewritten while open.
-        let mmap = unsafe { Mmap::map(&file) }.map_err(|e| EngineError::io(path, e))?;
+        let mmap = MappedFile::open(path)?;
         let layout = parse(&mmap).map_err(|problem| EngineError::bad_file(path, problem))?;
         let by_name = layout.tensors.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
         Ok(GgufFile {
@@ -286,6 +282,11 @@ impl GgufFile {
 
     pub fn tensor_info(&self, name: &str) -> Option<&GgufTensorInfo> {
         self.by_name.get(name).map(|&i| &self.tensors[i])
+    }
+
+    /// The mapped file, which [`StoredTensor`]s share.
+    pub fn mapped(&self) -> Arc<MappedFile> {
+        self.mmap.clone()
     }
 
     /// The stored bytes of a tensor, in its GGML encoding.

@@ -30,6 +30,18 @@ impl HostTensor {
         self.len() == 0
     }
 
+    /// The first `n` rows of a `[rows, cols]` matrix.
+    pub fn first_rows(mut self, n: usize) -> HostTensor {
+        let cols = self.shape[1];
+        assert!(n <= self.shape[0], "{n} of {} rows", self.shape[0]);
+        match &mut self.data {
+            HostData::F32(v) => v.truncate(n * cols),
+            HostData::F16(v) => v.truncate(n * cols),
+            HostData::BF16(v) => v.truncate(n * cols),
+        }
+        HostTensor { shape: vec![n, cols], data: self.data }
+    }
+
     /// The elements widened to f32.
     pub fn to_f32(&self) -> Vec<f32> {
         match &self.data {

@@ -2,24 +2,23 @@
 //! `model.safetensors.index.json`. Files are memory-mapped; the headers are validated by the
 //! `safetensors` crate (offsets contiguous, sizes equal to shape × dtype, buffer fully covered).
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use half::{bf16, f16};
-use memmap2::Mmap;
 use safetensors::tensor::{Dtype, Metadata, SafeTensorError, SafeTensors, TensorInfo};
 use serde::Deserialize;
 
 use super::gguf::GgmlType;
 use super::host::{HostData, HostTensor};
+use super::mapped::MappedFile;
 use super::stored::StoredTensor;
 use crate::engine::error::{EngineError, Result};
 
 /// One memory-mapped safetensors file with its validated header.
 struct Shard {
     path: PathBuf,
-    mmap: Arc<Mmap>,
+    mmap: Arc<MappedFile>,
     metadata: Metadata,
     /// Byte offset of the data section (8-byte length + JSON header).
     data_start: usize,
@@ -101,6 +100,11 @@ impl SafetensorsDir {
         Ok(StoredTensor { format, shape: info.shape.clone(), map: shard.mmap.clone(), range })
     }
 
+    /// The mapped shards, which [`StoredTensor`]s share.
+    pub fn mapped(&self) -> Vec<Arc<MappedFile>> {
+        self.shards.iter().map(|s| s.mmap.clone()).collect()
+    }
+
     fn shard(&self, name: &str) -> Result<&Shard> {
         let &shard_ix = self
             .by_name
@@ -117,10 +121,7 @@ impl SafetensorsDir {
 
 impl Shard {
     fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|e| EngineError::io(path, e))?;
-        // SAFETY: the map is read-only; a file changed under us yields wrong numbers, not UB in
-        // safe code, since every slice taken from it is bounds-checked against the header.
-        let mmap = unsafe { Mmap::map(&file) }.map_err(|e| EngineError::io(path, e))?;
+        let mmap = MappedFile::open(path)?;
         let (header_len, metadata) =
             SafeTensors::read_metadata(&mmap).map_err(|e| EngineError::bad_file(path, describe(&e, mmap.len())))?;
         for (name, info) in metadata.tensors() {

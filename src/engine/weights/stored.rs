@@ -2,9 +2,8 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use memmap2::Mmap;
-
 use super::gguf::GgmlType;
+use super::mapped::MappedFile;
 
 /// A tensor's encoding, shape and bytes within its file's memory map, which it shares with the
 /// reader (and with every other tensor of the file) so that it outlives the reader.
@@ -15,7 +14,18 @@ pub struct StoredTensor {
     /// PyTorch order (outermost first): a linear layer's weight is `[out, in]`, row-major.
     pub shape: Vec<usize>,
     /// The whole mapped file.
-    pub map: Arc<Mmap>,
+    pub map: Arc<MappedFile>,
     /// The tensor's bytes within `map`, checked against the file when it was opened.
     pub range: Range<usize>,
+}
+
+impl StoredTensor {
+    /// The first `n` rows of a `[rows, cols]` matrix: a shorter range of the same map, since
+    /// rows are stored one after another and each in the same number of bytes (whole blocks).
+    pub fn first_rows(self, n: usize) -> StoredTensor {
+        let rows = self.shape[0];
+        assert!(n <= rows && self.range.len() % rows == 0, "{n} of {rows} rows in {} bytes", self.range.len());
+        let end = self.range.start + self.range.len() / rows * n;
+        StoredTensor { shape: vec![n, self.shape[1]], range: self.range.start..end, ..self }
+    }
 }
