@@ -33,7 +33,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, Llama
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
-SHARED = ROOT.parent / "shared" / "data" / "rai-yao-2024"
+METHOD_DATA = ROOT / "assets" / "method"
 DEFAULT_MODEL = Path(os.environ.get("NEURONAV_DEFAULT_MODEL", "/tmp/smol/SmolLM2-135M-Instruct.Q4_1.gguf"))
 
 TEXT = """Roger has 5 tennis balls. He buys 2 more cans of tennis balls. Each can has 3 tennis balls.
@@ -320,8 +320,8 @@ def make_tiny():
 
 
 def cot_prompt():
-    lines = (SHARED / "prompts" / "cot_prompt.txt").read_text().splitlines()
-    question = json.loads((SHARED / "gsm8k_test.jsonl").read_text().splitlines()[0])["question"]
+    lines = (METHOD_DATA / "prompts" / "cot_prompt.txt").read_text().splitlines()
+    question = json.loads((METHOD_DATA / "gsm8k_test.jsonl").read_text().splitlines()[0])["question"]
     return "\n".join(line.strip() for line in lines) + "\n\nQuestion: " + " ".join(question.split()) + "\nLet's think step by step\n"
 
 

@@ -304,16 +304,8 @@ fn compare_reports_both_sides_as_the_library_counts_them() {
         side_hits.push(run.activations.per_neuron.keys().map(|k| k.to_string()).collect::<Vec<_>>());
     }
     let only_a: Vec<String> = side_hits[0].iter().filter(|n| !side_hits[1].contains(n)).cloned().collect();
-    let listed: Vec<String> = report["only_a"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            let id =
-                NeuronId { layer: v["layer"].as_u64().unwrap() as u32, index: v["index"].as_u64().unwrap() as u32 };
-            id.to_string()
-        })
-        .collect();
+    let listed: Vec<String> =
+        report["only_a"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
     assert_eq!(listed, only_a);
     let csv = neuronav(tmp.path(), &["compare", "--prompt-a", a, "--prompt-b", b, "--top-k", "40", "--format", "csv"]);
     assert!(csv.starts_with("concept,count_a,count_b,mean_s_a,mean_s_b\nall,"), "{csv}");

@@ -70,12 +70,34 @@ fn unsupported_dtype_names_the_tensor() {
     assert!(msg.contains("model.embed_tokens.weight") && msg.contains("dtype I64"), "{msg}");
 }
 
+/// GPT-2's `config.json` as its Hugging Face repository has it: none of Llama's field names.
+const GPT2_CONFIG: &str = r#"{
+  "activation_function": "gelu_new",
+  "architectures": ["GPT2LMHeadModel"],
+  "attn_pdrop": 0.1,
+  "bos_token_id": 50256,
+  "embd_pdrop": 0.1,
+  "eos_token_id": 50256,
+  "initializer_range": 0.02,
+  "layer_norm_epsilon": 1e-05,
+  "model_type": "gpt2",
+  "n_ctx": 1024,
+  "n_embd": 768,
+  "n_head": 12,
+  "n_layer": 12,
+  "n_positions": 1024,
+  "vocab_size": 50257
+}"#;
+
 #[test]
-fn non_llama_config_is_rejected() {
-    let config = CONFIG.replace("\"llama\"", "\"gpt2\"");
-    let dir = dir_with(&[("config.json", config.into_bytes())]);
-    let msg = message(load(dir.path()).unwrap_err());
-    assert!(msg.contains("config.json") && msg.contains("'gpt2' is not of the llama architecture"), "{msg}");
+fn another_architecture_is_named_before_its_missing_fields() {
+    let expected = "model_type 'gpt2' is not supported; neuronav reads Llama-architecture models";
+    for config in [GPT2_CONFIG.to_string(), CONFIG.replace("\"llama\"", "\"gpt2\"")] {
+        let dir = dir_with(&[("config.json", config.into_bytes())]);
+        let msg = message(load(dir.path()).unwrap_err());
+        assert!(msg.contains("config.json") && msg.contains(expected), "{msg}");
+        assert!(!msg.contains("missing field"), "{msg}");
+    }
 }
 
 #[test]

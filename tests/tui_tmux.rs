@@ -258,3 +258,36 @@ fn a_panic_restores_the_terminal_before_reporting() {
     assert!(!s.contains("EXITED 0"), "{s}");
     assert!(s.contains("icanon echo") && !s.contains("-icanon"), "the terminal was not restored:\n{s}");
 }
+
+#[test]
+fn the_methods_prompts_come_with_the_binary_in_any_directory() {
+    if !have_tmux() {
+        return;
+    }
+    let model = common::default_model();
+    let (home, cwd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let command = format!("cd {} && {}", cwd.path().display(), command(&model, home.path(), ""));
+    let pane = Pane::start("neuronav-method", &command);
+    pane.wait_for(&["loaded: 30 layers × 1536 neurons"], Duration::from_secs(120));
+
+    // The picker offers the shipped variants beside the bundled examples.
+    pane.keys(&["p"]);
+    pane.wait_for(&["cot_apples (example)", "cot_prompt (method)", "text_only (method)"], Duration::from_secs(5));
+    pane.keys(&["Escape"]);
+    pane.wait_for(&["? help"], Duration::from_secs(5));
+
+    // Compare mode first, so that what it says on opening is said before the prompt is built.
+    pane.keys(&["c"]);
+    pane.settled(&["┌ B · prompt"], Duration::from_secs(10));
+    pane.text(":b variant text_only");
+    pane.keys(&["Enter"]);
+    pane.wait_for(&["prompt B from variant text_only, question 0", "┌ B · prompt"], Duration::from_secs(10));
+    pane.text(":variant cot_prompt 1");
+    pane.keys(&["Enter"]);
+    pane.wait_for(&["prompt A from variant cot_prompt, question 1"], Duration::from_secs(10));
+
+    pane.keys(&["q"]);
+    let s = pane.settled(&["SHELL-BACK"], Duration::from_secs(10));
+    assert!(s.contains("EXITED 0"), "{s}");
+    assert!(cwd.path().read_dir().unwrap().next().is_none(), "nothing is read or written in the working directory");
+}

@@ -1,11 +1,16 @@
 //! `neuronav analyze`: the method's analysis over prompt variants and GSM8K questions — accuracy
 //! and reasoning-neuron activations per variant, optionally under ablation — resumable and
 //! shardable (docs/analyze.md). `neuronav analyze merge` summarizes the shards' results.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
 use color_eyre::eyre::{bail, Result};
+use serde::Serialize;
+
+use super::exit::{asked_for, usage};
+use super::method_data::MethodDataArgs;
+use super::output::{print_json, write_stdout, Format, TableJsonCsv};
 
 use super::reasoning::ReasoningArgs;
 use super::ModelArgs;
@@ -14,12 +19,13 @@ use crate::engine::session::Session;
 use crate::paths::Paths;
 use crate::science::analysis::ablation::{self, AblationMode};
 use crate::science::analysis::answer::IN_GENERATED_TEXT;
-use crate::science::analysis::plan::{Condition, RunSpec, Shard, BASELINE};
+use crate::science::analysis::plan::{self, Condition, RunSpec, Shard, BASELINE};
 use crate::science::analysis::sample::{self, SampleResult};
-use crate::science::analysis::{dataset, results, summary, variants};
+use crate::science::analysis::summary::{self, Row};
+use crate::science::analysis::{dataset, results};
 
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AnalyzeArgs {
     #[command(subcommand)]
     pub command: Option<AnalyzeCommand>,
@@ -33,18 +39,17 @@ pub enum AnalyzeCommand {
     Merge {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        #[command(flatten)]
+        output: TableJsonCsv,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Directory of prompt variants (`NAME.txt` exemplar files); every variant is run
-    #[arg(long, value_name = "DIR", required = true)]
-    pub variants: Option<PathBuf>,
-    /// GSM8K-style JSON lines file (`question`, `answer` ending in "#### N")
-    #[arg(long, value_name = "FILE", required = true)]
-    pub data: Option<PathBuf>,
-    /// Questions drawn from --data
+    // Every variant is run, on questions drawn from the questions.
+    #[command(flatten)]
+    pub method: MethodDataArgs,
+    /// Questions drawn
     #[arg(long, default_value_t = 20)]
     pub samples: usize,
     /// Seed of the question draw, the random control neurons and the value-vector noise
@@ -59,8 +64,9 @@ pub struct RunArgs {
     /// Neurons per layer and position that count as activated
     #[arg(long, default_value_t = 20)]
     pub top_k: usize,
-    /// Where results, run.json and the summary go
-    #[arg(long, value_name = "DIR", required = true)]
+    /// Where results, run.json and the summary go; give an earlier run's directory to resume it
+    /// [default: a new directory analyze/run-N in the data directory]
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Run only this part of the samples: index/count, e.g. 0/4
     #[arg(long, value_name = "I/N", default_value = "0/1")]
@@ -79,14 +85,38 @@ pub struct RunArgs {
     pub answer_occurrence: usize,
     #[command(flatten)]
     pub reasoning: ReasoningArgs,
+    #[command(flatten)]
+    pub output: TableJsonCsv,
+}
+
+/// What `analyze` prints as JSON (docs/cli-json.md).
+#[derive(Serialize)]
+struct RunReport<'a> {
+    out: &'a Path,
+    samples_run: usize,
+    already_done: usize,
+    /// None for one shard of several: `analyze merge` summarizes them.
+    summary: Option<Summary<'a>>,
+}
+
+/// What `analyze merge` prints as JSON, and the summary of a whole run.
+#[derive(Serialize)]
+struct Summary<'a> {
+    out: &'a Path,
+    concepts: &'a [String],
+    rows: &'a [Row],
 }
 
 pub fn run(model_args: &ModelArgs, paths: &Paths, args: AnalyzeArgs) -> Result<()> {
     match args.command {
-        Some(AnalyzeCommand::Merge { out }) => {
+        Some(AnalyzeCommand::Merge { out, output }) => {
             let spec = RunSpec::load(&out)?;
             let rows = summary::write_summary(&out)?;
-            print!("{}", summary::to_markdown(&rows, &spec.concepts));
+            let summary = Summary { out: &out, concepts: &spec.concepts, rows: &rows };
+            match output.format() {
+                Format::Json => print_json(&summary)?,
+                format => print_summary(&summary, format)?,
+            }
             eprintln!("wrote {} and {}", out.join("summary.md").display(), out.join("summary.csv").display());
             Ok(())
         }
@@ -95,17 +125,15 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: AnalyzeArgs) -> Result<(
 }
 
 fn run_analysis(model_args: &ModelArgs, paths: &Paths, args: RunArgs) -> Result<()> {
-    let (Some(variants_dir), Some(data), Some(out)) = (&args.variants, &args.data, &args.out) else {
-        bail!("analyze needs --variants, --data and --out");
-    };
-    let all_variants = variants::load_dir(variants_dir)?;
-    let problems = dataset::load(data)?;
+    let method = args.method.data(0);
+    let all_variants = method.variants()?;
+    let problems = method.problems()?;
     if let Some(v) = &args.only_correct {
         if !all_variants.iter().any(|x| &x.name == v) {
-            bail!("--only-correct {v}: no such variant in {}", variants_dir.display());
+            return Err(usage(format!("--only-correct {v}: no such variant in {}", method.variants_name())));
         }
     }
-    let questions = dataset::sample(problems.len(), args.samples, args.seed)?;
+    let questions = dataset::sample(problems.len(), args.samples, args.seed).map_err(asked_for)?;
     let loaded = model_args.load(paths)?;
     let neurons = args.reasoning.load(&loaded.fingerprint, paths)?;
     let (n_layers, d_ff) = (loaded.config.num_layers, loaded.config.intermediate_size);
@@ -115,22 +143,22 @@ fn run_analysis(model_args: &ModelArgs, paths: &Paths, args: RunArgs) -> Result<
         let ablated = if spec == "reasoning" {
             reasoning.clone()
         } else if let Some(n) = spec.strip_prefix("random:") {
-            let n: usize = n.parse().map_err(|_| color_eyre::eyre::eyre!("--ablate {spec}: N must be a number"))?;
-            ablation::draw(&reasoning, n, args.seed)?
+            let n: usize = n.parse().map_err(|_| usage(format!("--ablate {spec}: N must be a number")))?;
+            ablation::draw(&reasoning, n, args.seed).map_err(asked_for)?
         } else {
-            ablation::parse_ids(spec)?
+            ablation::parse_ids(spec).map_err(asked_for)?
         };
         if ablated.is_empty() {
             bail!("--ablate {spec}: no neurons to ablate (no reasoning neurons labelled?)");
         }
-        ablation::check_ids(&ablated, n_layers, d_ff)?;
+        ablation::check_ids(&ablated, n_layers, d_ff).map_err(asked_for)?;
         let control = ablation::matched_random(&ablated, &reasoning, d_ff, args.seed)?;
         conditions.push(Condition { name: "ablated".into(), mode: args.ablation, neurons: ablated });
         conditions.push(Condition { name: "random".into(), mode: args.ablation, neurons: control });
     }
     let spec = RunSpec {
         model: loaded.fingerprint.clone(),
-        data: data.display().to_string(),
+        data: method.questions_name(),
         questions,
         seed: args.seed,
         generate: args.generate,
@@ -146,7 +174,13 @@ fn run_analysis(model_args: &ModelArgs, paths: &Paths, args: RunArgs) -> Result<
         only_correct: args.only_correct.clone(),
         conditions,
     };
+    let out = match &args.out {
+        Some(out) => out.clone(),
+        None => plan::fresh_run_dir(&paths.data.join("analyze"))?,
+    };
+    let out = out.as_path();
     spec.claim(out)?;
+    eprintln!("results go to {} (to resume an interrupted run, give it as --out)", out.display());
     let items = spec.shard_items(args.shard);
     let started = Instant::now();
     let (mut done, mut skipped) = (0, 0);
@@ -192,9 +226,10 @@ fn run_analysis(model_args: &ModelArgs, paths: &Paths, args: RunArgs) -> Result<
         );
     }
     eprintln!("{done} samples run, {skipped} already done, in {:.1}s", started.elapsed().as_secs_f64());
-    if args.shard.count == 1 {
+    let rows = if args.shard.count == 1 {
         let rows = summary::write_summary(out)?;
-        print!("{}", summary::to_markdown(&rows, &spec.concepts));
+        eprintln!("wrote {} and {}", out.join("summary.md").display(), out.join("summary.csv").display());
+        Some(rows)
     } else {
         eprintln!(
             "shard {}/{} done; when all are, run `neuronav analyze merge --out {}`",
@@ -202,6 +237,21 @@ fn run_analysis(model_args: &ModelArgs, paths: &Paths, args: RunArgs) -> Result<
             args.shard.count,
             out.display()
         );
+        None
+    };
+    let summary = rows.as_deref().map(|rows| Summary { out, concepts: &spec.concepts, rows });
+    match (args.output.format(), summary) {
+        (Format::Json, summary) => print_json(&RunReport { out, samples_run: done, already_done: skipped, summary }),
+        (format, Some(summary)) => print_summary(&summary, format),
+        (_, None) => Ok(()),
     }
-    Ok(())
+}
+
+/// The summary as a markdown table or as CSV (what summary.md and summary.csv hold).
+fn print_summary(s: &Summary, format: Format) -> Result<()> {
+    let text = match format {
+        Format::Csv => summary::to_csv(s.rows, s.concepts),
+        _ => summary::to_markdown(s.rows, s.concepts),
+    };
+    write_stdout(text.as_bytes())
 }

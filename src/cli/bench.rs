@@ -1,14 +1,17 @@
 //! `neuronav bench`: load time, prefill and decode speed with full capture, peak memory.
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use color_eyre::eyre::{eyre, Result, WrapErr};
+use color_eyre::eyre::{Result, WrapErr};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::bench_grid::{bench_grid, GridReport};
+use super::exit::read_input;
 use super::index::search_tokens;
+use super::method_data::{variant_prompt, MethodDataArgs};
+use super::output::{print_json, TableJson};
 use super::ModelArgs;
 use crate::engine::config::Preset;
 use crate::engine::loader;
@@ -17,15 +20,14 @@ use crate::engine::sampling::Sampling;
 use crate::engine::session::{Control, Session, SessionSettings};
 use crate::paths::Paths;
 use crate::science::projection::ProjectionSettings;
-use crate::science::prompts;
 use crate::science::vocab_index::VocabIndex;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// The method's data directory: prompts/cot_prompt.txt and gsm8k_test.jsonl; the prompt is the
-    /// 8-shot CoT prompt with the first test question
-    #[arg(long, value_name = "DIR", default_value = "../shared/data/rai-yao-2024")]
-    pub data: PathBuf,
+    // The prompt: the method's cot_prompt variant (the 8-shot CoT exemplars) with the first
+    // question.
+    #[command(flatten)]
+    pub method: MethodDataArgs,
     /// Use this prompt file instead
     #[arg(long, value_name = "FILE")]
     pub prompt_file: Option<PathBuf>,
@@ -61,9 +63,8 @@ pub struct BenchArgs {
     /// fraction of the bound that reading the weights once per token sets
     #[arg(long, value_name = "GBPS")]
     pub bandwidth_gbps: Option<f64>,
-    /// Print JSON instead of text
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: TableJson,
 }
 
 #[derive(Serialize)]
@@ -141,8 +142,8 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: BenchArgs) -> Result<()>
         }
         (None, _) => {
             let prompt = match &args.prompt_file {
-                Some(f) => std::fs::read_to_string(f).wrap_err_with(|| format!("reading {}", f.display()))?,
-                None => method_prompt(&args.data)?,
+                Some(f) => read_input(f)?,
+                None => variant_prompt(&args.method.data(0), "cot_prompt", 0)?,
             };
             let loaded = model_args.load(paths)?;
             let ids = loaded.tokenizer.encode(&prompt)?;
@@ -193,8 +194,8 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: BenchArgs) -> Result<()>
         trace_resident_mib: session.trace().resident_bytes() as f64 / MIB,
         trace_spilled_mib: session.trace().spilled_bytes() as f64 / MIB,
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    if args.output.json() {
+        print_json(&report)?;
     } else {
         println!("model            {} ({}, {} threads)", report.model, report.device, report.threads);
         if let Some(file) = &report.weights_file {
@@ -314,22 +315,6 @@ fn bench_index(session: &Session, peak_tflops: Option<f64>) -> Result<IndexRepor
         search_ms,
         search_hits,
     })
-}
-
-/// The 8-shot CoT prompt with the first GSM8K test question.
-fn method_prompt(data: &Path) -> Result<String> {
-    let exemplars_path = data.join("prompts/cot_prompt.txt");
-    let exemplars = std::fs::read_to_string(&exemplars_path)
-        .wrap_err_with(|| format!("reading {} (pass --data or --prompt-file)", exemplars_path.display()))?;
-    let questions_path = data.join("gsm8k_test.jsonl");
-    let questions =
-        std::fs::read_to_string(&questions_path).wrap_err_with(|| format!("reading {}", questions_path.display()))?;
-    let first = questions.lines().next().ok_or_else(|| eyre!("{} is empty", questions_path.display()))?;
-    let record: serde_json::Value =
-        serde_json::from_str(first).wrap_err_with(|| format!("{}: line 1 is not JSON", questions_path.display()))?;
-    let question =
-        record["question"].as_str().ok_or_else(|| eyre!("{}: line 1 has no \"question\"", questions_path.display()))?;
-    Ok(prompts::build("cot_prompt", &exemplars, question))
 }
 
 /// The process's peak resident set size, where the platform reports it.

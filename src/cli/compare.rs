@@ -2,13 +2,16 @@
 //! per layer, and the neurons active on one side only.
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use clap::{ArgGroup, Args, ValueEnum};
-use color_eyre::eyre::{bail, Result, WrapErr};
+use clap::{ArgGroup, Args};
+use color_eyre::eyre::{Result, WrapErr};
 use serde::Serialize;
 
+use super::exit::{read_input, usage};
 use super::explore::{self, ExplorerArgs};
+use super::method_data::{variant_prompt, MethodDataArgs};
+use super::output::{write_stdout, Format, TableJsonCsv};
 use super::reasoning::ReasoningArgs;
 use super::ModelArgs;
 use crate::engine::neuron::NeuronId;
@@ -16,8 +19,8 @@ use crate::engine::sampling::Sampling;
 use crate::engine::session::Session;
 use crate::paths::Paths;
 use crate::science::analysis::counting::{Activations, Tally};
+use crate::science::analysis::method_data::MethodData;
 use crate::science::analysis::sample;
-use crate::science::analysis::variants::{self, MethodData};
 use crate::tui::CompareStart;
 
 #[derive(Debug, Args)]
@@ -29,7 +32,7 @@ pub struct CompareArgs {
     /// Prompt A from a file
     #[arg(long, group = "a", value_name = "FILE")]
     pub prompt_file_a: Option<PathBuf>,
-    /// Prompt A built from a variant of --variants with the question --question-index of --data
+    /// Prompt A built from a variant of the method's data with question --question-index
     #[arg(long, group = "a", value_name = "NAME")]
     pub variant_a: Option<String>,
     /// Prompt B as text
@@ -47,8 +50,8 @@ pub struct CompareArgs {
     /// Neurons per layer and position that count as activated
     #[arg(long, default_value_t = 20)]
     pub top_k: usize,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[command(flatten)]
+    pub output: TableJsonCsv,
     /// Open the explorer in compare mode on both prompts instead of printing
     #[arg(long)]
     pub tui: bool,
@@ -59,61 +62,33 @@ pub struct CompareArgs {
 /// Where variant prompts come from.
 #[derive(Debug, Args, Clone)]
 pub struct QuestionArgs {
-    /// Directory of prompt variants (`NAME.txt` exemplar files)
-    #[arg(long, value_name = "DIR")]
-    pub variants: Option<PathBuf>,
-    /// GSM8K-style JSON lines file with the questions
-    #[arg(long, value_name = "FILE")]
-    pub data: Option<PathBuf>,
-    /// Which question of --data (0-based line)
+    #[command(flatten)]
+    pub method: MethodDataArgs,
+    /// Which question a variant prompt asks (0-based line of the questions)
     #[arg(long, default_value_t = 0)]
     pub question_index: usize,
 }
 
 impl QuestionArgs {
-    /// The prompt of `variant` for the chosen question.
-    pub fn variant_prompt(&self, variant: &str) -> Result<String> {
-        let (Some(dir), Some(data)) = (&self.variants, &self.data) else {
-            bail!("a variant prompt needs --variants DIR and --data FILE");
-        };
-        Ok(variants::question_prompt(dir, data, variant, self.question_index)?)
-    }
-
-    /// Where the explorer's `:variant` prompts come from: these flags, else the method's data
-    /// directory `dir` (the explorer's `--data`).
-    pub fn method_data(&self, dir: &Path) -> MethodData {
-        let defaults = MethodData::in_dir(dir);
-        MethodData {
-            variants: self.variants.clone().unwrap_or(defaults.variants),
-            questions: self.data.clone().unwrap_or(defaults.questions),
-            question: self.question_index,
-        }
+    /// Where the explorer's `:variant` prompts come from: these flags, else the explorer's.
+    pub fn method_data(&self, explorer: &MethodDataArgs) -> MethodData {
+        self.method.or(explorer).data(self.question_index)
     }
 
     /// The prompt from text, a file or a variant, whichever was given.
     pub fn prompt(&self, text: &Option<String>, file: &Option<PathBuf>, variant: &Option<String>) -> Result<String> {
         match (text, file, variant) {
             (Some(t), _, _) => Ok(t.clone()),
-            (_, Some(f), _) => read_prompt(f),
-            (_, _, Some(v)) => self.variant_prompt(v),
-            _ => bail!("give a prompt as text, a file or a variant"),
+            (_, Some(f), _) => Ok(read_input(f)?),
+            (_, _, Some(v)) => variant_prompt(&self.method.data(self.question_index), v, self.question_index),
+            _ => Err(usage("give a prompt as text, a file or a variant")),
         }
     }
 }
 
-pub fn read_prompt(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).wrap_err_with(|| format!("reading the prompt from {}", path.display()))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-    Csv,
-}
-
 #[derive(Serialize)]
 struct Side {
+    prompt: String,
     prompt_tokens: usize,
     generated_text: String,
     activations: Activations,
@@ -154,7 +129,7 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: CompareArgs, explorer: E
             reasoning: r.selection(),
             changes: Default::default(),
             db: r.db.clone(),
-            method: q.method_data(&explorer.data),
+            method: q.method_data(&explorer.method),
         };
         return explore::open(model_args, paths, explorer, Some(start));
     }
@@ -165,7 +140,12 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: CompareArgs, explorer: E
         let mut session =
             Session::new(loaded.model.clone(), loaded.tokenizer.clone(), settings).spill_to(paths.trace_spill());
         let r = sample::run(&mut session, prompt, args.generate, &neurons)?;
-        Ok(Side { prompt_tokens: r.prompt_tokens, generated_text: r.generated_text, activations: r.activations })
+        Ok(Side {
+            prompt: prompt.to_string(),
+            prompt_tokens: r.prompt_tokens,
+            generated_text: r.generated_text,
+            activations: r.activations,
+        })
     };
     let (a, b) = (side(&prompt_a)?, side(&prompt_b)?);
     let concepts = args
@@ -188,13 +168,13 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: CompareArgs, explorer: E
         concepts,
         layers,
     };
-    let mut out = std::io::stdout().lock();
-    match args.format {
+    let mut out = Vec::new();
+    match args.output.format() {
         Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?,
         Format::Csv => write_csv(&report, &mut out)?,
         Format::Table => write_table(&report, &mut out)?,
     }
-    Ok(())
+    write_stdout(&out)
 }
 
 fn write_csv(r: &Report, out: &mut dyn Write) -> Result<()> {

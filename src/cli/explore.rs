@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use color_eyre::eyre::Result;
 
+use super::method_data::MethodDataArgs;
 use super::ModelArgs;
 use crate::paths::Paths;
 use crate::tui::{CompareStart, ModelSpec, Options};
@@ -21,9 +22,9 @@ pub struct ExplorerArgs {
     /// Neurons kept per layer and position
     #[arg(long, default_value_t = 20)]
     pub top_k: usize,
-    /// The method's data directory, whose prompts/*.txt variants the prompt picker offers
-    #[arg(long, value_name = "DIR", default_value = "../shared/data/rai-yao-2024")]
-    pub data: PathBuf,
+    // The prompt variants the picker offers and `:variant` builds.
+    #[command(flatten)]
+    pub method: MethodDataArgs,
 }
 
 /// Opens the explorer on `model`, in compare mode when `start` says how.
@@ -34,6 +35,6 @@ pub fn open(model: &ModelArgs, paths: &Paths, args: ExplorerArgs, start: Option<
         dtype: model.dtype,
         trace_memory: model.trace_memory,
     };
-    let options = Options { open: args.open, theme: args.theme, top_k: args.top_k, data: args.data };
+    let options = Options { open: args.open, theme: args.theme, top_k: args.top_k, method: args.method.data(0) };
     crate::tui::run(spec, paths.clone(), options, start)
 }

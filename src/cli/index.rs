@@ -1,11 +1,14 @@
 //! `neuronav index build` and `neuronav search --promotes TOKEN`: the whole-model vocabulary index.
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
 use color_eyre::eyre::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
 
 use super::neuron::ProjectionArgs;
+use super::output::{print_csv, print_json, Format, TableJson, TableJsonCsv};
 use super::ModelArgs;
 use crate::engine::loader;
 use crate::engine::session::Control;
@@ -22,6 +25,8 @@ pub enum IndexCommand {
         /// Rebuild even when a cached index exists
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        output: TableJson,
     },
 }
 
@@ -35,13 +40,23 @@ pub struct SearchArgs {
     pub limit: usize,
     #[command(flatten)]
     pub projection: ProjectionArgs,
-    /// Print JSON instead of text
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: TableJsonCsv,
+}
+
+/// What `index build` prints (docs/cli-json.md).
+#[derive(Serialize)]
+struct BuildReport {
+    path: PathBuf,
+    built: bool,
+    seconds: f64,
+    neurons: usize,
+    tokens_per_end: usize,
+    norm_gain: bool,
 }
 
 pub fn run_index(model_args: &ModelArgs, paths: &Paths, command: IndexCommand) -> Result<()> {
-    let IndexCommand::Build { projection, force } = command;
+    let IndexCommand::Build { projection, force, output } = command;
     let settings = projection.settings();
     let cache = &paths.cache;
     let loaded = model_args.load(paths)?;
@@ -58,8 +73,19 @@ pub fn run_index(model_args: &ModelArgs, paths: &Paths, command: IndexCommand) -
     let control = Control { cancel: None, progress: Some(&progress) };
     let (_, built) = VocabIndex::load_or_build(loaded.model.as_ref(), cache, &loaded.fingerprint, settings, control)?;
     bar.finish_and_clear();
+    let report = BuildReport {
+        built,
+        seconds: started.elapsed().as_secs_f64(),
+        neurons: loaded.config.num_neurons(),
+        tokens_per_end: settings.n,
+        norm_gain: settings.norm_gain,
+        path,
+    };
+    if output.json() {
+        return print_json(&report);
+    }
     let verb = if built { "built" } else { "already cached" };
-    eprintln!("index {verb} in {:.2} s: {}", started.elapsed().as_secs_f64(), path.display());
+    println!("index of {} neurons {verb} in {:.2} s: {}", report.neurons, report.seconds, report.path.display());
     Ok(())
 }
 
@@ -84,9 +110,21 @@ pub fn run_search(model_args: &ModelArgs, paths: &Paths, args: SearchArgs) -> Re
     let hits = index.promoting(&tokens);
     let elapsed = started.elapsed();
     let shown: Vec<_> = hits.iter().take(args.limit).collect();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&shown)?);
-        return Ok(());
+    match args.output.format() {
+        Format::Json => return print_json(&shown),
+        Format::Csv => {
+            let rows = shown.iter().map(|h| {
+                [
+                    h.neuron.to_string(),
+                    h.logit.to_string(),
+                    (h.rank + 1).to_string(),
+                    h.token.to_string(),
+                    tokenizer.token_display(h.token),
+                ]
+            });
+            return print_csv(&["neuron", "logit", "rank", "token_id", "token"], rows);
+        }
+        Format::Table => {}
     }
     let names: Vec<String> = tokens.iter().map(|&t| format!("{} ({t})", tokenizer.token_display(t))).collect();
     println!(

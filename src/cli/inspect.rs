@@ -3,9 +3,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use color_eyre::eyre::{bail, Result, WrapErr};
+use color_eyre::eyre::Result;
 use serde::Serialize;
 
+use super::exit::{read_input, usage};
+use super::output::{print_csv, print_json, write_stdout, Format, TableJsonCsv};
 use super::ModelArgs;
 use crate::engine::loader::LoadedModel;
 use crate::engine::neuron::NeuronId;
@@ -30,8 +32,8 @@ pub struct InspectArgs {
     /// Which positions to report
     #[arg(long, value_enum, default_value_t = Positions::Last)]
     pub positions: Positions,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[command(flatten)]
+    pub output: TableJsonCsv,
     /// Sampling temperature; 0 means greedy decoding
     #[arg(long, default_value_t = 0.0)]
     pub temperature: f32,
@@ -51,12 +53,6 @@ pub enum Positions {
     All,
     /// Generated tokens only
     Generated,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Json,
-    Table,
 }
 
 impl InspectArgs {
@@ -138,10 +134,8 @@ struct NextToken {
 pub fn run(model_args: &ModelArgs, paths: &Paths, args: InspectArgs) -> Result<()> {
     let prompt = match (&args.prompt, &args.prompt_file) {
         (Some(p), _) => p.clone(),
-        (None, Some(f)) => {
-            std::fs::read_to_string(f).wrap_err_with(|| format!("reading the prompt from {}", f.display()))?
-        }
-        (None, None) => bail!("give --prompt or --prompt-file"),
+        (None, Some(f)) => read_input(f)?,
+        (None, None) => return Err(usage("give --prompt or --prompt-file")),
     };
     let loaded = model_args.load(paths)?;
     let settings = model_args.settings(args.top_k, args.sampling());
@@ -156,19 +150,41 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: InspectArgs) -> Result<(
         }
     }
     let report = build_report(&loaded, &session, prompt, args.positions)?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let written = match args.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from).and_then(|_| writeln!(out))
+    match args.output.format() {
+        Format::Json => print_json(&report),
+        Format::Csv => print_csv(
+            &["position", "token_id", "token", "generated", "layer", "rank", "neuron", "m", "s"],
+            csv_rows(&report),
+        ),
+        Format::Table => {
+            let mut out = Vec::new();
+            write_table(&mut out, &report)?;
+            write_stdout(&out)
         }
-        Format::Table => write_table(&mut out, &report),
-    };
-    match written {
-        // `neuronav inspect ... | head` is a normal way to read the output.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
     }
+}
+
+/// One row per position, layer and neuron, in rank order.
+fn csv_rows(r: &Report) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for p in &r.positions {
+        for layer in &p.layers {
+            for (rank, n) in layer.neurons.iter().enumerate() {
+                rows.push(vec![
+                    p.position.to_string(),
+                    p.token.id.to_string(),
+                    p.token.text.clone(),
+                    p.generated.to_string(),
+                    layer.layer.to_string(),
+                    (rank + 1).to_string(),
+                    n.id.clone(),
+                    n.m.to_string(),
+                    n.s.to_string(),
+                ]);
+            }
+        }
+    }
+    rows
 }
 
 fn build_report(loaded: &LoadedModel, session: &Session, prompt: String, which: Positions) -> Result<Report> {

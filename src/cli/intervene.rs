@@ -8,7 +8,9 @@ use color_eyre::eyre::{Result, WrapErr};
 use serde::Serialize;
 
 use super::compare::QuestionArgs;
+use super::exit::asked_for;
 use super::explore::{self, ExplorerArgs};
+use super::output::{print_json, write_stdout, TableJson};
 use super::ModelArgs;
 use crate::engine::intervention::Interventions;
 use crate::engine::neuron::NeuronId;
@@ -27,7 +29,7 @@ pub struct InterveneArgs {
     pub prompt: Option<String>,
     #[arg(long, group = "source", value_name = "FILE")]
     pub prompt_file: Option<PathBuf>,
-    /// A variant of --variants with the question --question-index of --data
+    /// A variant of the method's data with question --question-index
     #[arg(long, group = "source", value_name = "NAME")]
     pub variant: Option<String>,
     #[command(flatten)]
@@ -50,9 +52,8 @@ pub struct InterveneArgs {
     /// Next-token candidates shown at the last prompt position
     #[arg(long, default_value_t = 10)]
     pub top_n: usize,
-    /// Print JSON instead of a table
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: TableJson,
     /// Open the explorer in compare mode instead: A the unmodified run, B the intervened one
     #[arg(long)]
     pub tui: bool,
@@ -82,8 +83,12 @@ struct Report {
 
 pub fn run(model_args: &ModelArgs, paths: &Paths, args: InterveneArgs, explorer: ExplorerArgs) -> Result<()> {
     let prompt = args.question.prompt(&args.prompt, &args.prompt_file, &args.variant)?;
-    let ablated = args.ablate.as_deref().map(ablation::parse_ids).transpose()?.unwrap_or_default();
-    let scaled = args.scale.iter().map(|s| ablation::parse_scale(s).wrap_err("--scale")).collect::<Result<Vec<_>>>()?;
+    let ablated = args.ablate.as_deref().map(ablation::parse_ids).transpose().map_err(asked_for)?.unwrap_or_default();
+    let scaled = args
+        .scale
+        .iter()
+        .map(|s| ablation::parse_scale(s).map_err(asked_for).wrap_err("--scale"))
+        .collect::<Result<Vec<_>>>()?;
     if args.tui {
         let mut changes = Changes { seed: args.seed, ..Default::default() };
         changes.ablate(&ablated, args.ablation);
@@ -96,14 +101,14 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: InterveneArgs, explorer:
             reasoning: ReasoningSelection::method_concepts(),
             changes,
             db: None,
-            method: args.question.method_data(&explorer.data),
+            method: args.question.method_data(&explorer.method),
         };
         return explore::open(model_args, paths, explorer, Some(start));
     }
     let loaded = model_args.load(paths)?;
     let c = &loaded.config;
     let all: Vec<NeuronId> = ablated.iter().copied().chain(scaled.iter().map(|s| s.0)).collect();
-    ablation::check_ids(&all, c.num_layers, c.intermediate_size)?;
+    ablation::check_ids(&all, c.num_layers, c.intermediate_size).map_err(asked_for)?;
     let mut interventions = args.ablation.interventions(&ablated, args.seed, c.hidden_size);
     scaled.iter().for_each(|&(id, f)| {
         interventions.scale(id, f);
@@ -132,11 +137,10 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: InterveneArgs, explorer:
         ablation: args.ablation,
         scaled,
     };
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
-        return Ok(());
+    if args.output.json() {
+        return print_json(&report);
     }
+    let mut out = Vec::new();
     writeln!(out, "original:   {:?}", report.original.generated_text)?;
     writeln!(out, "intervened: {:?}", report.intervened.generated_text)?;
     writeln!(out, "\nnext token after the prompt\n{:<24} {:>7}   {:<24} {:>7}", "original", "p", "intervened", "p")?;
@@ -150,5 +154,5 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: InterveneArgs, explorer:
             b.prob
         )?;
     }
-    Ok(())
+    write_stdout(&out)
 }

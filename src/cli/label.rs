@@ -3,17 +3,21 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
-use color_eyre::eyre::{bail, eyre, Result, WrapErr};
+use color_eyre::eyre::{bail, Result, WrapErr};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
 
+use super::exit::usage;
+use super::output::{self, print_csv, print_json, write_stdout, TableJson, TableJsonCsv};
 use super::ModelArgs;
 use crate::engine::fingerprint::fingerprint;
 use crate::engine::loader;
+use crate::engine::neuron::NeuronId;
 use crate::engine::session::Control;
 use crate::paths::Paths;
 use crate::science::labels::concepts::Concepts;
 use crate::science::labels::endpoint::{Endpoint, LlmConfig, ENV_API_KEY};
-use crate::science::labels::interchange::{self, Format, Shape};
+use crate::science::labels::interchange::{self, Format, ImportReport, Shape};
 use crate::science::labels::label::LEXICON;
 use crate::science::labels::lexical::{self, LexicalSettings};
 use crate::science::labels::llm::{self, Candidate};
@@ -75,6 +79,8 @@ pub enum LabelCommand {
         min_matches: usize,
         #[command(flatten)]
         store: StoreArgs,
+        #[command(flatten)]
+        output: TableJsonCsv,
     },
     /// Ask an LLM each concept's question about the lexicon's candidates (resumable: pairs
     /// already answered by the same LLM model are skipped). The API key is read from
@@ -83,11 +89,14 @@ pub enum LabelCommand {
     /// Import labels from a JSON, JSONL or CSV file (columns neuron,concept,label_source,answer)
     Import {
         file: PathBuf,
-        /// File format [default: from the extension]
+        /// The file's format [default: from the extension]
         #[arg(long, value_enum)]
         format: Option<Format>,
         #[command(flatten)]
         store: StoreArgs,
+        /// Print the report as JSON (--format names the file's format here)
+        #[arg(long)]
+        json: bool,
     },
     /// Export labels as JSON, JSONL or CSV
     Export {
@@ -131,25 +140,74 @@ pub struct LlmArgs {
     retries: Option<u32>,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    output: TableJson,
+}
+
+/// What `label lexical` prints as JSON (docs/cli-json.md).
+#[derive(Serialize)]
+struct LexicalReport {
+    db: PathBuf,
+    index_built: bool,
+    min_layer: usize,
+    concepts: Vec<ConceptCount>,
+    /// Neurons with at least one label.
+    neurons: usize,
+    labels: usize,
+}
+
+#[derive(Serialize)]
+struct ConceptCount {
+    concept: String,
+    neurons: usize,
+}
+
+/// What `label import` prints as JSON.
+#[derive(Serialize)]
+struct ImportSummary<'a> {
+    file: &'a Path,
+    #[serde(flatten)]
+    report: &'a ImportReport,
+}
+
+/// What `label llm` prints as JSON.
+#[derive(Serialize)]
+struct LlmSummary {
+    llm_model: String,
+    answered: usize,
+    labelled: usize,
+    skipped: usize,
+    requests: usize,
+    failed: Vec<FailedPair>,
+}
+
+#[derive(Serialize)]
+struct FailedPair {
+    neuron: NeuronId,
+    concept: String,
+    error: String,
 }
 
 pub fn run(model_args: &ModelArgs, paths: &Paths, command: LabelCommand) -> Result<()> {
     match command {
-        LabelCommand::Lexical { min_layer, min_matches, store } => {
-            run_lexical(model_args, paths, LexicalSettings { min_layer, min_matches }, &store)
+        LabelCommand::Lexical { min_layer, min_matches, store, output } => {
+            run_lexical(model_args, paths, LexicalSettings { min_layer, min_matches }, &store, output.format())
         }
         LabelCommand::Llm(args) => run_llm(model_args, paths, args),
-        LabelCommand::Import { file, format, store } => {
+        LabelCommand::Import { file, format, store, json } => {
             let format = format_of(&file, format)?;
             let (fp, shape) = store.model(model_args, paths)?;
             let Some(shape) = shape else {
-                bail!("import checks neuron ids against the model: give --model, not --fingerprint")
+                return Err(usage("import checks neuron ids against the model: give --model, not --fingerprint"));
             };
             let mut db = store.open(&fp, paths)?;
             let report = interchange::import(&mut db, &file, format, shape, &concepts(paths)?)?;
             let unit = if report.items { "item" } else { "line" };
             for r in &report.rejected {
                 eprintln!("{}: {unit} {}: {}", file.display(), r.at, r.reason);
+            }
+            if json {
+                return print_json(&ImportSummary { file: &file, report: &report });
             }
             println!(
                 "{}: {} imported, {} updated, {} already in the store, {} rejected",
@@ -169,11 +227,7 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, command: LabelCommand) -> Resu
             if stdout {
                 let mut text = Vec::new();
                 interchange::export(&labels, format, &mut text)?;
-                // A reader that has seen enough (`| head`) is no failure.
-                match std::io::Write::write_all(&mut std::io::stdout().lock(), &text) {
-                    Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
-                    _ => {}
-                }
+                write_stdout(&text)?;
             } else {
                 // Written beside the target and renamed: an interrupted export leaves no half file.
                 let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -190,11 +244,17 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, command: LabelCommand) -> Resu
 
 fn format_of(file: &Path, format: Option<Format>) -> Result<Format> {
     format.or_else(|| Format::of_path(file)).ok_or_else(|| {
-        eyre!("{}: cannot tell the format from the extension; give --format json|jsonl|csv", file.display())
+        usage(format!("{}: cannot tell the format from the extension; give --format json|jsonl|csv", file.display()))
     })
 }
 
-fn run_lexical(model_args: &ModelArgs, paths: &Paths, settings: LexicalSettings, store: &StoreArgs) -> Result<()> {
+fn run_lexical(
+    model_args: &ModelArgs,
+    paths: &Paths,
+    settings: LexicalSettings,
+    store: &StoreArgs,
+    format: output::Format,
+) -> Result<()> {
     let concepts = concepts(paths)?;
     let loaded = model_args.load(paths)?;
     let started = Instant::now();
@@ -220,13 +280,40 @@ fn run_lexical(model_args: &ModelArgs, paths: &Paths, settings: LexicalSettings,
         settings.min_layer,
         filter_time.as_secs_f64()
     );
-    for c in concepts.iter() {
-        let n = labels.iter().filter(|l| l.concept == c.key).count();
-        println!("{:<12} {n:>6} neurons", c.key);
-    }
+    let counts = concepts
+        .iter()
+        .map(|c| ConceptCount { concept: c.key.clone(), neurons: labels.iter().filter(|l| l.concept == c.key).count() })
+        .collect();
     let distinct: std::collections::HashSet<_> = labels.iter().map(|l| l.neuron).collect();
-    println!("{:<12} {:>6} neurons ({} labels) -> {}", "any", distinct.len(), labels.len(), db.path().display());
-    Ok(())
+    let report = LexicalReport {
+        db: db.path().to_path_buf(),
+        index_built: built,
+        min_layer: settings.min_layer,
+        concepts: counts,
+        neurons: distinct.len(),
+        labels: labels.len(),
+    };
+    match format {
+        output::Format::Json => print_json(&report),
+        output::Format::Csv => {
+            let rows = report.concepts.iter().map(|c| [c.concept.clone(), c.neurons.to_string()]);
+            let any = [["any".to_string(), report.neurons.to_string()]];
+            print_csv(&["concept", "neurons"], rows.chain(any))
+        }
+        output::Format::Table => {
+            for c in &report.concepts {
+                println!("{:<12} {:>6} neurons", c.concept, c.neurons);
+            }
+            println!(
+                "{:<12} {:>6} neurons ({} labels) -> {}",
+                "any",
+                report.neurons,
+                report.labels,
+                report.db.display()
+            );
+            Ok(())
+        }
+    }
 }
 
 fn run_llm(model_args: &ModelArgs, paths: &Paths, args: LlmArgs) -> Result<()> {
@@ -272,15 +359,30 @@ fn run_llm(model_args: &ModelArgs, paths: &Paths, args: LlmArgs) -> Result<()> {
     for (c, why) in &report.failed {
         eprintln!("{} {}: {why}", c.neuron, c.concept);
     }
-    println!(
-        "{}: {} answered ({} yes), {} already answered, {} without an answer, {} requests",
-        endpoint.model,
-        report.answered,
-        report.labelled,
-        report.skipped,
-        report.failed.len(),
-        report.requests
-    );
+    if args.output.json() {
+        print_json(&LlmSummary {
+            llm_model: endpoint.model.clone(),
+            answered: report.answered,
+            labelled: report.labelled,
+            skipped: report.skipped,
+            requests: report.requests,
+            failed: report
+                .failed
+                .iter()
+                .map(|(c, why)| FailedPair { neuron: c.neuron, concept: c.concept.clone(), error: why.clone() })
+                .collect(),
+        })?;
+    } else {
+        println!(
+            "{}: {} answered ({} yes), {} already answered, {} without an answer, {} requests",
+            endpoint.model,
+            report.answered,
+            report.labelled,
+            report.skipped,
+            report.failed.len(),
+            report.requests
+        );
+    }
     if !report.failed.is_empty() {
         bail!("{} pairs got no answer; run the command again to ask them", report.failed.len());
     }

@@ -3,13 +3,16 @@ mod analyze;
 mod bench;
 mod bench_grid;
 mod compare;
+mod exit;
 mod explore;
 mod heuristics;
 mod index;
 mod inspect;
 mod intervene;
 mod label;
+mod method_data;
 mod neuron;
+mod output;
 mod reasoning;
 mod review;
 
@@ -24,6 +27,7 @@ use crate::engine::model::WeightDType;
 use crate::engine::sampling::Sampling;
 use crate::engine::session::SessionSettings;
 use crate::paths::Paths;
+pub use exit::code as exit_code;
 
 #[derive(Debug, Parser)]
 #[command(name = "neuronav", version, about = "Explore the feed-forward neurons of Llama-architecture language models")]
@@ -59,7 +63,10 @@ pub enum Command {
     /// Run a prompt and print the top neurons per layer and position
     Inspect(inspect::InspectArgs),
     /// Download the default model into the cache (done automatically on first use)
-    FetchModel,
+    FetchModel {
+        #[command(flatten)]
+        output: output::TableJson,
+    },
     /// Measure load time, prefill and decode speed with full capture, and peak memory
     Bench(bench::BenchArgs),
     /// Show the tokens a neuron promotes and suppresses (e.g. `neuronav neuron L21N7027`)
@@ -92,10 +99,12 @@ pub fn run(cli: Cli) -> Result<()> {
     let (model, paths) = (&cli.model, &paths);
     match cli.command {
         Some(Command::Inspect(args)) => inspect::run(model, paths, args),
-        Some(Command::FetchModel) => {
+        Some(Command::FetchModel { output }) => {
             let path = default_model::fetch(&paths.cache, &|msg| eprintln!("{msg}"))?;
-            println!("{}", path.display());
-            Ok(())
+            match output.json() {
+                true => output::print_json(&serde_json::json!({ "path": path })),
+                false => output::write_stdout(format!("{}\n", path.display()).as_bytes()),
+            }
         }
         Some(Command::Bench(args)) => bench::run(model, paths, args),
         Some(Command::Neuron(args)) => neuron::run(model, paths, args),

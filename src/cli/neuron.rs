@@ -2,9 +2,11 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use color_eyre::eyre::{bail, Result};
+use color_eyre::eyre::Result;
 use serde::Serialize;
 
+use super::exit::usage;
+use super::output::{print_json, TableJson};
 use super::ModelArgs;
 use crate::engine::neuron::NeuronId;
 use crate::paths::Paths;
@@ -18,9 +20,8 @@ pub struct NeuronArgs {
     pub neuron: NeuronId,
     #[command(flatten)]
     pub projection: ProjectionArgs,
-    /// Print JSON instead of text
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: TableJson,
     /// The label database [default: labels.sqlite3 in the data directory]
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
@@ -65,12 +66,10 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: NeuronArgs) -> Result<()
     let c = &loaded.config;
     let NeuronId { layer, index } = args.neuron;
     if layer as usize >= c.num_layers || index as usize >= c.intermediate_size {
-        bail!(
+        return Err(usage(format!(
             "{} is outside this model: it has layers 0..{} with neurons 0..{}",
-            args.neuron,
-            c.num_layers,
-            c.intermediate_size
-        );
+            args.neuron, c.num_layers, c.intermediate_size
+        )));
     }
     let p = projection::project(loaded.model.as_ref(), args.neuron, args.projection.settings());
     let tok = &loaded.tokenizer;
@@ -96,9 +95,8 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: NeuronArgs) -> Result<()
         labels,
         verdicts,
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(());
+    if args.output.json() {
+        return print_json(&report);
     }
     println!("{} of {}", report.neuron, loaded.name);
     let line =

@@ -5,7 +5,9 @@ use std::io::BufRead;
 use clap::Subcommand;
 use color_eyre::eyre::{bail, Result};
 
+use super::exit::usage;
 use super::label::{concepts, StoreArgs};
+use super::output::{print_csv, print_json, write_stdout, Format, TableJson, TableJsonCsv};
 use super::ModelArgs;
 use crate::engine::neuron::NeuronId;
 use crate::paths::Paths;
@@ -22,9 +24,8 @@ pub enum ReviewCommand {
         /// Agreement of this source's labels only
         #[arg(long)]
         source: Option<String>,
-        /// Print JSON instead of text
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: TableJson,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -36,6 +37,8 @@ pub enum ReviewCommand {
         concept: Option<String>,
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        #[command(flatten)]
+        output: TableJsonCsv,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -51,11 +54,16 @@ pub enum ReviewCommand {
         #[arg(long)]
         corrected: Option<String>,
         #[command(flatten)]
+        output: TableJson,
+        #[command(flatten)]
         store: StoreArgs,
     },
     /// Record verdicts read from standard input, one a line: NEURON CONCEPT VERDICT [NOTE...];
-    /// prints one line per verdict once it is committed
+    /// prints one line per verdict once it is committed (with --format json, one JSON object a
+    /// line)
     Batch {
+        #[command(flatten)]
+        output: TableJson,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -63,16 +71,40 @@ pub enum ReviewCommand {
 
 pub fn run(model_args: &ModelArgs, paths: &Paths, command: ReviewCommand) -> Result<()> {
     match command {
-        ReviewCommand::Stats { source, json, store } => {
+        ReviewCommand::Stats { source, output, store } => {
             let (fp, _) = store.model(model_args, paths)?;
-            stats(&store.open(&fp, paths)?, source, json)
+            stats(&store.open(&fp, paths)?, source, output.json())
         }
-        ReviewCommand::Queue { source, concept, limit, store } => {
+        ReviewCommand::Queue { source, concept, limit, output, store } => {
             let (fp, _) = store.model(model_args, paths)?;
             let queue = store.open(&fp, paths)?.review_queue(source.as_deref(), concept.as_deref())?;
             let unchecked = queue.iter().filter(|q| q.verdict.is_none()).count();
+            let shown = &queue[..limit.min(queue.len())];
+            match output.format() {
+                Format::Json => {
+                    return print_json(&serde_json::json!({
+                        "labels": queue.len(),
+                        "unchecked": unchecked,
+                        "items": shown,
+                    }))
+                }
+                Format::Csv => {
+                    let rows = shown.iter().map(|item| {
+                        let l = &item.label;
+                        [
+                            l.neuron.to_string(),
+                            l.concept.clone(),
+                            l.source.clone(),
+                            item.verdict.as_ref().map_or(String::new(), |v| v.verdict.to_string()),
+                            l.evidence.join(" "),
+                        ]
+                    });
+                    return print_csv(&["neuron", "concept", "source", "verdict", "evidence"], rows);
+                }
+                Format::Table => {}
+            }
             println!("{} labels, {unchecked} unchecked", queue.len());
-            for item in queue.iter().take(limit) {
+            for item in shown {
                 let l = &item.label;
                 let verdict = item.verdict.as_ref().map_or("-".to_string(), |v| v.verdict.to_string());
                 println!(
@@ -86,15 +118,14 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, command: ReviewCommand) -> Res
             }
             Ok(())
         }
-        ReviewCommand::Verdict { neuron, concept, verdict, note, corrected, store } => {
+        ReviewCommand::Verdict { neuron, concept, verdict, note, corrected, output, store } => {
             let (fp, shape) = store.model(model_args, paths)?;
             let new = NewVerdict { neuron, concept, verdict, note, corrected };
-            check(&new, &concepts(paths)?, shape).map_err(color_eyre::eyre::Error::msg)?;
+            check(&new, &concepts(paths)?, shape).map_err(usage)?;
             let saved = store.open(&fp, paths)?.record_verdict(&new)?;
-            println!("{}", saved_line(&saved));
-            Ok(())
+            print_saved(&saved, output.json())
         }
-        ReviewCommand::Batch { store } => {
+        ReviewCommand::Batch { output, store } => {
             let (fp, shape) = store.model(model_args, paths)?;
             let concepts = concepts(paths)?;
             let mut db = store.open(&fp, paths)?;
@@ -108,7 +139,7 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, command: ReviewCommand) -> Res
                     Ok(v) => {
                         let saved = db.record_verdict(&v)?;
                         // Printed only after the commit: what a reader sees here is on disk.
-                        println!("{}", saved_line(&saved));
+                        print_saved(&saved, output.json())?;
                     }
                     Err(why) => {
                         bad += 1;
@@ -124,16 +155,22 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, command: ReviewCommand) -> Res
     }
 }
 
-fn saved_line(v: &Verdict) -> String {
-    format!(
-        "saved\t{}\t{}\t{}\t{}\t{}\t{}",
-        v.id,
-        v.neuron,
-        v.concept,
-        v.verdict,
-        v.time,
-        v.note.as_deref().unwrap_or("")
-    )
+/// A committed verdict: a tab-separated `saved` line, or one line of JSON.
+fn print_saved(v: &Verdict, json: bool) -> Result<()> {
+    let line = if json {
+        serde_json::to_string(v)?
+    } else {
+        format!(
+            "saved\t{}\t{}\t{}\t{}\t{}\t{}",
+            v.id,
+            v.neuron,
+            v.concept,
+            v.verdict,
+            v.time,
+            v.note.as_deref().unwrap_or("")
+        )
+    };
+    write_stdout(format!("{line}\n").as_bytes())
 }
 
 /// `NEURON CONCEPT VERDICT [NOTE...]`.
@@ -179,9 +216,7 @@ fn stats(store: &LabelStore, source: Option<String>, json: bool) -> Result<()> {
         .filter(|k| k.overall.total() > 0)
         .collect();
     if json {
-        let report = serde_json::json!({ "counts": counts, "human": human, "sources": pairs });
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(());
+        return print_json(&serde_json::json!({ "counts": counts, "human": human, "sources": pairs }));
     }
     println!("labels (yes answers) by source and concept; {} verdicts", counts.verdicts);
     for (source, per) in &counts.labels {

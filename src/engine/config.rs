@@ -96,8 +96,6 @@ impl ModelConfig {
 /// The fields of a Hugging Face Llama `config.json` the engine reads.
 #[derive(Debug, Deserialize)]
 struct HfConfig {
-    #[serde(default)]
-    model_type: Option<String>,
     vocab_size: usize,
     hidden_size: usize,
     intermediate_size: usize,
@@ -141,16 +139,25 @@ fn default_context() -> usize {
     2048
 }
 
+/// What is said of a model of another architecture, named by `key` of its configuration.
+fn unsupported(key: &str, kind: &str) -> String {
+    format!("{key} '{kind}' is not supported; neuronav reads Llama-architecture models")
+}
+
 /// Reads `config.json` of a Hugging Face Llama directory.
 pub fn from_hf_config(path: &Path) -> Result<ModelConfig> {
     let text = std::fs::read_to_string(path).map_err(|e| EngineError::io(path, e))?;
-    let hf: HfConfig =
-        serde_json::from_str(&text).map_err(|e| EngineError::bad_file(path, format!("not a Llama config: {e}")))?;
-    if let Some(kind) = hf.model_type.as_deref() {
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| EngineError::bad_file(path, format!("not JSON: {e}")))?;
+    // The architecture is checked before the Llama fields: another architecture's config lacks
+    // some of them, and "missing field" would hide what is really wrong.
+    if let Some(kind) = json.get("model_type").and_then(serde_json::Value::as_str) {
         if !matches!(kind, "llama" | "mistral") {
-            return Err(EngineError::bad_file(path, format!("model_type '{kind}' is not of the llama architecture")));
+            return Err(EngineError::bad_file(path, unsupported("model_type", kind)));
         }
     }
+    let hf: HfConfig =
+        serde_json::from_value(json).map_err(|e| EngineError::bad_file(path, format!("not a Llama config: {e}")))?;
     if let Some(act) = hf.hidden_act.as_deref() {
         if act != "silu" {
             return Err(EngineError::bad_file(path, format!("hidden_act '{act}' is not silu")));
@@ -193,7 +200,7 @@ pub fn from_gguf(gguf: &GgufFile) -> Result<ModelConfig> {
     let path = gguf.path.as_path();
     let arch = gguf.architecture().unwrap_or("(none)");
     if arch != "llama" {
-        return Err(EngineError::bad_file(path, format!("architecture '{arch}' is not supported (only 'llama')")));
+        return Err(EngineError::bad_file(path, unsupported("general.architecture", arch)));
     }
     let int = |key: &str| -> Result<usize> {
         gguf.meta(&format!("llama.{key}"))

@@ -2,11 +2,33 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// Neuron `index` of layer `layer`, both 0-based, written `L{layer}N{index}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+/// Neuron `index` of layer `layer`, both 0-based, written `L{layer}N{index}`, in JSON as well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NeuronId {
     pub layer: u32,
     pub index: u32,
+}
+
+impl serde::Serialize for NeuronId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Read from the name, or from `{"layer": 21, "index": 7027}`, as files of earlier versions hold it.
+impl<'de> serde::Deserialize<'de> for NeuronId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Name(String),
+            Fields { layer: u32, index: u32 },
+        }
+        match Written::deserialize(d)? {
+            Written::Name(name) => name.parse().map_err(serde::de::Error::custom),
+            Written::Fields { layer, index } => Ok(NeuronId { layer, index }),
+        }
+    }
 }
 
 impl fmt::Display for NeuronId {
@@ -68,6 +90,15 @@ mod tests {
         for bad in ["", "L21", "N3", "L-1N2", "L1N", "X1N2", "L1N2x"] {
             assert!(bad.parse::<NeuronId>().is_err(), "{bad} parsed");
         }
+    }
+
+    #[test]
+    fn json_holds_the_name_and_earlier_files_fields_still_read() {
+        let id = NeuronId { layer: 21, index: 7027 };
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"L21N7027\"");
+        assert_eq!(serde_json::from_str::<NeuronId>("\"L21N7027\"").unwrap(), id);
+        assert_eq!(serde_json::from_str::<NeuronId>(r#"{"layer": 21, "index": 7027}"#).unwrap(), id);
+        assert!(serde_json::from_str::<NeuronId>("\"L21\"").is_err());
     }
 
     #[test]

@@ -49,7 +49,7 @@ use crate::engine::model::WeightDType;
 use crate::paths::Paths;
 use crate::science::analysis::changes::Changes;
 use crate::science::analysis::counting::ReasoningSelection;
-use crate::science::analysis::variants::MethodData;
+use crate::science::analysis::method_data::MethodData;
 use crate::science::labels::store::LabelStore;
 
 /// The model the explorer opens.
@@ -73,9 +73,9 @@ pub struct Options {
     pub theme: Option<String>,
     /// Neurons kept per layer and position.
     pub top_k: usize,
-    /// The method's data directory: the picker offers its prompt variants, and `:variant` builds
-    /// prompts from it unless compare mode's start says otherwise.
-    pub data: PathBuf,
+    /// The method's data: the picker offers its prompt variants, and `:variant` builds prompts
+    /// from it unless compare mode's start says otherwise.
+    pub method: MethodData,
 }
 
 /// How the explorer opens in compare mode (`neuronav compare --tui`, `neuronav intervene --tui`).
@@ -108,7 +108,7 @@ pub fn run(model: ModelSpec, paths: Paths, options: Options, start: Option<Compa
         None => ThemeName::from_env(),
     };
     let mut prompts = prompts::examples();
-    let (variants, problems) = prompts::method_variants(&options.data);
+    let (variants, problems) = prompts::method_variants(&options.method);
     prompts.extend(variants);
     let mut app = App::new(keymap, prompts, theme);
     app.settings.top_k = options.top_k.max(1);
@@ -121,7 +121,7 @@ pub fn run(model: ModelSpec, paths: Paths, options: Options, start: Option<Compa
     if let Some(w) = warnings.into_iter().chain(problems).next() {
         app.error(w);
     }
-    let mut method = MethodData::in_dir(&options.data);
+    let mut method = options.method;
     let mut db = LabelStore::default_path(&paths.data);
     if let Some(start) = start {
         app.settings.top_k = start.top_k.max(1);

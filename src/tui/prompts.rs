@@ -1,8 +1,7 @@
 //! Prompts to start from: the bundled examples (assets/prompts/, built in) and the method's prompt
-//! variants found in a data directory, each built with the data set's first question.
-use std::path::Path;
-
-use crate::science::analysis::variants::MethodData;
+//! variants (shipped with neuronav, or from `--method-data`), each built with the data set's first
+//! question.
+use crate::science::analysis::method_data::{MethodData, Source};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PromptEntry {
@@ -27,14 +26,12 @@ pub fn examples() -> Vec<PromptEntry> {
         .collect()
 }
 
-/// The method's variants in `data/prompts/*.txt`, each followed by the first question of
-/// `data/gsm8k_test.jsonl`. A missing directory gives none; unreadable files are reported.
-pub fn method_variants(data: &Path) -> (Vec<PromptEntry>, Vec<String>) {
-    let (prompts, problems) = MethodData::in_dir(data).first_question_prompts();
-    let entries = prompts
-        .into_iter()
-        .map(|p| PromptEntry { name: p.name, source: p.path.display().to_string(), text: p.text })
-        .collect();
+/// The method's variants, each followed by the first question. What cannot be read is reported.
+pub fn method_variants(method: &MethodData) -> (Vec<PromptEntry>, Vec<String>) {
+    let (prompts, problems) = method.first_question_prompts();
+    let source = |origin: String| if method.variants == Source::Shipped { "method".to_string() } else { origin };
+    let entries =
+        prompts.into_iter().map(|p| PromptEntry { name: p.name, source: source(p.origin), text: p.text }).collect();
     (entries, problems.iter().map(ToString::to_string).collect())
 }
 
@@ -59,16 +56,27 @@ mod tests {
         std::fs::write(dir.path().join("prompts/equation_only.txt"), "Question: 1+1?\n1 + 1 = 2\n").unwrap();
         std::fs::write(dir.path().join("gsm8k_test.jsonl"), "{\"question\": \"How  many?\", \"answer\": \"#### 2\"}\n")
             .unwrap();
-        let (variants, problems) = method_variants(dir.path());
+        let data = MethodData::in_dir(dir.path());
+        let (variants, problems) = method_variants(&data);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(variants.len(), 1);
         assert_eq!(variants[0].name, "equation_only");
+        assert!(variants[0].source.ends_with("equation_only.txt"), "{}", variants[0].source);
         assert!(variants[0].text.ends_with("Question: How many?\n\n"), "{:?}", variants[0].text);
-        assert!(method_variants(&dir.path().join("absent")).0.is_empty());
-        let data = MethodData::in_dir(dir.path());
         let (what, text) = variant_prompt(&data, "equation_only", None);
         assert_eq!(what, "variant equation_only, question 0");
         assert_eq!(text.unwrap(), variants[0].text);
         assert!(variant_prompt(&data, "other", Some(0)).1.unwrap_err().contains("no variant 'other'"));
+    }
+
+    #[test]
+    fn the_shipped_variants_are_offered_without_any_directory() {
+        let (variants, problems) = method_variants(&MethodData::shipped());
+        assert!(problems.is_empty(), "{problems:?}");
+        let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+        assert!(names.contains(&"cot_prompt") && names.contains(&"text_only"), "{names:?}");
+        assert!(variants.iter().all(|v| v.source == "method" && v.text.contains("Janet")));
+        let (_, text) = variant_prompt(&MethodData::shipped(), "text_only", Some(3));
+        assert!(text.unwrap().contains("Question: "));
     }
 }

@@ -1,10 +1,12 @@
 //! The options that choose an operand grid and its maps, shared by every `heuristics` command.
 use std::ops::Range;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use color_eyre::eyre::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
 
 use crate::engine::loader::LoadedModel;
 use crate::engine::session::Control;
@@ -87,8 +89,16 @@ impl GridArgs {
         Ok(MapSettings { spec, prefix, slots: self.slots, layers: layers.collect() })
     }
 
-    /// The grid's maps from the cache, or built now with a progress bar; reports which.
+    /// The grid's maps from the cache, or built now with a progress bar; reports which on
+    /// standard error.
     pub fn maps(&self, loaded: &LoadedModel, paths: &Paths) -> Result<GridMaps> {
+        let (maps, load) = self.load(loaded, paths)?;
+        eprintln!("{}", load.line());
+        Ok(maps)
+    }
+
+    /// The grid's maps, and how they were had.
+    pub fn load(&self, loaded: &LoadedModel, paths: &Paths) -> Result<(GridMaps, GridLoad)> {
         let settings = self.settings(loaded.config.num_layers)?;
         let dir = &paths.cache;
         let legal = settings.spec.problems().count();
@@ -109,14 +119,48 @@ impl GridArgs {
             control,
         )?;
         bar.finish_and_clear();
-        let verb = if built { "built" } else { "loaded" };
-        eprintln!(
-            "grid {} ({legal} prompts, accuracy {:.1}%) {verb} in {:.2} s: {}",
-            maps.settings.spec,
-            100.0 * maps.accuracy(),
-            started.elapsed().as_secs_f64(),
-            file.display()
-        );
-        Ok(maps)
+        let load = GridLoad {
+            grid: maps.settings.spec.to_string(),
+            prompts: legal,
+            accuracy: maps.accuracy(),
+            layers: maps.settings.layers.clone(),
+            slots: maps.settings.slots,
+            built,
+            seconds: started.elapsed().as_secs_f64(),
+            path: file,
+        };
+        Ok((maps, load))
+    }
+}
+
+/// What loading a grid did: `heuristics grid`'s report (docs/cli-json.md).
+#[derive(Debug, Serialize)]
+pub struct GridLoad {
+    /// `op1 in 0..50 + op2 in 0..50`.
+    pub grid: String,
+    /// The grid's legal prompts.
+    pub prompts: usize,
+    /// The share of them the model answers correctly.
+    pub accuracy: f64,
+    pub layers: Vec<usize>,
+    pub slots: usize,
+    /// Built now, or read from the cache.
+    pub built: bool,
+    pub seconds: f64,
+    /// The cache file.
+    pub path: PathBuf,
+}
+
+impl GridLoad {
+    pub fn line(&self) -> String {
+        format!(
+            "grid {} ({} prompts, accuracy {:.1}%) {} in {:.2} s: {}",
+            self.grid,
+            self.prompts,
+            100.0 * self.accuracy,
+            if self.built { "built" } else { "loaded" },
+            self.seconds,
+            self.path.display()
+        )
     }
 }

@@ -4,6 +4,7 @@ use clap::Args;
 use color_eyre::eyre::Result;
 
 use super::grid_args::GridArgs;
+use crate::cli::output::{print_csv, print_json, Format, TableJsonCsv};
 use crate::cli::ModelArgs;
 use crate::paths::Paths;
 use crate::science::heuristics::importance::{rank_layer, Importance};
@@ -15,9 +16,8 @@ pub struct ImportanceArgs {
     /// Neurons listed per layer
     #[arg(long, default_value_t = 10)]
     pub top: usize,
-    /// Print JSON instead of text
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: TableJsonCsv,
 }
 
 pub fn run(model_args: &ModelArgs, paths: &Paths, args: ImportanceArgs) -> Result<()> {
@@ -29,10 +29,26 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: ImportanceArgs) -> Resul
         .iter()
         .map(|&l| (l, rank_layer(&maps, l).expect("kept layer").into_iter().take(args.top).collect()))
         .collect();
-    if args.json {
-        let all: Vec<&Importance> = ranked.iter().flat_map(|(_, r)| r).collect();
-        println!("{}", serde_json::to_string_pretty(&all)?);
-        return Ok(());
+    match args.output.format() {
+        Format::Json => {
+            let all: Vec<&Importance> = ranked.iter().flat_map(|(_, r)| r).collect();
+            return print_json(&all);
+        }
+        Format::Csv => {
+            let rows = ranked.iter().flat_map(|(layer, rows)| {
+                rows.iter().enumerate().map(move |(rank, r)| {
+                    [
+                        layer.to_string(),
+                        (rank + 1).to_string(),
+                        r.neuron.to_string(),
+                        r.mean.to_string(),
+                        r.std.to_string(),
+                    ]
+                })
+            });
+            return print_csv(&["layer", "rank", "neuron", "mean", "std"], rows);
+        }
+        Format::Table => {}
     }
     println!(
         "direct effect only: m × centred logit of the correct next token at \"=\", over {} correct prompts",

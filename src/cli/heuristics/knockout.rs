@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::classify_args::ClassifyArgs;
 use super::grid_args::GridArgs;
+use crate::cli::output::{print_csv, print_json, Format, TableJsonCsv};
 use crate::cli::ModelArgs;
 use crate::engine::session::Control;
 use crate::paths::Paths;
@@ -53,9 +54,8 @@ pub struct KnockoutArgs {
     /// Seed of the prompt samples and the random controls
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Print JSON instead of a table
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: TableJsonCsv,
 }
 
 pub fn run(model_args: &ModelArgs, paths: &Paths, args: KnockoutArgs) -> Result<()> {
@@ -84,9 +84,22 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: KnockoutArgs) -> Result<
             };
             let rows = by_heuristic(loaded.model.as_ref(), &loaded.tokenizer, &maps, &groups, settings, control)?;
             bar.finish_and_clear();
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-                return Ok(());
+            match args.output.format() {
+                Format::Json => return print_json(&rows),
+                Format::Csv => {
+                    let cells = rows.iter().map(|r| {
+                        [
+                            r.heuristic.clone(),
+                            r.neurons.to_string(),
+                            r.prompts.to_string(),
+                            r.associated_accuracy.to_string(),
+                            r.control_accuracy.to_string(),
+                        ]
+                    });
+                    let header = ["heuristic", "neurons", "prompts", "associated_accuracy", "control_accuracy"];
+                    return print_csv(&header, cells);
+                }
+                Format::Table => {}
             }
             println!(
                 "knockout by heuristic on {correct} correct prompts (accuracy 1.0 before), {:.1} s",
@@ -109,9 +122,20 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: KnockoutArgs) -> Result<
             let rows =
                 by_prompt(loaded.model.as_ref(), &loaded.tokenizer, &maps, &groups, &candidates, settings, control)?;
             bar.finish_and_clear();
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-                return Ok(());
+            match args.output.format() {
+                Format::Json => return print_json(&rows),
+                Format::Csv => {
+                    let cells = rows.iter().map(|r| {
+                        [
+                            r.per_layer.to_string(),
+                            r.prompts.to_string(),
+                            r.ablated_accuracy.to_string(),
+                            r.control_accuracy.to_string(),
+                        ]
+                    });
+                    return print_csv(&["per_layer", "prompts", "ablated_accuracy", "control_accuracy"], cells);
+                }
+                Format::Table => {}
             }
             println!("knockout by prompt, {:.1} s", started.elapsed().as_secs_f64());
             println!(

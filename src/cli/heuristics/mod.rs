@@ -10,6 +10,7 @@ mod map;
 use clap::Subcommand;
 use color_eyre::eyre::Result;
 
+use super::output::{print_json, TableJson};
 use super::ModelArgs;
 use crate::paths::Paths;
 use grid_args::GridArgs;
@@ -20,6 +21,8 @@ pub enum HeuristicsCommand {
     Grid {
         #[command(flatten)]
         grid: GridArgs,
+        #[command(flatten)]
+        output: TableJson,
     },
     /// One neuron's K or KV map: its extremes, or the whole map as CSV
     Map(map::MapArgs),
@@ -33,9 +36,13 @@ pub enum HeuristicsCommand {
 
 pub fn run(model_args: &ModelArgs, paths: &Paths, command: HeuristicsCommand) -> Result<()> {
     match command {
-        HeuristicsCommand::Grid { grid } => {
+        HeuristicsCommand::Grid { grid, output } => {
             let loaded = model_args.load(paths)?;
-            grid.maps(&loaded, paths)?;
+            let (_, load) = grid.load(&loaded, paths)?;
+            if output.json() {
+                return print_json(&load);
+            }
+            println!("{}", load.line());
             Ok(())
         }
         HeuristicsCommand::Map(args) => map::run(model_args, paths, args),

@@ -43,18 +43,23 @@ pub fn parse_ids(spec: &str) -> Result<Vec<NeuronId>> {
     } else {
         (spec.to_string(), "the neuron list".to_string())
     };
+    // A file's problems are the file's; a list's are the argument's.
+    let bad = |line: Option<usize>, what: String| match (path.is_file(), line) {
+        (true, Some(line)) => AnalysisError::BadLine { path: path.to_path_buf(), line, what },
+        (true, None) => AnalysisError::bad_file(path, what),
+        (false, Some(line)) => AnalysisError::Invalid(format!("{origin}, line {line}: {what}")),
+        (false, None) => AnalysisError::Invalid(format!("{origin}: {what}")),
+    };
     let mut ids = BTreeSet::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("");
         for word in line.split([',', ' ', '\t']).filter(|w| !w.trim().is_empty()) {
-            let id = word
-                .parse::<NeuronId>()
-                .map_err(|e| AnalysisError::Invalid(format!("{origin}, line {}: {e}", i + 1)))?;
+            let id = word.parse::<NeuronId>().map_err(|e| bad(Some(i + 1), e))?;
             ids.insert(id);
         }
     }
     if ids.is_empty() {
-        return Err(AnalysisError::Invalid(format!("{origin}: no neuron ids")));
+        return Err(bad(None, "no neuron ids".into()));
     }
     Ok(ids.into_iter().collect())
 }

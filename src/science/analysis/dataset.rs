@@ -8,6 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
 use super::error::{AnalysisError, Result};
+use super::shipped;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Problem {
@@ -18,6 +19,16 @@ pub struct Problem {
 /// Every line of `path`; blank lines are skipped, a bad line is an error naming it.
 pub fn load(path: &Path) -> Result<Vec<Problem>> {
     let text = std::fs::read_to_string(path).map_err(|e| AnalysisError::io(path, e))?;
+    parse(&text, path)
+}
+
+/// The questions of the GSM8K test set shipped with neuronav.
+pub fn shipped() -> Vec<Problem> {
+    parse(shipped::QUESTIONS, Path::new(shipped::QUESTIONS_NAME)).expect("the shipped questions parse (tested)")
+}
+
+/// Every line of `text`, read from `path` (named in errors).
+pub fn parse(text: &str, path: &Path) -> Result<Vec<Problem>> {
     let mut problems = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let problem = serde_json::from_str(line).map_err(|e| AnalysisError::BadLine {
@@ -28,7 +39,7 @@ pub fn load(path: &Path) -> Result<Vec<Problem>> {
         problems.push(problem);
     }
     if problems.is_empty() {
-        return Err(AnalysisError::Invalid(format!("{}: no questions", path.display())));
+        return Err(AnalysisError::bad_file(path, "no questions"));
     }
     Ok(problems)
 }
@@ -58,6 +69,20 @@ mod tests {
         assert!(err.contains("q.jsonl, line 3"), "{err}");
         std::fs::write(&path, "{\"question\": \"a\", \"answer\": \"x\\n#### 1\"}\n").unwrap();
         assert_eq!(load(&path).unwrap()[0].question, "a");
+        std::fs::write(&path, "\n").unwrap();
+        assert!(load(&path).unwrap_err().to_string().ends_with("q.jsonl: no questions"));
+    }
+
+    #[test]
+    fn the_shipped_questions_are_the_gsm8k_test_set() {
+        use sha2::{Digest, Sha256};
+        // The sha256 of grade_school_math/data/test.jsonl in github.com/openai/grade-school-math.
+        let digest = format!("{:x}", Sha256::digest(shipped::QUESTIONS.as_bytes()));
+        assert_eq!(digest, "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14");
+        let problems = shipped();
+        assert_eq!(problems.len(), 1319);
+        assert!(problems[0].question.starts_with("Janet\u{2019}s ducks lay 16 eggs per day."));
+        assert!(problems.iter().all(|p| p.answer.contains("#### ")));
     }
 
     #[test]

@@ -3,9 +3,12 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalysisError {
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}, line {line}: {what}")]
+    /// A file (or directory) whose contents are not what the analysis reads.
+    #[error("{}: {problem}", path.display())]
+    BadFile { path: PathBuf, problem: String },
+    #[error("{}, line {line}: {what}", path.display())]
     BadLine { path: PathBuf, line: usize, what: String },
     #[error("{0}")]
     Invalid(String),
@@ -16,6 +19,10 @@ pub enum AnalysisError {
 impl AnalysisError {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         AnalysisError::Io { path: path.to_path_buf(), source }
+    }
+
+    pub fn bad_file(path: &Path, problem: impl Into<String>) -> Self {
+        AnalysisError::BadFile { path: path.to_path_buf(), problem: problem.into() }
     }
 }
 

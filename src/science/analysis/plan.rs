@@ -84,6 +84,27 @@ impl Default for Shard {
 
 pub const SPEC_FILE: &str = "run.json";
 
+/// A new, empty directory `run-N` under `parent` (made if missing), N one past the highest there:
+/// where an analysis goes when no `--out` is given. Made here so that two analyses started at
+/// once never share one.
+pub fn fresh_run_dir(parent: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(parent).map_err(|e| AnalysisError::io(parent, e))?;
+    let entries = std::fs::read_dir(parent).map_err(|e| AnalysisError::io(parent, e))?;
+    let highest = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix("run-")?.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0);
+    let mut n = highest + 1;
+    loop {
+        let dir = parent.join(format!("run-{n}"));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+            Err(e) => return Err(AnalysisError::io(&dir, e)),
+        }
+    }
+}
+
 impl RunSpec {
     /// Every item, condition-major, then variant, then question in drawing order.
     pub fn items(&self) -> Vec<Item> {
@@ -176,6 +197,18 @@ mod tests {
         for bad in ["4/4", "1", "a/2", "0/0"] {
             assert!(bad.parse::<Shard>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn fresh_run_directories_are_new_and_numbered_past_the_highest() {
+        let parent = tempfile::tempdir().unwrap();
+        let runs = parent.path().join("analyze");
+        assert_eq!(fresh_run_dir(&runs).unwrap(), runs.join("run-1"));
+        assert_eq!(fresh_run_dir(&runs).unwrap(), runs.join("run-2"));
+        std::fs::create_dir(runs.join("run-7")).unwrap();
+        std::fs::create_dir(runs.join("notes")).unwrap();
+        assert_eq!(fresh_run_dir(&runs).unwrap(), runs.join("run-8"));
+        assert!(runs.join("run-8").read_dir().unwrap().next().is_none());
     }
 
     #[test]
