@@ -24,11 +24,21 @@ pub struct ExplorerArgs {
     /// The method's data directory, whose prompts/*.txt variants the prompt picker offers
     #[arg(long, value_name = "DIR", default_value = "../shared/data/rai-yao-2024")]
     pub data: PathBuf,
+    /// Do not build the lexical labels in the background when the label store holds none for
+    /// the model (A builds them on demand)
+    #[arg(long)]
+    pub no_auto_labels: bool,
 }
 
 /// Opens the explorer on `model`, in compare mode when `start` says how.
 pub fn open(model: &ModelArgs, paths: &Paths, args: ExplorerArgs, start: Option<CompareStart>) -> Result<()> {
     let spec = ModelSpec { path: model.model.clone(), device: model.device, dtype: model.dtype };
-    let options = Options { open: args.open, theme: args.theme, top_k: args.top_k, data: args.data };
+    let options = Options {
+        open: args.open,
+        theme: args.theme,
+        top_k: args.top_k,
+        data: args.data,
+        auto_labels: !args.no_auto_labels,
+    };
     crate::tui::run(spec, paths.clone(), options, start)
 }
