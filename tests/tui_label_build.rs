@@ -249,7 +249,7 @@ fn compare_mode_without_reasoning_neurons_says_so_instead_of_a_table_of_zeros() 
     let app = comparing_without_reasoning_neurons(vec![label("L0N1", "colour", "imported")]);
     let (s, r) = screen(&app);
     let summary = region(&s, r.summary);
-    assert!(summary.contains("the labels loaded are from imported"), "{summary}");
+    assert!(summary.contains("no label loaded (from imported)"), "{summary}");
 }
 
 #[test]

@@ -120,7 +120,8 @@ impl App {
         }
         if !self.labels.is_empty() {
             return format!(
-                "the labels loaded are from {}: u or :reasoning source NAME chooses among them",
+                "no label loaded (from {}) is of these concepts and sources: :reasoning concept K,.. or source S,.. \
+                 chooses others",
                 self.labels.sources().join(", ")
             );
         }
