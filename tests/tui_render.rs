@@ -12,6 +12,7 @@ use neuronav::engine::loader::{self, DeviceChoice};
 use neuronav::engine::model::WeightDType;
 use neuronav::engine::neuron::NeuronId;
 use neuronav::engine::session::{Control, Session, SessionSettings};
+use neuronav::engine::tokenizer::Tokenizer;
 use neuronav::paths::Paths;
 use neuronav::science::analysis::ablation::AblationMode;
 use neuronav::science::heuristics::cache;
@@ -24,14 +25,16 @@ use neuronav::science::heuristics::prompts::default_prefix;
 use neuronav::science::labels::label::{NewLabel, VerdictKind};
 use neuronav::science::labels::store::LabelStore;
 use neuronav::science::projection::{project, ProjectionSettings};
+use neuronav::science::vocab_index::VocabIndex;
 use neuronav::tui::action::Action;
-use neuronav::tui::app::{App, LayerView};
+use neuronav::tui::app::{App, Focus, LayerView};
 use neuronav::tui::command::Command;
 use neuronav::tui::compare::Side;
 use neuronav::tui::effect::Effect;
 use neuronav::tui::engine_messages::EngineCmd;
 use neuronav::tui::grid::GridChoice;
 use neuronav::tui::keymap::Keymap;
+use neuronav::tui::label_build::BuildState;
 use neuronav::tui::label_worker::LabelWorker;
 use neuronav::tui::labels::{LabelView, Labels};
 use neuronav::tui::theme::ThemeName;
@@ -288,6 +291,82 @@ fn small_terminals_get_a_compact_layout_or_a_clear_message() {
 }
 
 #[test]
+fn with_an_empty_store_the_worker_builds_and_caches_the_vocabulary_index() {
+    let home = tempfile::tempdir().unwrap();
+    let cache = home.path().join("cache");
+    let (mut app, workers) = loaded(tiny(), 120, 40, home);
+    pump(&mut app, &workers, Vec::new(), |a| matches!(a.label_build(), BuildState::Done { .. }));
+    // The seed-word filter reads layers 6 and up; the tiny model has 3.
+    assert_eq!(app.label_build(), &BuildState::Done { labels: 0 });
+    let status = text(&render(&app), layout::regions(app.size(), &app).status);
+    assert!(status.contains("no labels"), "{status}");
+    let path = VocabIndex::cache_path(&cache, &fingerprint(&tiny()).unwrap(), ProjectionSettings::default());
+    let index = VocabIndex::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    // PyTorch's top 10 of W_U·v for the reference's neurons.
+    let reference = common::read_json("reference/f32.json");
+    for p in reference["projection"].as_array().unwrap() {
+        let neuron =
+            NeuronId { layer: p["layer"].as_u64().unwrap() as u32, index: p["index"].as_u64().unwrap() as u32 };
+        let top: Vec<u32> = index.top(neuron).iter().take(10).map(|t| t.token).collect();
+        assert_eq!(top, common::ids(&p["top10"]), "{neuron}");
+    }
+}
+
+/// The detail pane's text for `neuron` as the engine computed it: its projection and its m at the
+/// last position of the reference run.
+fn expected_detail(session: &Session, tok: &Tokenizer, neuron: NeuronId) -> (String, String, String) {
+    let p = project(session.model().as_ref(), neuron, ProjectionSettings { n: 2, norm_gain: false });
+    let m = session.trace().position(session.len() - 1).m(neuron.layer as usize)[neuron.index as usize];
+    (tok.token_display(p.top[0].token), tok.token_display(p.bottom[0].token), format!("m {m:+.3}"))
+}
+
+#[test]
+fn a_wide_terminal_shows_the_selected_neurons_detail_beside_the_layer_pane() {
+    let (mut app, workers) = explored(200, 60);
+    let (session, tok) = reference();
+    let r = layout::regions(app.size(), &app);
+    assert!(r.detail.x >= r.layers.right() && r.detail.y == r.layers.y, "not beside: {r:?}");
+    assert!(r.layers.width >= 90 && r.detail.width >= 90, "{r:?}");
+    assert_eq!(app.focus, Focus::Layers, "no key was pressed");
+    let first = app.selected_neuron().unwrap();
+    let effects = app.refresh();
+    pump(&mut app, &workers, effects, |a| a.detail().is_some_and(|d| d.neuron == first));
+    let detail = text(&render(&app), r.detail);
+    let (promoted, suppressed, m) = expected_detail(&session, &tok, first);
+    assert!(detail.contains(&format!("neuron {first} ")), "{detail}");
+    for part in [&promoted, &suppressed, &m, "m over tokens", "labels: none"] {
+        assert!(detail.contains(part), "{part:?} missing:\n{detail}");
+    }
+
+    // Down selects the next neuron: until its numbers come, the pane shows what is known of it
+    // and says the rest is being computed, never the last neuron's numbers.
+    let effects = app.update(Action::Down);
+    let next = app.selected_neuron().unwrap();
+    assert_ne!(next, first);
+    let detail = text(&render(&app), r.detail);
+    let (promoted, _, next_m) = expected_detail(&session, &tok, next);
+    assert!(detail.contains(&format!("neuron {next} · computing…")), "{detail}");
+    assert!(detail.contains(&promoted) && !detail.contains(&m), "{detail}");
+    pump(&mut app, &workers, effects, |a| a.detail().is_some_and(|d| d.neuron == next));
+    let detail = text(&render(&app), r.detail);
+    assert!(detail.contains(&next_m) && !detail.contains("computing"), "{detail}");
+}
+
+#[test]
+fn an_80_by_24_terminal_keeps_the_layer_pane_whole_until_enter() {
+    let (mut app, workers) = explored(80, 24);
+    let r = layout::regions(app.size(), &app);
+    assert!(!r.compact && r.detail.area() == 0 && r.layers.width == 80, "{r:?}");
+    let neuron = app.selected_neuron().unwrap();
+    let layers = text(&render(&app), r.layers);
+    assert!(layers.contains(&format!("N{} ", neuron.index)) && !layers.contains("m over tokens"), "{layers}");
+    let effects = app.update(Action::OpenNeuron);
+    pump(&mut app, &workers, effects, |a| a.detail().is_some_and(|d| d.neuron == neuron));
+    let r = layout::regions(app.size(), &app);
+    assert!(r.detail.area() > 0 && r.layers.width < 80, "{r:?}");
+}
+
+#[test]
 fn labels_from_the_store_show_with_their_source_and_review_commits_verdicts() {
     let (session, tok) = reference();
     let last = session.len() - 1;
@@ -322,7 +401,8 @@ fn labels_from_the_store_show_with_their_source_and_review_commits_verdicts() {
     let row = layers.lines().find(|l| l.contains(&format!("N{} ", first.index))).unwrap();
     assert!(row.contains("add (gpt-test)"), "label and source missing: {row}");
     assert!(!layers.contains("mult"), "a No answer shows as a label:\n{layers}");
-    assert!(text(&buffer, regions.status).contains("2 labelled"));
+    let status = text(&buffer, regions.status);
+    assert!(status.contains("labels gpt-test 1, lexicon 1"), "{status}");
 
     app.execute(Command::FilterSource(Some("lexicon".into())));
     assert!(app.rows()[0].is_empty(), "layer 0 has no lexicon label");

@@ -25,6 +25,10 @@ pub struct ExplorerArgs {
     // The prompt variants the picker offers and `:variant` builds.
     #[command(flatten)]
     pub method: MethodDataArgs,
+    /// Do not build the lexical labels in the background when the label store holds none for
+    /// the model (A builds them on demand)
+    #[arg(long)]
+    pub no_auto_labels: bool,
 }
 
 /// Opens the explorer on `model`, in compare mode when `start` says how.
@@ -35,6 +39,12 @@ pub fn open(model: &ModelArgs, paths: &Paths, args: ExplorerArgs, start: Option<
         dtype: model.dtype,
         trace_memory: model.trace_memory,
     };
-    let options = Options { open: args.open, theme: args.theme, top_k: args.top_k, method: args.method.data(0) };
+    let options = Options {
+        open: args.open,
+        theme: args.theme,
+        top_k: args.top_k,
+        method: args.method.data(0),
+        auto_labels: !args.no_auto_labels,
+    };
     crate::tui::run(spec, paths.clone(), options, start)
 }

@@ -41,38 +41,15 @@ pub struct Promoter {
 impl VocabIndex {
     /// Projects every neuron of `model`. `control` reports neurons done and can cancel.
     pub fn build(model: &dyn Model, settings: ProjectionSettings, control: Control) -> Result<Self> {
-        let config = model.config();
-        let (n_layers, d_ff, n) = (config.num_layers, config.intermediate_size, settings.n.min(config.vocab_size));
-        let total = n_layers * d_ff;
-        let mut index = VocabIndex {
-            settings: ProjectionSettings { n, ..settings },
-            n_layers,
-            d_ff,
-            top_ids: Vec::with_capacity(total * n),
-            top_logits: Vec::with_capacity(total * n),
-            bottom_ids: Vec::with_capacity(total * n),
-            bottom_logits: Vec::with_capacity(total * n),
-        };
-        let vocab = config.vocab_size;
-        for layer in 0..n_layers {
-            model.check_files()?;
-            for start in (0..d_ff).step_by(BLOCK) {
-                if control.cancelled() {
-                    return Err(EngineError::Cancelled);
-                }
-                let count = BLOCK.min(d_ff - start);
-                let logits = model.project_value_vectors(layer, start, count, settings.norm_gain);
-                let rows: Vec<_> = logits.par_chunks(vocab).map(|row| extremes(row, n)).collect();
-                for p in rows {
-                    index.top_ids.extend(p.top.iter().map(|t| t.token));
-                    index.top_logits.extend(p.top.iter().map(|t| t.logit));
-                    index.bottom_ids.extend(p.bottom.iter().map(|t| t.token));
-                    index.bottom_logits.extend(p.bottom.iter().map(|t| t.logit));
-                }
-                control.report(layer * d_ff + start + count, total);
+        let mut builder = IndexBuilder::new(model, settings);
+        while !builder.is_done() {
+            if control.cancelled() {
+                return Err(EngineError::Cancelled);
             }
+            let done = builder.step(model)?;
+            control.report(done, builder.total());
         }
-        Ok(index)
+        Ok(builder.finish().expect("every block is projected"))
     }
 
     /// Where the index of a model with `fingerprint` is cached.
@@ -90,26 +67,33 @@ impl VocabIndex {
         settings: ProjectionSettings,
         control: Control,
     ) -> Result<(Self, bool)> {
-        let path = Self::cache_path(cache_dir, fingerprint, settings);
-        if path.is_file() {
-            if let Ok(index) = Self::load(&path) {
-                let c = model.config();
-                // An index of the same file made when padding rows of the embedding were still
-                // projected may name ids that are not tokens; one naming any is made again.
-                let tokens = |ids: &[u32]| ids.iter().all(|&id| (id as usize) < c.vocab_size);
-                if index.n_layers == c.num_layers
-                    && index.d_ff == c.intermediate_size
-                    && index.settings == settings
-                    && tokens(&index.top_ids)
-                    && tokens(&index.bottom_ids)
-                {
-                    return Ok((index, false));
-                }
-            }
+        if let Some(index) = Self::cached(model, cache_dir, fingerprint, settings) {
+            return Ok((index, false));
         }
         let index = Self::build(model, settings, control)?;
-        index.save(&path)?;
+        index.save(&Self::cache_path(cache_dir, fingerprint, settings))?;
         Ok((index, true))
+    }
+
+    /// The cached index of `model` with `settings`, when there is a readable one of its shape.
+    pub fn cached(
+        model: &dyn Model,
+        cache_dir: &Path,
+        fingerprint: &str,
+        settings: ProjectionSettings,
+    ) -> Option<Self> {
+        let path = Self::cache_path(cache_dir, fingerprint, settings);
+        let index = Self::load(&path).ok()?;
+        let c = model.config();
+        // An index of the same file made when padding rows of the embedding were still projected
+        // may name ids that are not tokens; one naming any is made again.
+        let tokens = |ids: &[u32]| ids.iter().all(|&id| (id as usize) < c.vocab_size);
+        (index.n_layers == c.num_layers
+            && index.d_ff == c.intermediate_size
+            && index.settings == settings
+            && tokens(&index.top_ids)
+            && tokens(&index.bottom_ids))
+        .then_some(index)
     }
 
     /// The promoted tokens of `neuron`, best first.
@@ -218,6 +202,78 @@ impl VocabIndex {
             bottom_ids: ints(bottom_ids),
             bottom_logits: floats(bottom_logits),
         })
+    }
+}
+
+/// An index built one block of neurons at a time, so that its caller can do other work between
+/// blocks (the explorer answers the user's commands first).
+pub struct IndexBuilder {
+    index: VocabIndex,
+    /// The next block: its layer and first neuron.
+    layer: usize,
+    start: usize,
+}
+
+impl IndexBuilder {
+    pub fn new(model: &dyn Model, settings: ProjectionSettings) -> IndexBuilder {
+        let config = model.config();
+        let (n_layers, d_ff, n) = (config.num_layers, config.intermediate_size, settings.n.min(config.vocab_size));
+        let total = n_layers * d_ff * n;
+        let index = VocabIndex {
+            settings: ProjectionSettings { n, ..settings },
+            n_layers,
+            d_ff,
+            top_ids: Vec::with_capacity(total),
+            top_logits: Vec::with_capacity(total),
+            bottom_ids: Vec::with_capacity(total),
+            bottom_logits: Vec::with_capacity(total),
+        };
+        IndexBuilder { index, layer: 0, start: 0 }
+    }
+
+    /// Neurons of the whole model.
+    pub fn total(&self) -> usize {
+        self.index.n_layers * self.index.d_ff
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.layer >= self.index.n_layers || self.index.d_ff == 0
+    }
+
+    /// Projects the next block of up to `BLOCK` neurons of `model` (the model the builder was
+    /// made for). Returns the neurons done so far, or an error when the model's file changed.
+    pub fn step(&mut self, model: &dyn Model) -> Result<usize> {
+        let (d_ff, n) = (self.index.d_ff, self.index.settings.n);
+        if !self.is_done() {
+            if self.start == 0 {
+                model.check_files()?;
+            }
+            let vocab = model.config().vocab_size;
+            let count = BLOCK.min(d_ff - self.start);
+            let logits = model.project_value_vectors(self.layer, self.start, count, self.index.settings.norm_gain);
+            let rows: Vec<_> = logits.par_chunks(vocab).map(|row| extremes(row, n)).collect();
+            let index = &mut self.index;
+            for p in rows {
+                index.top_ids.extend(p.top.iter().map(|t| t.token));
+                index.top_logits.extend(p.top.iter().map(|t| t.logit));
+                index.bottom_ids.extend(p.bottom.iter().map(|t| t.token));
+                index.bottom_logits.extend(p.bottom.iter().map(|t| t.logit));
+            }
+            self.start += count;
+            if self.start == d_ff {
+                (self.layer, self.start) = (self.layer + 1, 0);
+            }
+        }
+        Ok(self.done())
+    }
+
+    fn done(&self) -> usize {
+        (self.layer * self.index.d_ff + self.start).min(self.total())
+    }
+
+    /// The index, once every block is projected.
+    pub fn finish(self) -> Option<VocabIndex> {
+        self.is_done().then_some(self.index)
     }
 }
 

@@ -128,6 +128,8 @@ pub enum Action {
     AblateMarked,
     /// Clear run B's interventions
     ClearInterventions,
+    /// Build the lexical labels in the background / stop building them
+    BuildLabels,
 }
 
 impl Action {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::grid::LoadedGrid;
 use super::knockout_job::KnockoutResult;
+use super::label_build::LabelBuildMsg;
 use super::snapshot::{LensView, ModelInfo, NeuronDetail, NextView, ProjectionView, Snapshot};
 use crate::engine::intervention::Interventions;
 use crate::engine::loader::DeviceChoice;
@@ -97,6 +98,13 @@ pub enum EngineCmd {
     },
     /// Change neurons in the forward passes from the next run on.
     SetInterventions(Interventions),
+    /// Build the vocabulary index and the lexical labels of the model with `fingerprint` in the
+    /// background, between other commands (see `label_build`).
+    BuildLabels {
+        fingerprint: String,
+    },
+    /// Stop the background label build.
+    StopLabels,
 }
 
 /// What kind of long job a progress report is about.
@@ -130,6 +138,8 @@ pub enum EngineMsg {
     Grid(Arc<LoadedGrid>),
     Knockout(Arc<KnockoutResult>),
     NextTokens(Arc<NextView>),
+    /// The background label build.
+    LabelBuild(LabelBuildMsg),
     /// A run, step or load ended (finished, failed or cancelled).
     Idle,
     Error(String),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::labels::Labels;
 use crate::science::analysis::counting::{ReasoningNeurons, ReasoningSelection};
-use crate::science::labels::label::{NewVerdict, Verdict};
+use crate::science::labels::label::{NewLabel, NewVerdict, Verdict};
 use crate::science::labels::store::{LabelFilter, LabelStore, QueueItem};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +24,8 @@ pub enum LabelCmd {
     Queue { source: Option<String>, concept: Option<String> },
     /// Commit a verdict.
     Record(NewVerdict),
+    /// Store labels (the background build's), then load the model's labels anew.
+    Add(Arc<Vec<NewLabel>>),
     /// The reasoning neurons: applying labels of these concepts from these sources (every source
     /// when empty), as `neuronav compare` chooses them.
     Reasoning { concepts: Vec<String>, sources: Vec<String> },
@@ -40,6 +42,15 @@ pub enum LabelMsg {
         source: Option<String>,
         concept: Option<String>,
         items: Vec<QueueItem>,
+    },
+    /// `added` labels are stored; `labels` are the model's labels now.
+    Added {
+        added: usize,
+        labels: Labels,
+    },
+    /// The labels could not be stored.
+    NotAdded {
+        error: String,
     },
     /// The verdict is committed.
     Saved(Verdict),
@@ -132,6 +143,16 @@ fn run(path: PathBuf, rx: Receiver<LabelCmd>, tx: Sender<LabelMsg>) {
                 }
                 None => say(LabelMsg::Error(format!("the label store {} is not open", path.display()))),
             },
+            LabelCmd::Add(new) => {
+                let result = match &mut store {
+                    Some(s) => s.upsert_labels(&new).and_then(|_| loaded(s)).map_err(|e| e.to_string()),
+                    None => Err(format!("the label store {} is not open", path.display())),
+                };
+                say(match result {
+                    Ok(labels) => LabelMsg::Added { added: new.len(), labels },
+                    Err(error) => LabelMsg::NotAdded { error },
+                });
+            }
             LabelCmd::Record(verdict) => {
                 let result = match &mut store {
                     Some(s) => s.record_verdict(&verdict).map_err(|e| e.to_string()),
@@ -148,6 +169,10 @@ fn run(path: PathBuf, rx: Receiver<LabelCmd>, tx: Sender<LabelMsg>) {
 
 fn open(path: &std::path::Path, fingerprint: &str) -> crate::science::labels::error::Result<(LabelStore, Labels)> {
     let store = LabelStore::open(path, fingerprint)?;
-    let labels = Labels::from_store(store.labels(&LabelFilter::default())?, store.verdicts()?);
+    let labels = loaded(&store)?;
     Ok((store, labels))
+}
+
+fn loaded(store: &LabelStore) -> crate::science::labels::error::Result<Labels> {
+    Ok(Labels::from_store(store.labels(&LabelFilter::default())?, store.verdicts()?))
 }

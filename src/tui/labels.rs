@@ -81,6 +81,16 @@ impl Labels {
         all.into_iter().map(String::from).collect()
     }
 
+    /// Every source of a label with how many labels it gave (one per neuron and concept), sorted
+    /// by source.
+    pub fn counts(&self) -> Vec<(String, usize)> {
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for l in self.by_neuron.values().flatten() {
+            *counts.entry(l.source.as_str()).or_default() += 1;
+        }
+        counts.into_iter().map(|(s, n)| (s.to_string(), n)).collect()
+    }
+
     /// The labels' concepts joined for a narrow column: `add, sum`.
     pub fn short(&self, neuron: NeuronId) -> String {
         self.of(neuron).iter().map(|l| l.concept.as_str()).collect::<Vec<_>>().join(", ")
@@ -149,5 +159,6 @@ mod tests {
         assert_eq!(labels.with_sources(n), "add:result_8mod10, add:op1_3mod10 (heuristic-match), add (lexicon)");
         assert_eq!(labels.short(n), "add:result_8mod10, add, add:op1_3mod10");
         assert_eq!(labels.with_sources(NeuronId { layer: 0, index: 0 }), "");
+        assert_eq!(labels.counts(), [("heuristic-match".to_string(), 2), ("lexicon".to_string(), 1)]);
     }
 }

@@ -17,6 +17,7 @@ pub mod heatmap;
 pub mod key;
 pub mod keymap;
 pub mod knockout_job;
+pub mod label_build;
 pub mod label_worker;
 pub mod labels;
 pub mod modes;
@@ -76,6 +77,9 @@ pub struct Options {
     /// The method's data: the picker offers its prompt variants, and `:variant` builds prompts
     /// from it unless compare mode's start says otherwise.
     pub method: MethodData,
+    /// Build the vocabulary index and lexical labels in the background when the label store
+    /// holds no labels for the model.
+    pub auto_labels: bool,
 }
 
 /// How the explorer opens in compare mode (`neuronav compare --tui`, `neuronav intervene --tui`).
@@ -113,6 +117,7 @@ pub fn run(model: ModelSpec, paths: Paths, options: Options, start: Option<Compa
     let mut app = App::new(keymap, prompts, theme);
     app.settings.top_k = options.top_k.max(1);
     app.settings.trace_memory = model.trace_memory;
+    app.set_auto_labels(options.auto_labels);
     if let Some(file) = &options.open {
         let text =
             std::fs::read_to_string(file).wrap_err_with(|| format!("reading the prompt from {}", file.display()))?;

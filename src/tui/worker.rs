@@ -15,6 +15,7 @@ use super::engine_messages::{EngineCmd, EngineMsg, Job, SharedModel};
 use super::grid::LoadedGrid;
 use super::grid_job;
 use super::knockout_job;
+use super::label_build::{LabelBuild, LabelBuildMsg, Outcome};
 use super::snapshot::*;
 use crate::engine::default_model;
 use crate::engine::loader::{self, DeviceChoice};
@@ -58,6 +59,7 @@ impl Engine {
             queued: VecDeque::new(),
             projections: VecDeque::new(),
             cache: HashMap::new(),
+            label_build: None,
         };
         std::thread::Builder::new()
             .name("engine".into())
@@ -102,6 +104,8 @@ struct Worker {
     /// Neurons still to project for the latest `Project` request.
     projections: VecDeque<NeuronId>,
     cache: HashMap<NeuronId, Arc<ProjectionView>>,
+    /// The background label build, done a slice at a time when nothing else waits.
+    label_build: Option<LabelBuild>,
 }
 
 impl Worker {
@@ -128,6 +132,8 @@ impl Worker {
                 } else if let Some(view) = self.projection(neuron) {
                     self.say(EngineMsg::Projection(view));
                 }
+            } else if self.label_build.is_some() {
+                self.build_labels();
             } else {
                 match self.rx.recv() {
                     Ok(c) => self.accept(c),
@@ -158,6 +164,9 @@ impl Worker {
                     self.projections = neurons.into();
                 }
             }
+            // Background work: not stamped by cancels, which stop the user's jobs only.
+            EngineCmd::BuildLabels { fingerprint } => self.label_build = Some(LabelBuild::new(fingerprint)),
+            EngineCmd::StopLabels => self.label_build = None,
             cmd => {
                 if matches!(cmd, EngineCmd::Detail { .. } | EngineCmd::Lens { .. } | EngineCmd::NextTokens { .. }) {
                     let kind = std::mem::discriminant(&cmd);
@@ -189,7 +198,9 @@ impl Worker {
             EngineCmd::RunPrompt { text } => self.run_prompt(&text),
             EngineCmd::Step { n, stop_at_eos } => self.step(n, stop_at_eos),
             EngineCmd::StepBack => self.step_back(),
-            EngineCmd::Project { .. } => unreachable!("accept() takes projection requests"),
+            EngineCmd::Project { .. } | EngineCmd::BuildLabels { .. } | EngineCmd::StopLabels => {
+                unreachable!("accept() takes projection requests and the label build")
+            }
             EngineCmd::Detail { neuron } => self.detail(neuron),
             EngineCmd::Lens { position } => self.lens(position),
             EngineCmd::SetTopK(k) => self.with_session(|s| s.set_top_k(k)),
@@ -396,6 +407,27 @@ impl Worker {
         let projection = self.projection(neuron).expect("checked above");
         self.say(EngineMsg::Detail(Arc::new(NeuronDetail { generation, neuron, projection, value_norm, m, rank })));
         Ok(())
+    }
+
+    /// One slice of the label build.
+    fn build_labels(&mut self) {
+        let Some(build) = self.label_build.as_mut() else { return };
+        let result = match self.session.as_ref().and_then(|s| Some((s.model(), s.tokenizer()?))) {
+            Some((model, tokenizer)) => build.step(model.as_ref(), tokenizer, &self.paths),
+            None => Err("labels need a loaded model with its tokenizer".into()),
+        };
+        let msg = match result {
+            Ok(Outcome::Progress(p)) => LabelBuildMsg::Progress(p),
+            Ok(Outcome::Built(labels)) => {
+                self.label_build = None;
+                LabelBuildMsg::Built(Arc::new(labels))
+            }
+            Err(e) => {
+                self.label_build = None;
+                LabelBuildMsg::Failed(e)
+            }
+        };
+        self.say(EngineMsg::LabelBuild(msg));
     }
 
     fn grid(&mut self, fingerprint: &str, settings: MapSettings) -> Result<(), EngineError> {

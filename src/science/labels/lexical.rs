@@ -2,6 +2,7 @@
 //! 20 promoted tokens, stripped and lower-cased, equal one of the concept's seed words. Run over
 //! the whole-model index, it labels every neuron of a model in well under a second.
 use std::collections::HashSet;
+use std::ops::Range;
 
 use rayon::prelude::*;
 
@@ -33,7 +34,12 @@ impl Default for LexicalSettings {
 /// byte-level BPE's "Ġ" become the space they stand for), then stripped of surrounding whitespace.
 /// `[vocab]`.
 pub fn token_texts(tokenizer: &Tokenizer, vocab: usize) -> Vec<String> {
-    (0..vocab as u32).into_par_iter().map(|id| tokenizer.decode(&[id]).trim().to_string()).collect()
+    token_texts_in(tokenizer, 0..vocab as u32)
+}
+
+/// [`token_texts`] of the tokens `ids`, for a caller that builds the list a piece at a time.
+pub fn token_texts_in(tokenizer: &Tokenizer, ids: Range<u32>) -> Vec<String> {
+    ids.into_par_iter().map(|id| tokenizer.decode(&[id]).trim().to_string()).collect()
 }
 
 /// The (neuron, concept) pairs that pass the pre-filter, by neuron then concept order, each with

@@ -159,6 +159,7 @@ impl App {
     pub(super) fn open_neuron(&mut self, neuron: NeuronId) {
         self.leave_compare();
         self.detail_neuron = Some(neuron);
+        self.detail_pinned = true;
         self.detail = self.detail.take().filter(|d| d.neuron == neuron);
         self.detail_scroll = 0;
         self.focus = Focus::Detail;

@@ -72,7 +72,8 @@ impl App {
             | EngineMsg::Detail(_)
             | EngineMsg::Lens(_)
             | EngineMsg::Grid(_)
-            | EngineMsg::Knockout(_) => {}
+            | EngineMsg::Knockout(_)
+            | EngineMsg::LabelBuild(_) => {}
         }
         let mut effects = self.autorun();
         effects.extend(self.refresh());
@@ -308,10 +309,8 @@ impl App {
             return; // an answer to an older choice
         }
         if neurons.is_empty() {
-            self.error(format!(
-                "no applying labels of {} for this model: `neuronav label lexical` makes some",
-                r.describe()
-            ));
+            let text = format!("no reasoning neurons ({}): {}", r.describe(), self.how_to_get_labels());
+            self.error(text);
         }
         self.compare.neurons = Some(neurons);
         self.recount(Side::A);

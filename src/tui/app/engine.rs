@@ -1,12 +1,13 @@
 //! Run A's engine: its messages, and asking it for what the visible panes need.
 use ratatui::style::{Modifier, Style};
 
-use super::{App, Busy};
+use super::{App, Busy, Focus};
 use crate::engine::neuron::NeuronId;
 use crate::tui::compare::Side;
 use crate::tui::cursor::Cursor;
 use crate::tui::effect::Effect;
 use crate::tui::engine_messages::{EngineCmd, EngineMsg, Job};
+use crate::tui::label_build::BuildState;
 use crate::tui::label_worker::LabelCmd;
 use crate::tui::ui::layout;
 
@@ -21,6 +22,7 @@ impl App {
                 effects.push(Effect::Labels(LabelCmd::Open { fingerprint: info.fingerprint.clone() }));
                 self.layer = self.layer.min(info.layers.saturating_sub(1));
                 self.model = Some(info);
+                self.label_build = BuildState::Unknown;
                 self.projections.clear();
                 self.requested.clear();
                 if self.compare.open {
@@ -54,6 +56,7 @@ impl App {
             EngineMsg::Grid(g) => self.on_grid(g),
             EngineMsg::Knockout(k) => self.on_knockout(k),
             EngineMsg::NextTokens(n) => self.compare.next[Side::A.index()] = Some(n),
+            EngineMsg::LabelBuild(m) => effects.extend(self.on_label_build(m)),
             EngineMsg::Idle => {
                 self.in_flight = self.in_flight.saturating_sub(1);
                 if self.in_flight == 0 {
@@ -85,6 +88,7 @@ impl App {
         self.position = self.position.clamped(n);
         self.refresh_rows();
         self.row = self.row.min(self.rows.get(self.layer).map_or(0, |r| r.len().saturating_sub(1)));
+        self.follow_selection();
         let mut effects = self.refresh_compare();
         let can_project = self.busy.is_none() || self.busy.is_some_and(|b| b.job != Job::Prefill);
         if let Some(review) = self.modes.review() {
@@ -120,7 +124,7 @@ impl App {
             }
         }
         if self.busy.is_none() {
-            if let Some(neuron) = self.detail_neuron {
+            if let Some(neuron) = self.detail_neuron.filter(|_| layout::detail_shown(self.size, self)) {
                 if self.requested_detail != Some((neuron, snapshot.generation)) {
                     self.requested_detail = Some((neuron, snapshot.generation));
                     effects.push(Effect::Engine(Side::A, EngineCmd::Detail { neuron }));
@@ -133,6 +137,20 @@ impl App {
             }
         }
         effects
+    }
+
+    /// On a wide screen the detail shows the layer pane's selected neuron, except while the detail
+    /// or lens pane has the focus (the detail keeps its neuron while it is read or scrolled).
+    fn follow_selection(&mut self) {
+        if !layout::detail_follows(self.size, self) || matches!(self.focus, Focus::Detail | Focus::Lens) {
+            return;
+        }
+        let Some(neuron) = self.selected_neuron() else { return };
+        if self.detail_neuron != Some(neuron) {
+            self.detail_neuron = Some(neuron);
+            self.detail_pinned = false;
+            self.detail_scroll = 0;
+        }
     }
 
     /// After a cancel `side`'s worker drops queued requests; ask again for what is still missing.

@@ -249,6 +249,7 @@ impl App {
             Action::Mark => self.toggle_mark(),
             Action::AblateMarked => return self.ablate(AblationMode::Zero, Vec::new()),
             Action::ClearInterventions => return self.clear_changes(),
+            Action::BuildLabels => return self.toggle_label_build(),
         }
         Vec::new()
     }
@@ -266,7 +267,7 @@ impl App {
         let panes: Vec<Focus> = Focus::iter()
             .filter(|f| match f {
                 // Compare mode shows neither.
-                Focus::Detail => self.detail_neuron.is_some() && !self.compare.open,
+                Focus::Detail => layout::detail_shown(self.size, self) && !self.compare.open,
                 Focus::Lens => self.show_lens && !self.compare.open,
                 _ => true,
             })

@@ -10,6 +10,7 @@ mod compare;
 mod engine;
 mod heatmap;
 mod input;
+mod label_build;
 mod review;
 mod search;
 
@@ -29,6 +30,7 @@ use super::grid::Grids;
 use super::heatmap::HeatmapMode;
 use super::key::Key;
 use super::keymap::{Keymap, Mode};
+use super::label_build::BuildState;
 use super::labels::{LabelFilter, Labels};
 use super::modes::{Modes, Overlay};
 use super::prompts::PromptEntry;
@@ -86,6 +88,8 @@ pub struct Settings {
     pub stop_at_eos: bool,
     /// Bytes each run's trace keeps in memory (`--trace-memory`).
     pub trace_memory: u64,
+    /// Build the lexical labels in the background when the store holds none for the model.
+    pub auto_labels: bool,
 }
 
 impl Default for Settings {
@@ -99,6 +103,7 @@ impl Default for Settings {
             seed: 0,
             stop_at_eos: true,
             trace_memory: DEFAULT_BUDGET,
+            auto_labels: true,
         }
     }
 }
@@ -157,12 +162,16 @@ pub struct App {
     pub(in crate::tui) sign: SignFilter,
     pub(in crate::tui) label_filter: LabelFilter,
     pub labels: Labels,
+    /// The background build of lexical labels.
+    pub(in crate::tui) label_build: BuildState,
     pub(in crate::tui) grids: Grids,
     /// The rows each layer shows at the selected position (sorted and filtered): `[layers][≤K]`.
     pub(in crate::tui) rows: Vec<Vec<NeuronHit>>,
     pub(in crate::tui) projections: HashMap<NeuronId, Arc<ProjectionView>>,
     requested: HashSet<NeuronId>,
     pub(in crate::tui) detail_neuron: Option<NeuronId>,
+    /// The detail's neuron was opened (Enter, `:goto`), not followed from the selection.
+    pub(in crate::tui) detail_pinned: bool,
     pub(in crate::tui) detail: Option<Arc<NeuronDetail>>,
     requested_detail: Option<(NeuronId, u64)>,
     pub(in crate::tui) show_lens: bool,
@@ -211,11 +220,13 @@ impl App {
             sign: SignFilter::All,
             label_filter: LabelFilter::default(),
             labels: Labels::default(),
+            label_build: BuildState::Unknown,
             grids: Grids::default(),
             rows: Vec::new(),
             projections: HashMap::new(),
             requested: HashSet::new(),
             detail_neuron: None,
+            detail_pinned: false,
             detail: None,
             requested_detail: None,
             show_lens: false,
@@ -315,6 +326,11 @@ impl App {
 
     pub fn lens(&self) -> Option<&Arc<LensView>> {
         self.lens.as_ref()
+    }
+
+    /// The background build of lexical labels.
+    pub fn label_build(&self) -> &BuildState {
+        &self.label_build
     }
 
     pub fn search(&self) -> Option<&Search> {

@@ -71,8 +71,11 @@ impl App {
 
     /// An answer of the label thread.
     pub fn on_labels(&mut self, msg: LabelMsg) -> Vec<Effect> {
+        let mut effects = Vec::new();
         match msg {
-            LabelMsg::Loaded { labels, .. } => self.labels = labels,
+            LabelMsg::Loaded { labels, .. } => effects = self.on_store_labels(labels),
+            LabelMsg::Added { added, labels } => effects = self.on_labels_added(added, labels),
+            LabelMsg::NotAdded { error } => self.labels_not_added(error),
             LabelMsg::Queue { source, concept, items } => {
                 let review = self.modes.review_mut().filter(|r| r.source == source && r.concept == concept);
                 if let Some(review) = review {
@@ -102,6 +105,7 @@ impl App {
             LabelMsg::Reasoning { concepts, sources, neurons } => self.on_reasoning(concepts, sources, neurons),
             LabelMsg::Error(e) => self.error(e),
         }
-        self.refresh()
+        effects.extend(self.refresh());
+        effects
     }
 }

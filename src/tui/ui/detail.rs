@@ -12,17 +12,20 @@ const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
 pub fn draw(frame: &mut Frame, app: &App, area: Rect, compact: bool) {
     let t = &app.theme;
     let Some(neuron) = app.detail_neuron else { return };
-    let title = format!(" neuron {neuron} ");
-    let block = pane_block(app, Focus::Detail, title);
-    let inner = if compact { area } else { block.inner(area) };
-    let Some(d) = app.detail.as_ref().filter(|d| d.neuron == neuron) else {
-        let p = Paragraph::new(vec![Line::raw(format!("neuron {neuron}")), Line::styled("computing…", t.dim)]);
-        frame.render_widget(if compact { p } else { p.block(block) }, area);
-        return;
+    // Only this neuron's numbers are shown; until they come, what is known without them is.
+    let d = app.detail.as_ref().filter(|d| d.neuron == neuron);
+    let generation = app.snapshot.as_ref().map(|s| s.generation);
+    let state = match d {
+        None if app.busy.is_some() => " · waiting for the run",
+        None => " · computing…",
+        Some(d) if Some(d.generation) != generation => " · updating…",
+        Some(_) => "",
     };
-    let p = app.position().min(d.m.len().saturating_sub(1));
+    let block = pane_block(app, Focus::Detail, format!(" neuron {neuron}{state} "));
+    let inner = if compact { area } else { block.inner(area) };
     let mut lines = Vec::new();
-    if let (Some(&m), Some(&rank)) = (d.m.get(p), d.rank.get(p)) {
+    let p = app.position().min(d.map_or(0, |d| d.m.len().saturating_sub(1)));
+    if let Some((d, &m, &rank)) = d.and_then(|d| Some((d, d.m.get(p)?, d.rank.get(p)?))) {
         let d_ff = app.model.as_ref().map_or(0, |m| m.d_ff);
         lines.push(Line::from(vec![
             Span::raw(format!("{neuron}  ")),
@@ -33,6 +36,8 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, compact: bool) {
                 d.value_norm
             )),
         ]));
+    } else {
+        lines.push(Line::raw(format!("neuron {neuron}")));
     }
     let labels = app.labels.of(neuron);
     if labels.is_empty() {
@@ -64,12 +69,26 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, compact: bool) {
     let tokens = |v: &[crate::tui::snapshot::TokenLogitView]| {
         v.iter().map(|x| x.token.text.as_str()).collect::<Vec<_>>().join(" ")
     };
-    lines
-        .push(Line::from(vec![Span::styled("promotes: ", t.dim), Span::styled(tokens(&d.projection.top), t.positive)]));
-    lines.push(Line::from(vec![
-        Span::styled("suppresses: ", t.dim),
-        Span::styled(tokens(&d.projection.bottom), t.negative),
-    ]));
+    match d.map(|d| &d.projection).or_else(|| app.projections.get(&neuron)) {
+        Some(projection) => {
+            lines.push(Line::from(vec![
+                Span::styled("promotes: ", t.dim),
+                Span::styled(tokens(&projection.top), t.positive),
+            ]));
+            lines.push(Line::from(vec![
+                Span::styled("suppresses: ", t.dim),
+                Span::styled(tokens(&projection.bottom), t.negative),
+            ]));
+        }
+        None => lines.push(Line::styled("promotes: computing…", t.dim)),
+    }
+    let Some(d) = d else {
+        let why = if app.busy.is_some() { "after the run" } else { "computing…" };
+        lines.push(Line::styled(format!("m over tokens: {why}"), t.dim));
+        let p = Paragraph::new(lines).wrap(Wrap { trim: false });
+        frame.render_widget(if compact { p } else { p.block(block) }, area);
+        return;
+    };
     // m over the text: one bar per token, in a window around the selected position.
     let width = inner.width as usize;
     let max = d.m.iter().fold(0f32, |a, &m| a.max(m.abs())).max(f32::MIN_POSITIVE);

@@ -11,6 +11,8 @@ use crate::tui::compare::Side;
 pub const FULL: (u16, u16) = (60, 20);
 /// Below this nothing readable fits; a message says so.
 pub const MINIMUM: (u16, u16) = (30, 8);
+/// From this size on, the one-layer view has the selected neuron's detail beside it.
+pub const WIDE: (u16, u16) = (150, 30);
 /// Width of one column in the side-by-side layer view.
 pub const COLUMN_WIDTH: u16 = 34;
 /// Width of compare mode's bars of A−B hits per layer.
@@ -95,7 +97,7 @@ pub fn regions(area: Rect, app: &App) -> Regions {
         r.tokens = tokens;
         match app.focus {
             Focus::Prompt => r.prompt = main,
-            Focus::Detail if app.detail_neuron.is_some() => r.detail = main,
+            Focus::Detail if detail_shown(area, app) => r.detail = main,
             Focus::Lens if app.show_lens => r.lens = main,
             _ => r.layers = main,
         }
@@ -103,7 +105,7 @@ pub fn regions(area: Rect, app: &App) -> Regions {
     }
     if app.zoom {
         match app.focus {
-            Focus::Detail if app.detail_neuron.is_none() => r.layers = body,
+            Focus::Detail if !detail_shown(area, app) => r.layers = body,
             Focus::Lens if !app.show_lens => r.layers = body,
             focus => match focus {
                 Focus::Prompt => r.prompt = body,
@@ -120,14 +122,17 @@ pub fn regions(area: Rect, app: &App) -> Regions {
         Layout::vertical([Constraint::Length(prompt_height), Constraint::Length(5), Constraint::Fill(1)]).areas(body);
     r.prompt = prompt;
     r.tokens = tokens;
-    let side = app.detail_neuron.is_some() || app.show_lens;
-    if !side {
+    let detail = detail_shown(area, app);
+    if !detail && !app.show_lens {
         r.layers = main;
         return r;
     }
-    let [layers, right] = Layout::horizontal([Constraint::Percentage(58), Constraint::Fill(1)]).areas(main);
+    // The detail that follows the selection gets half the width: its m over tokens and
+    // projection use it.
+    let share = if detail_follows(area, app) { 50 } else { 58 };
+    let [layers, right] = Layout::horizontal([Constraint::Percentage(share), Constraint::Fill(1)]).areas(main);
     r.layers = layers;
-    match (app.detail_neuron.is_some(), app.show_lens) {
+    match (detail, app.show_lens) {
         (true, true) => {
             let [d, l] = Layout::vertical([Constraint::Percentage(55), Constraint::Fill(1)]).areas(right);
             r.detail = d;
@@ -137,6 +142,24 @@ pub fn regions(area: Rect, app: &App) -> Regions {
         _ => r.lens = right,
     }
     r
+}
+
+/// Whether the detail pane shows the layer pane's selected neuron without Enter: the terminal is
+/// at least `WIDE` and the one-layer view is on screen with nothing in its place.
+pub fn detail_follows(area: Rect, app: &App) -> bool {
+    area.width >= WIDE.0
+        && area.height >= WIDE.1
+        && app.layer_view == LayerView::Single
+        && !app.zoom
+        && !app.compare.open
+        && app.review().is_none()
+        && app.heatmap().is_none()
+}
+
+/// Whether the detail pane is on screen (beside the layers, or in their place in the compact
+/// layout): a neuron opened with Enter or `:goto`, or one followed while the screen is wide.
+pub fn detail_shown(area: Rect, app: &App) -> bool {
+    app.detail_neuron.is_some() && (app.detail_pinned || detail_follows(area, app))
 }
 
 /// Compare mode: A's panes on the left, B's on the right, the summary below.

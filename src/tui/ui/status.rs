@@ -10,6 +10,7 @@ use crate::tui::action::Action;
 use crate::tui::app::App;
 use crate::tui::engine_messages::Job;
 use crate::tui::keymap::Mode;
+use crate::tui::label_build::BuildState;
 use crate::tui::modes::LineKind;
 
 /// The actions whose keys the status bar shows, per mode.
@@ -62,9 +63,7 @@ pub fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         parts.push(format!("L{}", app.layer));
     }
     parts.push(format!("K={}", app.settings.top_k));
-    if !app.labels.is_empty() {
-        parts.push(format!("{} labelled", app.labels.len()));
-    }
+    parts.extend(labels(app));
     parts.push(match app.settings.sampling() {
         Sampling::Greedy => "greedy".into(),
         Sampling::Random { temperature, seed, .. } => format!("T{temperature} seed {seed}"),
@@ -96,15 +95,43 @@ pub fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         });
     }
     let mode = app.mode();
-    let keys: Vec<String> = hints(mode)
+    let mut keys: Vec<String> = hints(mode)
         .iter()
         .filter_map(|(a, name)| app.keymap.keys_for(mode, *a).map(|k| format!("{k} {name}")))
         .collect();
     let left = format!(" {}", parts.join(" │ "));
+    // The hints that fit, first ones first (help leads).
+    let room = |keys: &[String]| left.chars().count() + keys.join("  ").chars().count() + 2 <= area.width as usize;
+    while !keys.is_empty() && !room(&keys) {
+        keys.pop();
+    }
     let right = format!("{} ", keys.join("  "));
     let pad = (area.width as usize).saturating_sub(left.chars().count() + right.chars().count());
-    let line = if pad > 0 { format!("{left}{}{right}", " ".repeat(pad)) } else { left };
+    let line = if pad > 0 && !keys.is_empty() { format!("{left}{}{right}", " ".repeat(pad)) } else { left };
     frame.render_widget(Paragraph::new(line).style(t.status), area);
+}
+
+/// The label sources loaded with their label counts, what the background build is doing, or
+/// why there are none.
+fn labels(app: &App) -> Vec<String> {
+    let mut parts = Vec::new();
+    let counts = app.labels.counts();
+    if !counts.is_empty() {
+        let each: Vec<String> = counts.iter().map(|(source, n)| format!("{source} {n}")).collect();
+        parts.push(format!("labels {}", each.join(", ")));
+    }
+    match app.label_build() {
+        state if state.is_running() => parts.push(format!("⟳ {}", state.describe().unwrap_or_default())),
+        _ if !counts.is_empty() => {}
+        BuildState::Off { .. } | BuildState::Failed(_) => {
+            let key = app.keymap.keys_for(Mode::Normal, Action::BuildLabels);
+            parts.push(key.map_or("no labels".into(), |k| format!("no labels ({k} builds)")));
+        }
+        BuildState::Done { .. } => parts.push("no labels: the lexicon found none".into()),
+        BuildState::NotNeeded => parts.push("no labels".into()),
+        _ => {}
+    }
+    parts
 }
 
 pub fn draw_line(frame: &mut Frame, app: &App, area: Rect) {

@@ -3,7 +3,7 @@
 //! only, and a bar per layer of the difference of hits, A−B.
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::engine::neuron::NeuronId;
@@ -25,6 +25,19 @@ pub fn concepts(frame: &mut Frame, app: &App, area: Rect, compact: bool) {
         a.positions,
         b.positions
     );
+    if c.neurons.as_ref().is_some_and(|n| n.is_empty()) {
+        // A table of zeros would read as "no difference"; there is nothing to count.
+        let lines = vec![
+            Line::styled(
+                format!("no reasoning neurons: no label of {} applies for this model", c.reasoning.describe()),
+                t.accent,
+            ),
+            Line::raw(app.how_to_get_labels()),
+        ];
+        let p = Paragraph::new(lines).wrap(Wrap { trim: true });
+        frame.render_widget(if compact { p } else { p.block(border(app, title)) }, area);
+        return;
+    }
     let mut lines = vec![Line::styled(
         format!("{:<14} {:>8} {:>8} {:>7} {:>9} {:>9}", "concept", "count A", "count B", "A−B", "mean s A", "mean s B"),
         t.dim,
