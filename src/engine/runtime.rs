@@ -5,7 +5,7 @@ use std::any::Any;
 use super::config::ModelConfig;
 use super::error::Result;
 use super::intervention::Interventions;
-use super::model::{BranchCaptured, Captured, EngineBackend, KvCache, Llama};
+use super::model::{BranchCaptured, Captured, ComputePath, EngineBackend, KvCache, Llama};
 
 /// A loaded model: everything a session asks of it.
 pub trait Model: Send + Sync {
@@ -14,6 +14,8 @@ pub trait Model: Send + Sync {
     fn value_norms(&self) -> &[Vec<f32>];
     /// The device and element type, for display (`cpu f32`).
     fn describe(&self) -> String;
+    /// The path products with quantized weights take (see [`ComputePath`]).
+    fn compute_path(&self) -> ComputePath;
     /// Bytes of weights one decoding step reads: every matrix of the blocks and the unembedding,
     /// in the form the backend multiplies them in.
     fn weight_bytes_per_token(&self) -> usize;
@@ -83,6 +85,9 @@ where
     }
     fn describe(&self) -> String {
         format!("{:?} {:?}", self.device, self.dtype).to_lowercase()
+    }
+    fn compute_path(&self) -> ComputePath {
+        Llama::compute_path(self)
     }
     fn weight_bytes_per_token(&self) -> usize {
         Llama::weight_bytes_per_token(self)
