@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use neuronav::engine::fingerprint::fingerprint;
 use neuronav::engine::intervention::Interventions;
 use neuronav::engine::loader::{self, DeviceChoice};
-use neuronav::engine::model::WeightDType;
+use neuronav::engine::model::{ComputeChoice, WeightDType};
 use neuronav::engine::neuron::NeuronId;
 use neuronav::engine::session::{Control, Session, SessionSettings};
 use neuronav::paths::Paths;
@@ -101,6 +101,7 @@ fn loaded(model: PathBuf, width: u16, height: u16, home: tempfile::TempDir) -> (
         model: Some(model),
         device: DeviceChoice::Cpu,
         dtype: WeightDType::F32,
+        compute: ComputeChoice::Auto,
         settings: SessionSettings::default(),
     });
     pump(&mut app, &workers, Vec::new(), |a| a.model().is_some() && a.busy().is_none());
@@ -409,6 +410,7 @@ fn the_heatmap_shows_the_cursor_cell_the_neurons_tokens_and_matches_from_the_gri
         model: Some(model),
         device: DeviceChoice::Cpu,
         dtype: WeightDType::F32,
+        compute: ComputeChoice::Auto,
         settings: SessionSettings::default(),
     });
     pump(&mut app, &workers, Vec::new(), |a| a.model().is_some() && a.busy().is_none());

@@ -28,7 +28,8 @@ pub struct ExplorerArgs {
 
 /// Opens the explorer on `model`, in compare mode when `start` says how.
 pub fn open(model: &ModelArgs, paths: &Paths, args: ExplorerArgs, start: Option<CompareStart>) -> Result<()> {
-    let spec = ModelSpec { path: model.model.clone(), device: model.device, dtype: model.dtype };
+    let spec =
+        ModelSpec { path: model.model.clone(), device: model.device, dtype: model.dtype, compute: model.compute };
     let options = Options { open: args.open, theme: args.theme, top_k: args.top_k, data: args.data };
     crate::tui::run(spec, paths.clone(), options, start)
 }

@@ -8,7 +8,7 @@ use super::knockout_job::KnockoutResult;
 use super::snapshot::{LensView, ModelInfo, NeuronDetail, NextView, ProjectionView, Snapshot};
 use crate::engine::intervention::Interventions;
 use crate::engine::loader::DeviceChoice;
-use crate::engine::model::WeightDType;
+use crate::engine::model::{ComputeChoice, WeightDType};
 use crate::engine::neuron::NeuronId;
 use crate::engine::runtime::Model;
 use crate::engine::sampling::Sampling;
@@ -46,6 +46,7 @@ pub enum EngineCmd {
         model: Option<PathBuf>,
         device: DeviceChoice,
         dtype: WeightDType,
+        compute: ComputeChoice,
         settings: SessionSettings,
     },
     /// Start a session over a model another worker loaded.

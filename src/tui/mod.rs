@@ -45,7 +45,7 @@ use self::label_worker::LabelWorker;
 use self::theme::ThemeName;
 use self::worker::Engine;
 use crate::engine::loader::DeviceChoice;
-use crate::engine::model::WeightDType;
+use crate::engine::model::{ComputeChoice, WeightDType};
 use crate::engine::session::SessionSettings;
 use crate::paths::Paths;
 use crate::science::analysis::changes::Changes;
@@ -60,6 +60,7 @@ pub struct ModelSpec {
     pub path: Option<PathBuf>,
     pub device: DeviceChoice,
     pub dtype: WeightDType,
+    pub compute: ComputeChoice,
 }
 
 /// How the explorer opens.
@@ -135,6 +136,7 @@ pub fn run(model: ModelSpec, paths: Paths, options: Options, start: Option<Compa
         model: model.path,
         device: model.device,
         dtype: model.dtype,
+        compute: model.compute,
         settings: SessionSettings { top_k: app.settings.top_k, sampling: app.settings.sampling() },
     });
     let mut tui = terminal::Tui::enter().wrap_err("setting up the terminal")?;
