@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use neuronav::engine::model::ComputePath;
 use neuronav::engine::neuron::{NeuronHit, NeuronId};
 use neuronav::engine::session::SessionSettings;
 use neuronav::tui::action::Action;
@@ -35,6 +36,7 @@ fn app() -> App {
         vocab: 49152,
         eos: Some(2),
         fingerprint: "0123456789abcdef".into(),
+        compute: ComputePath::Exact,
     })));
     app.on_engine(EngineMsg::Idle);
     let hit = |l: usize, j: usize| NeuronHit {

@@ -134,7 +134,7 @@ fn padding_rows_are_accepted_and_never_read() {
         assert_close(real, &all[..TOKENS], &format!("tied {tied}: logits"));
 
         // Next-token lists, greedy and sampled generation, the lens of every position.
-        let next = b.next_tokens(&(0..ids.len()).collect::<Vec<_>>(), 10);
+        let next = b.next_tokens(&(0..ids.len()).collect::<Vec<_>>(), 10).unwrap();
         assert!(next.iter().flatten().all(|t| (t.id as usize) < TOKENS), "{next:?}");
         let sum: f32 = next[last].iter().map(|t| t.prob).sum();
         assert!(sum <= 1.0 + 1e-5);
@@ -145,7 +145,7 @@ fn padding_rows_are_accepted_and_never_read() {
             assert!((greedy.step(Control::default()).unwrap() as usize) < TOKENS);
             assert!((sampled.step(Control::default()).unwrap() as usize) < TOKENS);
         }
-        let lens = padded.model.logit_lens(greedy.trace().position(0).resid_post(1));
+        let lens = padded.model.logit_lens(&greedy.trace().position(0).resid_post(1).unwrap());
         assert_eq!(lens.len(), TOKENS);
 
         // A padding id is not a token the model runs on.

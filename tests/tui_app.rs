@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use half::f16;
 use neuronav::engine::intervention::Interventions;
+use neuronav::engine::model::ComputePath;
 use neuronav::engine::neuron::{NeuronHit, NeuronId};
 use neuronav::engine::session::SessionSettings;
 use neuronav::science::analysis::counting::{ReasoningNeurons, ReasoningSelection};
@@ -38,6 +39,7 @@ fn info() -> Arc<ModelInfo> {
         name: "tiny".into(),
         path: "/m/tiny".into(),
         device: "cpu f32".into(),
+        compute: ComputePath::Exact,
         layers: 3,
         d_model: 8,
         d_ff: 50,

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use neuronav::engine::model::ComputePath;
 use neuronav::engine::neuron::{NeuronHit, NeuronId};
 use neuronav::engine::session::SessionSettings;
 use neuronav::science::analysis::counting::{ReasoningNeurons, ReasoningSelection};
@@ -37,6 +38,7 @@ fn info() -> Arc<ModelInfo> {
         vocab: 100,
         eos: Some(99),
         fingerprint: FINGERPRINT.into(),
+        compute: ComputePath::Exact,
     })
 }
 

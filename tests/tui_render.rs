@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use neuronav::engine::fingerprint::fingerprint;
 use neuronav::engine::intervention::Interventions;
 use neuronav::engine::loader::{self, DeviceChoice};
-use neuronav::engine::model::WeightDType;
+use neuronav::engine::model::{ComputeChoice, WeightDType};
 use neuronav::engine::neuron::NeuronId;
 use neuronav::engine::session::{Control, Session, SessionSettings};
 use neuronav::engine::tokenizer::Tokenizer;
@@ -104,6 +104,7 @@ fn loaded(model: PathBuf, width: u16, height: u16, home: tempfile::TempDir) -> (
         model: Some(model),
         device: DeviceChoice::Cpu,
         dtype: WeightDType::F32,
+        compute: ComputeChoice::Auto,
         settings: SessionSettings::default(),
     });
     pump(&mut app, &workers, Vec::new(), |a| a.model().is_some() && a.busy().is_none());
@@ -316,7 +317,7 @@ fn with_an_empty_store_the_worker_builds_and_caches_the_vocabulary_index() {
 /// last position of the reference run.
 fn expected_detail(session: &Session, tok: &Tokenizer, neuron: NeuronId) -> (String, String, String) {
     let p = project(session.model().as_ref(), neuron, ProjectionSettings { n: 2, norm_gain: false });
-    let m = session.trace().position(session.len() - 1).m(neuron.layer as usize)[neuron.index as usize];
+    let m = session.trace().position(session.len() - 1).m(neuron.layer as usize).unwrap()[neuron.index as usize];
     (tok.token_display(p.top[0].token), tok.token_display(p.bottom[0].token), format!("m {m:+.3}"))
 }
 
@@ -489,6 +490,7 @@ fn the_heatmap_shows_the_cursor_cell_the_neurons_tokens_and_matches_from_the_gri
         model: Some(model),
         device: DeviceChoice::Cpu,
         dtype: WeightDType::F32,
+        compute: ComputeChoice::Auto,
         settings: SessionSettings::default(),
     });
     pump(&mut app, &workers, Vec::new(), |a| a.model().is_some() && a.busy().is_none());

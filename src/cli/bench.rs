@@ -3,11 +3,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use color_eyre::eyre::{Result, WrapErr};
+use color_eyre::eyre::{bail, Result, WrapErr};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::bench_grid::{bench_grid, GridReport};
+use super::bench_paths::{bench_paths, PathsReport};
 use super::exit::read_input;
 use super::index::search_tokens;
 use super::method_data::{variant_prompt, MethodDataArgs};
@@ -15,6 +16,7 @@ use super::output::{print_json, TableJson};
 use super::ModelArgs;
 use crate::engine::config::Preset;
 use crate::engine::loader;
+use crate::engine::model::ComputePath;
 use crate::engine::random_model::{RandomModel, WeightScheme};
 use crate::engine::sampling::Sampling;
 use crate::engine::session::{Control, Session, SessionSettings};
@@ -55,6 +57,11 @@ pub struct BenchArgs {
     /// Also build the standard operand grid (+, operands 0..50, every layer) in memory
     #[arg(long)]
     pub grid: bool,
+    /// Also run the prompt through the model file on both compute paths (exact and fast) and
+    /// report how far the fast path's m and top-K sets are from the exact path's. Holds two runs
+    /// in memory at once
+    #[arg(long)]
+    pub compare_paths: bool,
     /// The device's peak FLOP/s in TFLOP/s (e.g. 989 for an H100 SXM in f16), to report prefill
     /// and index speed as a fraction of it
     #[arg(long, value_name = "TFLOPS")]
@@ -72,6 +79,8 @@ struct BenchReport {
     model: String,
     weights_file: Option<WeightsFile>,
     device: String,
+    /// The products' path (see `--compute`).
+    compute: ComputePath,
     threads: usize,
     load_seconds: f64,
     prompt_tokens: usize,
@@ -89,6 +98,7 @@ struct BenchReport {
     decode_fraction_of_bandwidth_bound: Option<f64>,
     index: Option<IndexReport>,
     grid: Option<GridReport>,
+    paths: Option<PathsReport>,
     peak_rss_mib: Option<f64>,
     /// What the trace kept at the end: in memory (within --trace-memory) and in its spill file.
     trace_resident_mib: f64,
@@ -123,13 +133,13 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: BenchArgs) -> Result<()>
     };
     let settings = model_args.settings(SessionSettings::default().top_k, Sampling::Greedy);
     let started = Instant::now();
-    let (session, ids, name) = match (args.random, &weights_file) {
+    let (session, ids, name, file) = match (args.random, &weights_file) {
         (Some(preset), Some(file)) => {
             let file_args = ModelArgs { model: Some(file.path.clone()), ..*model_args };
             let loaded = file_args.load(paths)?;
             let ids = spread_ids(args.tokens, loaded.config.vocab_size);
             let name = format!("random {} ({})", preset_name(preset), loaded.name);
-            (Session::new(loaded.model, loaded.tokenizer, settings), ids, name)
+            (Session::new(loaded.model, loaded.tokenizer, settings), ids, name, Some(loaded.path))
         }
         (Some(preset), None) => {
             let config = preset.config();
@@ -138,7 +148,7 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: BenchArgs) -> Result<()>
                 eprintln!("{note}");
             }
             let ids = spread_ids(args.tokens, config.vocab_size);
-            (Session::untokenized(model, settings), ids, format!("random {preset:?}"))
+            (Session::untokenized(model, settings), ids, format!("random {preset:?}"), None)
         }
         (None, _) => {
             let prompt = match &args.prompt_file {
@@ -148,9 +158,12 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: BenchArgs) -> Result<()>
             let loaded = model_args.load(paths)?;
             let ids = loaded.tokenizer.encode(&prompt)?;
             let name = loaded.path.display().to_string();
-            (Session::new(loaded.model, loaded.tokenizer, settings), ids, name)
+            (Session::new(loaded.model, loaded.tokenizer, settings), ids, name, Some(loaded.path))
         }
     };
+    if args.compare_paths && file.is_none() {
+        bail!("--compare-paths needs a model file: --model FILE, or --random with --weights");
+    }
     let mut session = session.spill_to(paths.trace_spill());
     let load_seconds = started.elapsed().as_secs_f64();
     let mut best = f64::INFINITY;
@@ -172,10 +185,22 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: BenchArgs) -> Result<()>
     let decode_weight_gbps = decode_weight_bytes as f64 * decode_tokens_per_second / 1e9;
     let index = if args.index { Some(bench_index(&session, args.peak_tflops)?) } else { None };
     let grid = if args.grid { Some(bench_grid(&session)?) } else { None };
+    let device = session.model().describe();
+    let compute = session.model().compute_path();
+    let trace_resident_mib = session.trace().resident_bytes() as f64 / MIB;
+    let trace_spilled_mib = session.trace().spilled_bytes() as f64 / MIB;
+    // Before the comparison, which holds two runs of its own; this one's memory goes first.
+    let peak_rss_mib = peak_rss_mib();
+    drop(session);
+    let agreement = match (&file, args.compare_paths) {
+        (Some(file), true) => Some(bench_paths(model_args, paths, file, &ids)?),
+        _ => None,
+    };
     let report = BenchReport {
         model: name,
         weights_file,
-        device: session.model().describe(),
+        device,
+        compute,
         threads: rayon::current_num_threads(),
         load_seconds,
         prompt_tokens,
@@ -190,14 +215,19 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: BenchArgs) -> Result<()>
         decode_fraction_of_bandwidth_bound: args.bandwidth_gbps.map(|bw| decode_weight_gbps / bw),
         index,
         grid,
-        peak_rss_mib: peak_rss_mib(),
-        trace_resident_mib: session.trace().resident_bytes() as f64 / MIB,
-        trace_spilled_mib: session.trace().spilled_bytes() as f64 / MIB,
+        paths: agreement,
+        peak_rss_mib,
+        trace_resident_mib,
+        trace_spilled_mib,
     };
     if args.output.json() {
         print_json(&report)?;
     } else {
-        println!("model            {} ({}, {} threads)", report.model, report.device, report.threads);
+        let products = report.compute.name();
+        println!(
+            "model            {} ({}, {products} products, {} threads)",
+            report.model, report.device, report.threads
+        );
         if let Some(file) = &report.weights_file {
             let how = file.write_seconds.map_or("reused".to_string(), |s| format!("written in {s:.1} s"));
             println!("weights file     {} ({:.2} GB, {how})", file.path.display(), file.bytes as f64 / 1e9);
@@ -238,6 +268,9 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: BenchArgs) -> Result<()>
         }
         if let Some(grid) = &report.grid {
             println!("{}", grid.line());
+        }
+        if let Some(paths) = &report.paths {
+            println!("{}", paths.line());
         }
         if let Some(rss) = report.peak_rss_mib {
             println!("peak RSS         {rss:.0} MiB");

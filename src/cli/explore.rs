@@ -38,6 +38,7 @@ pub fn open(model: &ModelArgs, paths: &Paths, args: ExplorerArgs, start: Option<
         device: model.device,
         dtype: model.dtype,
         trace_memory: model.trace_memory,
+        compute: model.compute,
     };
     let options = Options {
         open: args.open,

@@ -10,6 +10,7 @@ use super::exit::{read_input, usage};
 use super::output::{print_csv, print_json, write_stdout, Format, TableJsonCsv};
 use super::ModelArgs;
 use crate::engine::loader::LoadedModel;
+use crate::engine::model::ComputePath;
 use crate::engine::neuron::NeuronId;
 use crate::engine::sampling::Sampling;
 use crate::engine::session::{Control, Session, TokenProb};
@@ -82,6 +83,7 @@ struct ModelInfo {
     name: String,
     path: String,
     device: String,
+    compute: ComputePath,
     layers: usize,
     d_model: usize,
     d_ff: usize,
@@ -238,6 +240,7 @@ fn build_report(loaded: &LoadedModel, session: &Session, prompt: String, which: 
             name: loaded.name.clone(),
             path: loaded.path.display().to_string(),
             device: loaded.model.describe(),
+            compute: loaded.model.compute_path(),
             layers: config.num_layers,
             d_model: config.hidden_size,
             d_ff: config.intermediate_size,
@@ -253,7 +256,9 @@ fn build_report(loaded: &LoadedModel, session: &Session, prompt: String, which: 
 }
 
 fn write_table(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
-    writeln!(out, "model {} ({}), {} layers × {} neurons", r.model.name, r.model.device, r.model.layers, r.model.d_ff)?;
+    let m = &r.model;
+    let products = m.compute.name();
+    writeln!(out, "model {} ({}, {products} products), {} layers × {} neurons", m.name, m.device, m.layers, m.d_ff)?;
     writeln!(out, "prompt: {} tokens; generated: {:?}", r.prompt_tokens, r.generated_text)?;
     for p in &r.positions {
         let kind = if p.generated { "generated" } else { "prompt" };

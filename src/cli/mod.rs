@@ -2,6 +2,7 @@
 mod analyze;
 mod bench;
 mod bench_grid;
+mod bench_paths;
 mod compare;
 mod exit;
 mod explore;
@@ -23,7 +24,7 @@ use color_eyre::eyre::{Result, WrapErr};
 
 use crate::engine::default_model;
 use crate::engine::loader::{self, DeviceChoice, LoadedModel};
-use crate::engine::model::WeightDType;
+use crate::engine::model::{ComputeChoice, WeightDType};
 use crate::engine::sampling::Sampling;
 use crate::engine::session::SessionSettings;
 use crate::paths::Paths;
@@ -56,6 +57,12 @@ pub struct ModelArgs {
     /// to a file in the cache directory and are read back when needed
     #[arg(long, global = true, value_name = "BYTES", default_value = "1G", value_parser = parse_bytes)]
     pub trace_memory: u64,
+    /// How the CPU multiplies activations by quantized weights: exact (f32 activations times the
+    /// dequantized weights) or fast (activations quantized to 8 bits, integer products, ~0.5%
+    /// error a product); auto is fast for models over 1B parameters. F16/BF16/F32 weights and
+    /// CUDA are exact either way
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub compute: ComputeChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,7 +144,7 @@ impl ModelArgs {
 
     pub fn load(&self, paths: &Paths) -> Result<LoadedModel> {
         let path = self.resolve_path(paths)?;
-        let loaded = loader::load(&path, self.device, self.dtype, &|_, _| {})
+        let loaded = loader::load_with(&path, self.device, self.dtype, self.compute, &|_, _| {})
             .wrap_err_with(|| format!("loading the model from {}", path.display()))?;
         if let Some(note) = &loaded.note {
             eprintln!("{note}");

@@ -76,6 +76,13 @@ impl ModelConfig {
         self.num_layers * (d * q + 2 * d * kv + q * d + 3 * d * ff)
     }
 
+    /// Parameters of the matrices: the blocks', the embedding and, when untied, the unembedding
+    /// (the norms' gains add a negligible few).
+    pub fn num_params(&self) -> usize {
+        let embeddings = if self.tie_word_embeddings { 1 } else { 2 } * self.vocab_size * self.hidden_size;
+        self.block_matrix_params() + embeddings
+    }
+
     /// Floating-point operations of a forward pass over positions `start..start + t`, counting a
     /// multiply-add as 2: the block matrices for every position, causal attention over all
     /// cached positions, and the unembedding of the last position only (as the engine runs it).

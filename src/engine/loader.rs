@@ -9,7 +9,7 @@ use super::config::ModelConfig;
 use super::error::{EngineError, Result};
 use super::fingerprint;
 use super::memory;
-use super::model::{Llama, WeightDType};
+use super::model::{ComputeChoice, ComputePath, Llama, WeightDType};
 use super::runtime::Model;
 use super::tokenizer::Tokenizer;
 use super::weights::checkpoint::{Checkpoint, Weight};
@@ -40,21 +40,34 @@ pub struct LoadedModel {
     pub note: Option<String>,
 }
 
-/// Opens `path` (a Hugging Face directory or a GGUF file) on `device`.
+/// Opens `path` (a Hugging Face directory or a GGUF file) on `device`, on the compute path
+/// `auto` chooses for its size.
 pub fn load(
     path: &Path,
     device: DeviceChoice,
     dtype: WeightDType,
     progress: &dyn Fn(usize, usize),
 ) -> Result<LoadedModel> {
+    load_with(path, device, dtype, ComputeChoice::Auto, progress)
+}
+
+/// [`load`] on the compute path `compute` chooses.
+pub fn load_with(
+    path: &Path,
+    device: DeviceChoice,
+    dtype: WeightDType,
+    compute: ComputeChoice,
+    progress: &dyn Fn(usize, usize),
+) -> Result<LoadedModel> {
     let started = Instant::now();
     let (checkpoint, config, tokenizer) = open(path)?;
+    let compute = compute.resolve(&config);
     let (model, note) = match device {
-        DeviceChoice::Cpu => (load_cpu(&checkpoint, &config, dtype, progress)?, None),
+        DeviceChoice::Cpu => (load_cpu(&checkpoint, &config, dtype, compute, progress)?, None),
         DeviceChoice::Cuda => (cuda::load(&checkpoint, &config, dtype, progress)?, None),
         DeviceChoice::Auto => match cuda::available() {
             Ok(()) => (cuda::load(&checkpoint, &config, dtype, progress)?, None),
-            Err(why) => (load_cpu(&checkpoint, &config, dtype, progress)?, why.map(fallback_note)),
+            Err(why) => (load_cpu(&checkpoint, &config, dtype, compute, progress)?, why.map(fallback_note)),
         },
     };
     let name = path.file_name().unwrap_or(path.as_os_str()).to_string_lossy().into_owned();
@@ -140,6 +153,7 @@ fn load_cpu(
     checkpoint: &Checkpoint,
     config: &ModelConfig,
     dtype: WeightDType,
+    compute: ComputePath,
     progress: &dyn Fn(usize, usize),
 ) -> Result<Arc<dyn Model>> {
     // The weights stay in the file's memory map and are all read for every token, so all of
@@ -151,7 +165,7 @@ fn load_cpu(
     let what = || format!("loading the weights of {}", checkpoint.path().display());
     memory::check(what, needed, SMALLER_WEIGHTS)?;
     let device = Default::default();
-    Ok(Arc::new(Llama::<Flex>::load(checkpoint, config, &device, dtype, progress)?))
+    Ok(Arc::new(Llama::<Flex>::load(checkpoint, config, &device, dtype, compute, progress)?))
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -234,7 +248,9 @@ mod cuda {
     ) -> Result<Arc<dyn Model>> {
         require()?;
         let device = CudaDevice::default();
-        let model = quietly(|| Llama::<Cuda>::load(checkpoint, config, &device, dtype, progress))
+        // GPU matrices are dense: their products are exact whatever the path.
+        let compute = ComputePath::Exact;
+        let model = quietly(|| Llama::<Cuda>::load(checkpoint, config, &device, dtype, compute, progress))
             .map_err(|why| placing_failed(config, dtype, why))??;
         Ok(Arc::new(model))
     }

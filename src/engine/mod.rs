@@ -1,5 +1,6 @@
 //! The instrumented model: loading, tokenizing, forward passes with neuron capture.
 //! Knows nothing of terminals or databases.
+pub mod agreement;
 pub mod config;
 pub mod default_model;
 pub mod error;

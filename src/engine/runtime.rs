@@ -6,7 +6,7 @@ use super::config::ModelConfig;
 use super::error::Result;
 use super::hook::Captures;
 use super::intervention::Interventions;
-use super::model::{BranchCaptured, Captured, EngineBackend, KvCache, LayerSink, Llama, RunMemory};
+use super::model::{BranchCaptured, Captured, ComputePath, EngineBackend, KvCache, LayerSink, Llama, RunMemory};
 
 /// A loaded model: everything a session asks of it.
 pub trait Model: Send + Sync {
@@ -15,6 +15,8 @@ pub trait Model: Send + Sync {
     fn value_norms(&self) -> &[Vec<f32>];
     /// The device and element type, for display (`cpu f32`).
     fn describe(&self) -> String;
+    /// The path products with quantized weights take (see [`ComputePath`]).
+    fn compute_path(&self) -> ComputePath;
     /// Bytes of weights one decoding step reads: every matrix of the blocks and the unembedding,
     /// in the form the backend multiplies them in.
     fn weight_bytes_per_token(&self) -> usize;
@@ -108,6 +110,9 @@ where
     }
     fn describe(&self) -> String {
         format!("{:?} {:?}", self.device, self.dtype).to_lowercase()
+    }
+    fn compute_path(&self) -> ComputePath {
+        Llama::compute_path(self)
     }
     fn weight_bytes_per_token(&self) -> usize {
         Llama::weight_bytes_per_token(self)

@@ -9,7 +9,7 @@ use super::label_build::LabelBuildMsg;
 use super::snapshot::{LensView, ModelInfo, NeuronDetail, NextView, ProjectionView, Snapshot};
 use crate::engine::intervention::Interventions;
 use crate::engine::loader::DeviceChoice;
-use crate::engine::model::WeightDType;
+use crate::engine::model::{ComputeChoice, WeightDType};
 use crate::engine::neuron::NeuronId;
 use crate::engine::runtime::Model;
 use crate::engine::sampling::Sampling;
@@ -47,6 +47,7 @@ pub enum EngineCmd {
         model: Option<PathBuf>,
         device: DeviceChoice,
         dtype: WeightDType,
+        compute: ComputeChoice,
         settings: SessionSettings,
     },
     /// Start a session over a model another worker loaded.

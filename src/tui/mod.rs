@@ -46,7 +46,7 @@ use self::label_worker::LabelWorker;
 use self::theme::ThemeName;
 use self::worker::Engine;
 use crate::engine::loader::DeviceChoice;
-use crate::engine::model::WeightDType;
+use crate::engine::model::{ComputeChoice, WeightDType};
 use crate::paths::Paths;
 use crate::science::analysis::changes::Changes;
 use crate::science::analysis::counting::ReasoningSelection;
@@ -62,6 +62,7 @@ pub struct ModelSpec {
     pub dtype: WeightDType,
     /// Bytes each run's trace keeps in memory; the rest goes to a file in the cache directory.
     pub trace_memory: u64,
+    pub compute: ComputeChoice,
 }
 
 /// How the explorer opens.
@@ -142,6 +143,7 @@ pub fn run(model: ModelSpec, paths: Paths, options: Options, start: Option<Compa
         model: model.path,
         device: model.device,
         dtype: model.dtype,
+        compute: model.compute,
         settings: app.settings.session(),
     });
     let mut tui = terminal::Tui::enter().wrap_err("setting up the terminal")?;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::engine::model::ComputePath;
 use crate::engine::neuron::{NeuronHit, NeuronId};
 use crate::engine::session::SessionSettings;
 
@@ -15,6 +16,8 @@ pub struct ModelInfo {
     pub path: String,
     /// Device and element type, e.g. `cpu f32`.
     pub device: String,
+    /// The products' path (exact or fast).
+    pub compute: ComputePath,
     pub layers: usize,
     pub d_model: usize,
     pub d_ff: usize,

@@ -19,7 +19,7 @@ use super::label_build::{LabelBuild, LabelBuildMsg, Outcome};
 use super::snapshot::*;
 use crate::engine::default_model;
 use crate::engine::loader::{self, DeviceChoice};
-use crate::engine::model::WeightDType;
+use crate::engine::model::{ComputeChoice, WeightDType};
 use crate::engine::neuron::NeuronId;
 use crate::engine::sampling::top_tokens;
 use crate::engine::session::{Control, Session, SessionSettings};
@@ -193,7 +193,9 @@ impl Worker {
     fn handle(&mut self, cmd: EngineCmd) {
         let long = is_long(&cmd);
         let result = match cmd {
-            EngineCmd::Load { model, device, dtype, settings } => self.load(model, device, dtype, settings),
+            EngineCmd::Load { model, device, dtype, compute, settings } => {
+                self.load(model, device, (dtype, compute), settings)
+            }
             EngineCmd::Adopt { model, settings } => self.adopt(model, settings),
             EngineCmd::RunPrompt { text } => self.run_prompt(&text),
             EngineCmd::Step { n, stop_at_eos } => self.step(n, stop_at_eos),
@@ -248,7 +250,7 @@ impl Worker {
         &mut self,
         model: Option<PathBuf>,
         device: DeviceChoice,
-        dtype: WeightDType,
+        (dtype, compute): (WeightDType, ComputeChoice),
         settings: SessionSettings,
     ) -> Result<(), EngineError> {
         let path = match model {
@@ -265,7 +267,7 @@ impl Worker {
         let progress = |done, total| {
             let _ = tx.send(EngineMsg::Progress { job: Job::Loading, done, total });
         };
-        let loaded = loader::load(&path, device, dtype, &progress)?;
+        let loaded = loader::load_with(&path, device, dtype, compute, &progress)?;
         if let Some(note) = &loaded.note {
             self.say(EngineMsg::Status(note.clone()));
         }
@@ -274,6 +276,7 @@ impl Worker {
             name: loaded.name.clone(),
             path: loaded.path.display().to_string(),
             device: loaded.model.describe(),
+            compute: loaded.model.compute_path(),
             layers: c.num_layers,
             d_model: c.hidden_size,
             d_ff: c.intermediate_size,

@@ -88,6 +88,11 @@ fn value_noise_term<B: Backend>(m: Tensor<B, 2>, noise: &[(u32, Vec<f32>)]) -> T
 }
 
 impl<B: EngineBackend> Block<B> {
+    /// The block's matrices.
+    pub fn matrices(&self) -> [&Matrix<B>; 7] {
+        [&self.q_proj, &self.k_proj, &self.v_proj, &self.o_proj, &self.gate_proj, &self.up_proj, &self.down_proj]
+    }
+
     /// Runs the rows of `h: [t, d_model]` after the cached positions, laid out as `pass` says;
     /// returns every hook's activation, `[t, width]` each, the block's output being
     /// [`Hook::ResidPost`]. `intervention` changes chosen neurons of the feed-forward layer (see

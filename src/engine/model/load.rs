@@ -7,6 +7,7 @@ use burn::prelude::*;
 use burn::tensor::DType;
 
 use super::block::Block;
+use super::compute::ComputePath;
 use super::host_reads;
 use super::matrix::Matrix;
 use super::packed::{PackedRows, SharedBytes, Storage};
@@ -51,6 +52,8 @@ struct Loading<'a, B: EngineBackend> {
     config: &'a ModelConfig,
     device: &'a B::Device,
     dtype: DType,
+    /// How host matrices multiply.
+    compute: ComputePath,
     progress: &'a dyn Fn(usize, usize),
     done: Cell<usize>,
     total: usize,
@@ -81,7 +84,7 @@ impl<B: EngineBackend> Loading<'_, B> {
             let stored = self.checkpoint.stored(w, self.config)?;
             let matrix = host_matrix(stored, &self.checkpoint.tensor_name(w), self.checkpoint.path())?;
             let read = host(&matrix);
-            (Matrix::Host(matrix), read)
+            (Matrix::Host(matrix, self.compute), read)
         } else {
             let t = self.checkpoint.load(w, self.config)?;
             let read = dense(&t);
@@ -97,18 +100,20 @@ impl<B: EngineBackend> Loading<'_, B> {
 }
 
 impl<B: EngineBackend> Llama<B> {
-    /// Loads every weight of `checkpoint`, checking each shape against its configuration.
-    /// `progress(done, total)` is called after each tensor.
+    /// Loads every weight of `checkpoint`, checking each shape against its configuration; host
+    /// matrices multiply on `compute`'s path. `progress(done, total)` is called after each tensor.
     pub fn load(
         checkpoint: &Checkpoint,
         config: &ModelConfig,
         device: &B::Device,
         dtype: WeightDType,
+        compute: ComputePath,
         progress: &dyn Fn(usize, usize),
     ) -> Result<Self> {
         let dt = dtype.burn();
         let total = Weight::all(config).len();
-        let loading = Loading::<B> { checkpoint, config, device, dtype: dt, progress, done: Cell::new(0), total };
+        let done = Cell::new(0);
+        let loading = Loading::<B> { checkpoint, config, device, dtype: dt, compute, progress, done, total };
         let mut value_norms = Vec::with_capacity(config.num_layers);
         let mut blocks = Vec::with_capacity(config.num_layers);
         for l in 0..config.num_layers {

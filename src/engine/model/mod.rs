@@ -2,6 +2,7 @@
 //! every block and hands out what each feed-forward layer computed.
 mod backend;
 mod block;
+mod compute;
 mod cpu_attention;
 mod finite;
 mod flex_host;
@@ -22,6 +23,7 @@ use burn::tensor::{DType, Int};
 pub use backend::{EngineBackend, Heads, LayerKv};
 pub use block::rms_norm;
 use block::{Block, Layout, Pass};
+pub use compute::{ComputeChoice, ComputePath, FAST_ABOVE_PARAMS};
 pub use load::WeightDType;
 use matrix::{from_host, to_host, Matrix};
 use rope::Rope;
@@ -307,13 +309,17 @@ impl<B: EngineBackend> Llama<B> {
     /// Bytes of weights a single-position forward pass reads: one embedding row, every matrix of
     /// the blocks and the unembedding, as the backend keeps them (see [`Matrix`]).
     pub fn weight_bytes_per_token(&self) -> usize {
-        let blocks: usize = self
-            .blocks
-            .iter()
-            .flat_map(|b| [&b.q_proj, &b.k_proj, &b.v_proj, &b.o_proj, &b.gate_proj, &b.up_proj, &b.down_proj])
-            .map(Matrix::bytes_per_row_product)
-            .sum();
+        let blocks: usize = self.blocks.iter().flat_map(Block::matrices).map(Matrix::bytes_per_row_product).sum();
         self.embed.bytes_per_row() + blocks + self.unembedding().bytes_per_row_product()
+    }
+
+    /// The path the products ran on: fast where any matrix multiplies as integers.
+    pub fn compute_path(&self) -> ComputePath {
+        let blocks = self.blocks.iter().flat_map(Block::matrices);
+        match blocks.chain([self.unembedding()]).any(Matrix::integer_products) {
+            true => ComputePath::Fast,
+            false => ComputePath::Exact,
+        }
     }
 
     /// W_U, `[vocab, d_model]`.

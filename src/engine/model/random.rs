@@ -9,6 +9,7 @@ use rand_distr::Normal;
 use rayon::prelude::*;
 
 use super::block::Block;
+use super::compute::ComputePath;
 use super::host_reads;
 use super::load::WeightDType;
 use super::matrix::{to_host, Matrix};
@@ -32,7 +33,8 @@ impl<B: EngineBackend> Llama<B> {
         let mut matrix = |rows: usize, cols: usize, std: f64| {
             made += 1;
             if B::ON_HOST {
-                Matrix::Host(random_host(rows, cols, std, dtype, seed, made))
+                // Float weights: products are exact on either path.
+                Matrix::Host(random_host(rows, cols, std, dtype, seed, made), ComputePath::Exact)
             } else {
                 Matrix::Dense(Tensor::<B, 2>::random([rows, cols], Distribution::Normal(0.0, std), device).cast(dt))
             }
@@ -57,7 +59,7 @@ impl<B: EngineBackend> Llama<B> {
                 down_proj: matrix(d, ff, scale(ff)),
             };
             value_norms.push(match &block.down_proj {
-                Matrix::Host(w) => w.column_norms(),
+                Matrix::Host(w, _) => w.column_norms(),
                 Matrix::Dense(w) => to_host(w.clone().cast(DType::F32).square().sum_dim(0).sqrt()),
             });
             blocks.push(block);
@@ -65,7 +67,7 @@ impl<B: EngineBackend> Llama<B> {
         let embed = matrix(config.vocab_size, d, 1.0);
         let lm_head = (!config.tie_word_embeddings).then(|| matrix(config.vocab_size, d, scale(d)));
         let unembed_mean = match lm_head.as_ref().unwrap_or(&embed) {
-            Matrix::Host(w) => host_reads::mean_row(w),
+            Matrix::Host(w, _) => host_reads::mean_row(w),
             Matrix::Dense(w) => to_host(w.clone().cast(DType::F32).mean_dim(0)),
         };
         Llama {

@@ -51,7 +51,7 @@ pub fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
     match &app.model {
         Some(m) => {
             parts.push(m.name.trim_end_matches(".gguf").to_string());
-            parts.push(m.device.clone());
+            parts.push(format!("{} {}", m.device, m.compute.name()));
         }
         None => parts.push("no model yet".into()),
     }

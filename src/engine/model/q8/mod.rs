@@ -51,9 +51,10 @@ use crate::engine::weights::quant::block_size;
 /// Weight rows of a tile with a panel of activation rows: each activation word loaded serves
 /// three rows (two were ~10% slower on the reference machine, four no faster).
 const PANEL_TILE_ROWS: usize = 3;
-/// Weight rows of a tile with one activation row.
-const ROW_TILE_ROWS: usize = 2;
-/// Weight rows of a parallel task: whole tiles of three.
+/// Weight rows of a tile with one activation row: four independent sums keep the multiply-add
+/// units busy while each waits for the one before, and each activation block loaded serves four.
+const ROW_TILE_ROWS: usize = 4;
+/// Weight rows of a parallel task: whole tiles of three and of four.
 const TASK_ROWS: usize = 48;
 /// Quantized activation bytes of a parallel task: with its weights, within a core's L2 cache.
 const TASK_ACTIVATION_BYTES: usize = 256 * 1024;
@@ -75,6 +76,12 @@ impl Isa {
         }
         Isa::Portable
     }
+}
+
+/// Whether weights of `format` have integer products here (the quantized formats above; not
+/// F16, BF16 or F32).
+pub fn has_kernels(format: GgmlType) -> bool {
+    Family::of(format).is_some()
 }
 
 /// `out = x·Wᵀ` for `x: [n, cols]` and `W: [rows, cols]` given as `weights`, the blocks of
