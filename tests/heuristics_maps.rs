@@ -54,8 +54,11 @@ fn batched_grid_prompts_equal_separate_runs() {
         let theirs: Vec<f32> = (0..layers).flat_map(|l| m[(l * len + equals[b]) * d_ff..][..d_ff].to_vec()).collect();
         let ours: Vec<f32> =
             (0..layers).flat_map(|l| batched.m[(l * reads.len() + b) * d_ff..][..d_ff].to_vec()).collect();
+        // The two runs multiply matrices of different heights, so sums are ordered differently:
+        // f32 rounding, relative to the largest coefficient.
         let diff = max_abs_diff(&ours, &theirs);
-        assert!(diff < 1e-4, "prompt {b}: m at \"=\" differs by {diff}");
+        let scale = theirs.iter().fold(1f32, |a, x| a.max(x.abs()));
+        assert!(diff < 1e-5 * scale, "prompt {b}: m at \"=\" differs by {diff} (largest |m| {scale})");
     }
 }
 
