@@ -203,7 +203,7 @@ fn a_cached_index_naming_padding_is_rebuilt() {
         VocabIndex::load_or_build(full.model.as_ref(), &cache, &padded.fingerprint, settings, Control::default())
             .unwrap();
     assert!(built);
-    assert!(stale.promoting(&(TOKENS as u32..ROWS as u32).collect::<Vec<_>>()).len() > 0);
+    assert!(!stale.promoting(&(TOKENS as u32..ROWS as u32).collect::<Vec<_>>()).is_empty());
     let (index, built) =
         VocabIndex::load_or_build(padded.model.as_ref(), &cache, &padded.fingerprint, settings, Control::default())
             .unwrap();

@@ -24,7 +24,7 @@ impl StoredTensor {
     /// rows are stored one after another and each in the same number of bytes (whole blocks).
     pub fn first_rows(self, n: usize) -> StoredTensor {
         let rows = self.shape[0];
-        assert!(n <= rows && self.range.len() % rows == 0, "{n} of {rows} rows in {} bytes", self.range.len());
+        assert!(n <= rows && self.range.len().is_multiple_of(rows), "{n} of {rows} rows in {} bytes", self.range.len());
         let end = self.range.start + self.range.len() / rows * n;
         StoredTensor { shape: vec![n, self.shape[1]], range: self.range.start..end, ..self }
     }
