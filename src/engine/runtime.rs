@@ -121,7 +121,7 @@ where
         Llama::run_memory(self, positions, pass)
     }
     fn new_cache(&self) -> Box<dyn Cache> {
-        Box::new(KvCache::<B>::new(self.config.num_layers))
+        Box::new(KvCache::<B>::new(self.config.num_layers, self.compute_path()))
     }
     fn forward_layers(
         &self,

@@ -7,6 +7,7 @@ use burn::prelude::*;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
+use super::compute::ComputePath;
 use super::kv_cache::LayerCache;
 use super::rope::Rope;
 
@@ -19,7 +20,9 @@ pub struct Heads {
 }
 
 /// A layer's key/value cache, of whatever form the backend keeps it in.
-pub trait LayerKv: Default + Send {
+pub trait LayerKv: Send {
+    /// An empty cache for a model on `compute`'s path.
+    fn new(compute: ComputePath) -> Self;
     /// Number of positions cached.
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
@@ -52,6 +55,10 @@ pub trait EngineBackend: Backend {
 }
 
 impl<B: Backend> LayerKv for LayerCache<B> {
+    /// On a GPU keys and values stay in the model's element type whatever the path.
+    fn new(_: ComputePath) -> Self {
+        LayerCache::default()
+    }
     fn len(&self) -> usize {
         LayerCache::len(self)
     }

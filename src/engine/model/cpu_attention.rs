@@ -8,27 +8,35 @@ use burn::prelude::*;
 use rayon::prelude::*;
 
 use super::backend::{Heads, LayerKv};
+use super::compute::ComputePath;
 use super::flex_host::{from_host, host_f32};
+use super::kv_rows::{attend_one, KvRows};
 use super::rope::Rope;
 
-/// Keys and values of one layer, `[len, kv_heads * head_dim]` each, row-major.
-#[derive(Default)]
+/// Keys and values of one layer for positions `0..len`: f32 on the exact path, f16 on the fast
+/// one (see `kv_rows`).
 pub struct HostKv {
-    k: Vec<f32>,
-    v: Vec<f32>,
+    k: KvRows,
+    v: KvRows,
     len: usize,
+    /// The heads' shapes, known from the first rows appended.
+    heads: Option<Heads>,
 }
 
 impl LayerKv for HostKv {
+    fn new(compute: ComputePath) -> Self {
+        let half = compute == ComputePath::Fast;
+        HostKv { k: KvRows::new(half), v: KvRows::new(half), len: 0, heads: None }
+    }
+
     fn len(&self) -> usize {
         self.len
     }
 
     fn truncate(&mut self, len: usize) {
-        if len < self.len {
-            let row = self.k.len() / self.len;
-            self.k.truncate(len * row);
-            self.v.truncate(len * row);
+        if let (true, Some(heads)) = (len < self.len, self.heads) {
+            self.k.truncate(len, heads);
+            self.v.truncate(len, heads);
             self.len = len;
         }
     }
@@ -54,10 +62,14 @@ pub fn attention(
     rope.apply_host(&mut q, heads.n_heads, start);
     rope.apply_host(&mut k, heads.n_kv_heads, start);
     debug_assert_eq!(cache.len, start, "the cache holds exactly the positions before `start`");
-    cache.k.extend_from_slice(&k);
-    cache.v.extend_from_slice(&host_f32(v));
+    cache.heads = Some(heads);
+    cache.k.extend(&k, heads);
+    cache.v.extend(&host_f32(v), heads);
     cache.len += t;
-    let out = attend(&q, cache, t, start, heads);
+    let out = match (&cache.k, &cache.v) {
+        (KvRows::F16(k), KvRows::F16(v)) if t == 1 => attend_one(&q, k, v, cache.len, heads),
+        _ => attend(&q, cache, t, start, heads),
+    };
     from_host(out, [t, q_dim], dtype)
 }
 
@@ -66,7 +78,6 @@ pub fn attention(
 fn attend(q: &[f32], cache: &HostKv, t: usize, start: usize, heads: Heads) -> Vec<f32> {
     let Heads { n_heads, n_kv_heads, head_dim } = heads;
     let q_dim = n_heads * head_dim;
-    let kv_dim = n_kv_heads * head_dim;
     let group = n_heads / n_kv_heads;
     let blocks = t.div_ceil(QUERY_BLOCK);
     let tasks: Vec<(usize, usize)> = (0..n_heads).flat_map(|h| (0..blocks).map(move |b| (h, b))).collect();
@@ -77,11 +88,14 @@ fn attend(q: &[f32], cache: &HostKv, t: usize, start: usize, heads: Heads) -> Ve
             let rows = QUERY_BLOCK.min(t - q0);
             // Keys visible to the last query of the block.
             let keys = start + q0 + rows;
-            let kv_off = (h / group) * head_dim;
+            let (mut k_scratch, mut v_scratch) = (Vec::new(), Vec::new());
+            let k = cache.k.head(h / group, keys, heads, &mut k_scratch);
+            let v = cache.v.head(h / group, keys, heads, &mut v_scratch);
             let mut scores = vec![0f32; rows * keys];
             let scale = 1.0 / (head_dim as f32).sqrt();
             // SAFETY: every pointer/stride pair below stays inside its buffer: q rows q0..q0+rows
-            // of head h, cache rows 0..keys of kv head h/group, and the local buffers' shapes.
+            // of head h, rows 0..keys of kv head h/group (`head` gives them `stride` apart), and
+            // the local buffers' shapes.
             unsafe {
                 gemm::gemm(
                     rows,
@@ -94,8 +108,8 @@ fn attend(q: &[f32], cache: &HostKv, t: usize, start: usize, heads: Heads) -> Ve
                     q.as_ptr().add(q0 * q_dim + h * head_dim),
                     1,
                     q_dim as isize,
-                    cache.k.as_ptr().add(kv_off),
-                    kv_dim as isize,
+                    k.values.as_ptr(),
+                    k.stride as isize,
                     1,
                     0.0,
                     scale,
@@ -122,9 +136,9 @@ fn attend(q: &[f32], cache: &HostKv, t: usize, start: usize, heads: Heads) -> Ve
                     scores.as_ptr(),
                     1,
                     keys as isize,
-                    cache.v.as_ptr().add(kv_off),
+                    v.values.as_ptr(),
                     1,
-                    kv_dim as isize,
+                    v.stride as isize,
                     0.0,
                     1.0,
                     false,
@@ -147,7 +161,7 @@ fn attend(q: &[f32], cache: &HostKv, t: usize, start: usize, heads: Heads) -> Ve
 }
 
 /// Softmax over the first `visible` scores of `row`; the rest (future positions) become 0.
-fn softmax_causal(row: &mut [f32], visible: usize) {
+pub fn softmax_causal(row: &mut [f32], visible: usize) {
     let (seen, future) = row.split_at_mut(visible);
     let max = seen.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0;
@@ -167,6 +181,9 @@ mod tests {
     use crate::engine::model::backend::generic_attention;
     use crate::engine::model::kv_cache::LayerCache;
     use burn::tensor::{DType, Distribution};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    use rand_distr::{Distribution as _, Normal};
 
     fn config(layout: RopeLayout) -> ModelConfig {
         ModelConfig {
@@ -186,27 +203,54 @@ mod tests {
     }
 
     /// The host kernel and burn's attention agree on prefill in several query blocks followed by
-    /// single-token steps, for both RoPE layouts and grouped heads.
+    /// single-token steps, for both RoPE layouts and grouped heads: to rounding with f32 keys and
+    /// values (the exact path), to f16's precision with f16 ones (the fast path).
     #[test]
     fn host_kernel_matches_burn_attention() {
         let device = Default::default();
         let heads = Heads { n_heads: 4, n_kv_heads: 2, head_dim: 8 };
-        for layout in [RopeLayout::Halves, RopeLayout::Interleaved] {
-            let rope = Rope::<Flex>::new(&config(layout), &device, DType::F32);
-            let mut host = HostKv::default();
-            let mut reference = LayerCache::<Flex>::default();
-            let mut start = 0;
-            for t in [150, 1, 1, 70] {
-                let rand = |cols| Tensor::<Flex, 2>::random([t, cols], Distribution::Normal(0.0, 1.0), &device);
-                let (q, k, v) = (rand(32), rand(16), rand(16));
-                let ours = attention(q.clone(), k.clone(), v.clone(), start, heads, &rope, &mut host);
-                let theirs = generic_attention(q, k, v, start, heads, &rope, &mut reference);
-                let diff = (ours - theirs).abs().max().into_scalar();
-                assert!(diff < 1e-4, "{layout:?} t={t} start={start}: max difference {diff}");
-                start += t;
+        for (compute, tolerance) in [(ComputePath::Exact, 1e-4), (ComputePath::Fast, 5e-3)] {
+            for layout in [RopeLayout::Halves, RopeLayout::Interleaved] {
+                let rope = Rope::<Flex>::new(&config(layout), &device, DType::F32);
+                let mut host = HostKv::new(compute);
+                let mut reference = LayerCache::<Flex>::default();
+                let mut start = 0;
+                for t in [150, 1, 1, 70] {
+                    let rand = |cols| Tensor::<Flex, 2>::random([t, cols], Distribution::Normal(0.0, 1.0), &device);
+                    let (q, k, v) = (rand(32), rand(16), rand(16));
+                    let ours = attention(q.clone(), k.clone(), v.clone(), start, heads, &rope, &mut host);
+                    let theirs = generic_attention(q, k, v, start, heads, &rope, &mut reference);
+                    let diff = (ours - theirs).abs().max().into_scalar();
+                    assert!(diff < tolerance, "{compute:?} {layout:?} t={t} start={start}: max difference {diff}");
+                    start += t;
+                }
+                host.truncate(150);
+                assert_eq!(host.len(), 150);
             }
-            host.truncate(150);
-            assert_eq!(host.len(), 150);
+        }
+    }
+
+    /// A decoding step over f16 keys and values (its own kernel, AVX2 for heads of 64 and
+    /// portable for heads of 8) gives what the prefill kernel gives for the same query.
+    #[test]
+    fn one_row_over_f16_equals_the_prefill_kernel() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let normal = Normal::new(0.0f32, 1.0).unwrap();
+        for head_dim in [8, 64, 128] {
+            let heads = Heads { n_heads: 6, n_kv_heads: 2, head_dim };
+            let mut cache = HostKv::new(ComputePath::Fast);
+            let keys = 300;
+            let mut rows = |n: usize| -> Vec<f32> { (0..n).map(|_| normal.sample(&mut rng)).collect() };
+            cache.heads = Some(heads);
+            cache.k.extend(&rows(keys * 2 * head_dim), heads);
+            cache.v.extend(&rows(keys * 2 * head_dim), heads);
+            cache.len = keys;
+            let q = rows(6 * head_dim);
+            let (KvRows::F16(k), KvRows::F16(v)) = (&cache.k, &cache.v) else { panic!("f16 rows") };
+            let one = attend_one(&q, k, v, keys, heads);
+            let prefill = attend(&q, &cache, 1, keys - 1, heads);
+            let diff = one.iter().zip(&prefill).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(diff < 1e-5, "head_dim {head_dim}: {diff}");
         }
     }
 }

@@ -8,6 +8,7 @@ mod finite;
 mod flex_host;
 mod host_reads;
 mod kv_cache;
+mod kv_rows;
 mod load;
 mod matrix;
 pub mod packed;
@@ -63,8 +64,9 @@ pub struct KvCache<B: EngineBackend> {
 }
 
 impl<B: EngineBackend> KvCache<B> {
-    pub fn new(n_layers: usize) -> Self {
-        KvCache { layers: (0..n_layers).map(|_| B::Kv::default()).collect() }
+    /// Empty caches for a model on `compute`'s path (the fast path keeps f16 on the CPU).
+    pub fn new(n_layers: usize, compute: ComputePath) -> Self {
+        KvCache { layers: (0..n_layers).map(|_| B::Kv::new(compute)).collect() }
     }
 
     /// Number of positions cached.
@@ -286,14 +288,16 @@ impl<B: EngineBackend> Llama<B> {
     /// Host bytes a run needs for `positions` more positions computed in forward passes of at most
     /// `pass` rows: every hook's activations in f32 (which a trace keeps, in memory up to its
     /// budget and on disk past it), the logits of each pass, the key/value cache where the
-    /// backend keeps it in host memory, and one pass's working memory: on the host, a layer's
+    /// backend keeps it in host memory (f32, or f16 on the fast path), and one pass's working memory: on the host, a layer's
     /// intermediates (about six vectors of d_model and four of d_ff a row) and its captures on
     /// their way to the trace; from a GPU, the staging copy of the pass's captures.
     pub fn run_memory(&self, positions: usize, pass: usize) -> RunMemory {
         let c = &self.config;
         let f32s = std::mem::size_of::<f32>() as u64;
         let captures = Hook::ALL.iter().map(|h| h.width(c) as u64).sum::<u64>() * f32s;
-        let kv = if B::ON_HOST { (2 * c.num_layers * c.num_kv_heads * c.head_dim) as u64 * f32s } else { 0 };
+        // The host cache keeps f16 on the fast path (see `kv_rows`).
+        let kv_element = if self.compute_path() == ComputePath::Fast { 2 } else { f32s };
+        let kv = if B::ON_HOST { (2 * c.num_layers * c.num_kv_heads * c.head_dim) as u64 * kv_element } else { 0 };
         let working_row = if B::ON_HOST {
             (6 * c.hidden_size + 4 * c.intermediate_size) as u64 * f32s + captures
         } else {
