@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 #[cfg(test)]
 use super::hsum_i32;
 use super::{half, hsum_ps};
-use crate::engine::model::q8::layout::{widen, Format32, FormatK, KScales};
+use crate::engine::model::q8::layout::{widen, Format32, FormatK};
 use crate::engine::model::q8::quantize::{Panel32, PanelK, QK_K};
 
 /// A weight block of a 32-element format, unpacked.
@@ -123,7 +123,7 @@ fn f16_table() -> &'static [f32; 1 << 16] {
     })
 }
 
-/// A k-quant block's scales as vectors (see [`KScales`]).
+/// A k-quant block's scales as vectors (see `layout::KScales`).
 #[derive(Clone, Copy)]
 struct KVectors {
     d: f32,
@@ -136,15 +136,44 @@ struct KVectors {
     off: __m256i,
 }
 
+/// The scales of the k-quant block at `block`: the values `layout::KScales` holds, read into vectors
+/// without going through its arrays, which a decoding step would do for every block of every row.
 #[inline(always)]
 unsafe fn k_vectors(format: FormatK, block: *const u8) -> KVectors {
-    let s = KScales::of(format, std::slice::from_raw_parts(block, format.block_bytes()));
-    KVectors {
-        d: s.d,
-        dmin: s.dmin,
-        sc_low: _mm256_broadcastsi128_si256(_mm_loadu_si128(s.sc.as_ptr() as *const __m128i)),
-        sc_high: _mm256_broadcastsi128_si256(_mm_loadu_si128(s.sc.as_ptr().add(8) as *const __m128i)),
-        off: _mm256_loadu_si256(s.off.as_ptr() as *const __m256i),
+    match format {
+        FormatK::Q4_K | FormatK::Q5_K => {
+            // ggml's `get_scale_min_k4` four bytes at a time over the 12 bytes at 4: groups 0..4
+            // in the low 6 bits of words 0 (scales) and 1 (minimums), groups 4..8 in the nibbles
+            // of word 2 with their top 2 bits in the top bits of words 0 and 1.
+            const LOW6: u32 = 0x3F3F_3F3F;
+            const LOW4: u32 = 0x0F0F_0F0F;
+            const LOW2: u32 = 0x0303_0303;
+            let words = std::ptr::read_unaligned(block.add(4) as *const [u32; 3]).map(u32::from_le);
+            let [w0, w1, w2] = words;
+            let scales = [w0 & LOW6, (w2 & LOW4) | (((w0 >> 6) & LOW2) << 4)];
+            let minimums = [w1 & LOW6, ((w2 >> 4) & LOW4) | (((w1 >> 6) & LOW2) << 4)];
+            let sc = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, scales[1] as i32, scales[0] as i32));
+            let m = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, minimums[1] as i32, minimums[0] as i32));
+            // Sub-block k (16 elements) takes group k/2's scale and minimum.
+            KVectors {
+                d: half(block),
+                dmin: half(block.add(2)),
+                sc_low: _mm256_broadcastsi128_si256(_mm_unpacklo_epi16(sc, sc)),
+                sc_high: _mm256_broadcastsi128_si256(_mm_unpackhi_epi16(sc, sc)),
+                off: _mm256_set_m128i(_mm_unpackhi_epi16(m, m), _mm_unpacklo_epi16(m, m)),
+            }
+        }
+        FormatK::Q6_K => {
+            let sc = _mm256_cvtepi8_epi16(_mm_loadu_si128(block.add(192) as *const __m128i));
+            let d = half(block.add(208));
+            KVectors {
+                d,
+                dmin: 32.0 * d,
+                sc_low: _mm256_permute2x128_si256::<0x00>(sc, sc),
+                sc_high: _mm256_permute2x128_si256::<0x11>(sc, sc),
+                off: sc,
+            }
+        }
     }
 }
 
@@ -214,6 +243,10 @@ unsafe fn tile_k_of<const R: usize>(format: FormatK, w: &[&[u8]; R], p: PanelK<'
         let dx = p.d.get_unchecked(b)[0];
         for r in 0..R {
             let block = w[r].as_ptr().add(b * size);
+            // As in `tile_32_of`, every cache line of the block that far ahead.
+            for line in (0..size).step_by(64) {
+                _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(PREFETCH_AHEAD + line) as *const i8);
+            }
             let scales = k_vectors(format, block);
             let mut dot = _mm256_setzero_si256();
             for g in 0..QK_K / 32 {
