@@ -19,7 +19,8 @@ pub enum ComputePath {
     /// dequantized copy of the weights.
     Exact,
     /// Activations quantized to 8 bits per block and multiplied by the weight blocks as integers
-    /// (`q8`), as llama.cpp does: about 0.5% error per product from the activations' rounding.
+    /// (`q8`), as llama.cpp does: about 0.5% error per product from the activations' rounding;
+    /// the CPU's key/value cache is kept in f16 (`kv_rows`).
     Fast,
 }
 

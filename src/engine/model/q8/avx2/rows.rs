@@ -64,10 +64,17 @@ pub unsafe fn tile_32<const R: usize>(format: Format32, w: &[&[u8]; R], p: Panel
     }
 }
 
-/// Bytes ahead of the block being read that each row's stream asks the memory for: rows are
-/// read as a few streams at once, and in a file's memory map their 4 KiB pages lie anywhere, so
-/// the processor's own prefetching stops at every page boundary.
-const PREFETCH_AHEAD: usize = 768;
+/// Asks the memory for the bytes of `block` (`size` bytes of a row of the tile being read) at the
+/// same place in the next tile, `tile_bytes` further on: a tile's rows lie one after another in
+/// the matrix, so this streams through the matrix one tile ahead of the kernel, across the row
+/// and page boundaries where the processor's own prefetching stops. A prefetch never faults, so
+/// it may point past the matrix.
+#[inline(always)]
+unsafe fn prefetch_next_tile(block: *const u8, size: usize, tile_bytes: usize) {
+    for line in (0..size).step_by(64) {
+        _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(tile_bytes + line) as *const i8);
+    }
+}
 
 // No closures in the kernels: they do not inherit the target features, so intrinsics inside
 // them stop inlining.
@@ -90,8 +97,7 @@ unsafe fn tile_32_of<const R: usize>(format: Format32, w: &[&[u8]; R], p: Panel3
         };
         for r in 0..R {
             let block = w[r].as_ptr().add(b * size);
-            // A prefetch never faults, so it may point past the row.
-            _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(PREFETCH_AHEAD) as *const i8);
+            prefetch_next_tile(block, size, R * w[r].len());
             let q = unpack_32(format, block.add(format.quants_at()));
             let sums = match format {
                 Format32::Q4_0 => _mm256_sub_epi32(isum_32(format, q, x), eights),
@@ -243,10 +249,7 @@ unsafe fn tile_k_of<const R: usize>(format: FormatK, w: &[&[u8]; R], p: PanelK<'
         let dx = p.d.get_unchecked(b)[0];
         for r in 0..R {
             let block = w[r].as_ptr().add(b * size);
-            // As in `tile_32_of`, every cache line of the block that far ahead.
-            for line in (0..size).step_by(64) {
-                _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(PREFETCH_AHEAD + line) as *const i8);
-            }
+            prefetch_next_tile(block, size, R * w[r].len());
             let scales = k_vectors(format, block);
             let mut dot = _mm256_setzero_si256();
             for g in 0..QK_K / 32 {
