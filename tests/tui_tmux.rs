@@ -4,6 +4,7 @@
 //! after a panic.
 use std::path::Path;
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use neuronav::engine::default_model;
@@ -107,6 +108,15 @@ impl Drop for Pane {
     }
 }
 
+/// Holds the terminal to one test at a time: the explorer each test drives uses every core, so
+/// run together their timings (labels within a minute, a run beside the label build) would be
+/// each other's as much as their own.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static TERMINAL: Mutex<()> = Mutex::new(());
+    // A test that failed holding it leaves nothing behind that the next one depends on.
+    TERMINAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn have_tmux() -> bool {
     if Command::new("tmux").arg("-V").output().is_ok() {
         return true;
@@ -129,6 +139,7 @@ fn explore_the_default_model_in_a_terminal() {
     if !have_tmux() {
         return;
     }
+    let _alone = one_at_a_time();
     let model = common::default_model();
     let home = tempfile::tempdir().unwrap();
     // A label to check, in the temporary home's store.
@@ -277,6 +288,7 @@ fn labels_appear_on_the_first_run_without_holding_up_a_prompt() {
     if !have_tmux() {
         return;
     }
+    let _alone = one_at_a_time();
     let bin = env!("CARGO_BIN_EXE_neuronav");
     // The run without the build, for the time a run takes here and now.
     let home = fresh_home();
@@ -340,6 +352,7 @@ fn a_panic_restores_the_terminal_before_reporting() {
     if !have_tmux() {
         return;
     }
+    let _alone = one_at_a_time();
     let home = tempfile::tempdir().unwrap();
     let model = common::fixture("tiny-llama");
     let pane = Pane::start(
@@ -357,6 +370,7 @@ fn the_methods_prompts_come_with_the_binary_in_any_directory() {
     if !have_tmux() {
         return;
     }
+    let _alone = one_at_a_time();
     let model = common::default_model();
     let (home, cwd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let command = format!("cd {} && {}", cwd.path().display(), command(&model, home.path(), ""));
