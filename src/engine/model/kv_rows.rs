@@ -141,7 +141,11 @@ mod avx2 {
             let row = k.as_ptr().add(j * d) as *const __m128i;
             let (mut a, mut b) = (_mm256_setzero_ps(), _mm256_setzero_ps());
             for c in (0..d / 8).step_by(2) {
-                a = _mm256_fmadd_ps(_mm256_loadu_ps(q.as_ptr().add(8 * c)), _mm256_cvtph_ps(_mm_loadu_si128(row.add(c))), a);
+                a = _mm256_fmadd_ps(
+                    _mm256_loadu_ps(q.as_ptr().add(8 * c)),
+                    _mm256_cvtph_ps(_mm_loadu_si128(row.add(c))),
+                    a,
+                );
                 let (x, y) = (_mm256_loadu_ps(q.as_ptr().add(8 * c + 8)), _mm_loadu_si128(row.add(c + 1)));
                 b = _mm256_fmadd_ps(x, _mm256_cvtph_ps(y), b);
             }
