@@ -104,6 +104,7 @@ impl PackedRows {
         let (bytes, row_bytes) = (self.bytes(), self.row_bytes());
         for (i, y) in ys.iter_mut().enumerate() {
             let at = (first + i) * row_bytes;
+            prefetch_ahead(&bytes[at..], row_bytes);
             *y = kernel.row_dot(self.format, &bytes[at..at + row_bytes], x);
         }
     }
@@ -114,6 +115,24 @@ impl PackedRows {
         let bytes = &self.bytes()[at..at + k * self.row_bytes()];
         dequantize_serial(self.format, bytes, out.len(), out).expect("whole rows, sizes checked by PackedRows::new");
     }
+}
+
+/// Asks the memory for the `len` bytes that follow `rows` by at least a page: the rows lie one
+/// after another, and a file's memory map puts its 4 KiB pages anywhere, so the processor's own
+/// prefetching stops at every page boundary and a decoding step would wait on each (it ran at a
+/// quarter of the memory's bandwidth).
+fn prefetch_ahead(rows: &[u8], len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let ahead = rows.as_ptr().wrapping_add(len.max(4096));
+        for line in (0..len).step_by(64) {
+            // SAFETY: a prefetch never faults, wherever it points; SSE is part of x86_64.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line) as *const i8) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (rows, len);
 }
 
 /// A row kernel: the AVX2 one, holding the input as it reads it, where the processor has AVX2,
