@@ -22,6 +22,9 @@ pub enum DeviceChoice {
     Auto,
     Cpu,
     Cuda,
+    /// burn's wgpu backend: Vulkan, Metal or DX12 (Apple Silicon, AMD and Intel GPUs). Only when
+    /// asked for, never by `Auto`.
+    Wgpu,
 }
 
 /// A model ready to run.
@@ -65,6 +68,7 @@ pub fn load_with(
     let (model, note) = match device {
         DeviceChoice::Cpu => (load_cpu(&checkpoint, &config, dtype, compute, progress)?, None),
         DeviceChoice::Cuda => (cuda::load(&checkpoint, &config, dtype, progress)?, None),
+        DeviceChoice::Wgpu => (wgpu::load(&checkpoint, &config, dtype, progress)?, None),
         DeviceChoice::Auto => match cuda::available() {
             Ok(()) => (cuda::load(&checkpoint, &config, dtype, progress)?, None),
             Err(why) => (load_cpu(&checkpoint, &config, dtype, compute, progress)?, why.map(fallback_note)),
@@ -138,6 +142,7 @@ pub fn random(
     match device {
         DeviceChoice::Cpu => cpu(None),
         DeviceChoice::Cuda => Ok((cuda::random(config, dtype, seed)?, None)),
+        DeviceChoice::Wgpu => Ok((wgpu::random(config, dtype, seed)?, None)),
         DeviceChoice::Auto => match cuda::available() {
             Ok(()) => Ok((cuda::random(config, dtype, seed)?, None)),
             Err(why) => cpu(why.map(fallback_note)),
@@ -193,24 +198,9 @@ mod cuda {
 #[cfg(feature = "cuda")]
 mod cuda {
     use super::*;
+    use crate::engine::gpu::{placing_failed, quietly};
     use burn::backend::cuda::{Cuda, CudaDevice};
     use burn::prelude::*;
-
-    /// Runs `f`, turning a panic into its message. burn's CUDA runtime panics where it cannot go
-    /// on (no driver, out of memory); the panic hook is silenced meanwhile, so a terminal UI's
-    /// hook does not take the process down for what is an ordinary error here.
-    fn quietly<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
-        let hook = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-        std::panic::set_hook(hook);
-        result.map_err(|e| {
-            e.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown error".into())
-        })
-    }
 
     /// Checks that a CUDA driver and GPU answer; the error is the runtime's reason.
     pub fn available() -> std::result::Result<(), Option<String>> {
@@ -225,19 +215,6 @@ mod cuda {
                 why.unwrap_or_else(|| "unknown reason".into())
             ))
         })
-    }
-
-    /// What a failure while placing the weights on the GPU says: the runtime's message and how
-    /// much the weights need.
-    fn placing_failed(config: &ModelConfig, dtype: WeightDType, why: String) -> EngineError {
-        let embeddings = if config.tie_word_embeddings { 1 } else { 2 } * config.vocab_size * config.hidden_size;
-        let bytes = (config.block_matrix_params() + embeddings) * dtype.burn().size();
-        EngineError::Device(format!(
-            "placing the weights on the GPU failed: {why}. The weights alone need {:.2} GB in {}; \
-             --dtype f16 halves f32's share, or run with --device cpu",
-            bytes as f64 / 1e9,
-            dtype.name()
-        ))
     }
 
     pub fn load(
@@ -258,6 +235,74 @@ mod cuda {
     pub fn random(config: &ModelConfig, dtype: WeightDType, seed: u64) -> Result<Arc<dyn Model>> {
         require()?;
         let model = quietly(|| Llama::<Cuda>::random(config, &CudaDevice::default(), dtype, seed))
+            .map_err(|why| placing_failed(config, dtype, why))?;
+        Ok(Arc::new(model))
+    }
+}
+
+#[cfg(not(feature = "wgpu"))]
+mod wgpu {
+    use super::*;
+
+    pub fn load(_: &Checkpoint, _: &ModelConfig, _: WeightDType, _: &dyn Fn(usize, usize)) -> Result<Arc<dyn Model>> {
+        Err(unavailable())
+    }
+
+    pub fn random(_: &ModelConfig, _: WeightDType, _: u64) -> Result<Arc<dyn Model>> {
+        Err(unavailable())
+    }
+
+    fn unavailable() -> EngineError {
+        EngineError::Device("this neuronav was built without wgpu; rebuild with `--features wgpu`".into())
+    }
+}
+
+#[cfg(feature = "wgpu")]
+mod wgpu {
+    use super::*;
+    use crate::engine::gpu::{placing_failed, quietly, wgpu_device};
+    use burn::backend::wgpu::{Wgpu, WgpuDevice};
+    use burn::prelude::Backend;
+
+    /// The default adapter, able to compute in `dtype`, or an error saying what is missing.
+    fn require(dtype: WeightDType) -> Result<()> {
+        let adapter = wgpu_device::adapter().map_err(|why| {
+            EngineError::Device(format!(
+                "no usable wgpu device ({why}); wgpu needs a Vulkan, Metal or DX12 driver. On Linux \
+                 without a GPU driver, `apt-get install mesa-vulkan-drivers` adds lavapipe, a software \
+                 Vulkan device. --device cpu runs without one"
+            ))
+        })?;
+        // Shaders have f16 only where the adapter offers it, and no bf16 arithmetic at all; the
+        // runtime would panic at the first kernel.
+        if !<Wgpu as Backend>::supports_dtype(&WgpuDevice::DefaultDevice, dtype.burn()) {
+            return Err(EngineError::Device(format!(
+                "the wgpu adapter {} cannot compute in {}; --dtype f32 runs on it",
+                adapter.describe(),
+                dtype.name()
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn load(
+        checkpoint: &Checkpoint,
+        config: &ModelConfig,
+        dtype: WeightDType,
+        progress: &dyn Fn(usize, usize),
+    ) -> Result<Arc<dyn Model>> {
+        require(dtype)?;
+        let device = WgpuDevice::DefaultDevice;
+        // GPU matrices are dense: their products are exact whatever the path.
+        let compute = ComputePath::Exact;
+        let model = quietly(|| Llama::<Wgpu>::load(checkpoint, config, &device, dtype, compute, progress))
+            .map_err(|why| placing_failed(config, dtype, why))??;
+        Ok(Arc::new(model))
+    }
+
+    pub fn random(config: &ModelConfig, dtype: WeightDType, seed: u64) -> Result<Arc<dyn Model>> {
+        require(dtype)?;
+        let model = quietly(|| Llama::<Wgpu>::random(config, &WgpuDevice::DefaultDevice, dtype, seed))
             .map_err(|why| placing_failed(config, dtype, why))?;
         Ok(Arc::new(model))
     }

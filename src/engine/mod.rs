@@ -5,6 +5,8 @@ pub mod config;
 pub mod default_model;
 pub mod error;
 pub mod fingerprint;
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+pub mod gpu;
 pub mod hook;
 pub mod intervention;
 pub mod loader;

@@ -1,4 +1,4 @@
-//! The model behind a trait object, so sessions, the CLI and the TUI choose CPU or CUDA at run
+//! The model behind a trait object, so sessions, the CLI and the TUI choose CPU or a GPU at run
 //! time without being generic over the burn backend.
 use std::any::Any;
 
@@ -109,7 +109,7 @@ where
         &self.value_norms
     }
     fn describe(&self) -> String {
-        format!("{:?} {:?}", self.device, self.dtype).to_lowercase()
+        format!("{} {}", B::device_name(&self.device), format!("{:?}", self.dtype).to_lowercase())
     }
     fn compute_path(&self) -> ComputePath {
         Llama::compute_path(self)

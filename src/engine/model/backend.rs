@@ -39,6 +39,11 @@ pub trait EngineBackend: Backend {
     /// file's encoding (`Matrix::Host`) and its key/value cache is host memory.
     const ON_HOST: bool = false;
 
+    /// The device, for display (`cpu`).
+    fn device_name(device: &Self::Device) -> String {
+        format!("{device:?}").to_lowercase()
+    }
+
     /// Causal grouped-query attention for positions `start..start + t`: applies RoPE to `q` and
     /// `k`, appends `k` and `v` to the cache and attends over every cached position.
     /// `q: [t, n_heads * head_dim]`, `k`, `v: [t, n_kv_heads * head_dim]`; returns
@@ -69,7 +74,7 @@ impl<B: Backend> LayerKv for LayerCache<B> {
 
 /// Attention from burn ops alone, for any backend. GPU backends use it; on the CPU it is the
 /// reference the host kernel is tested against.
-#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "cuda", feature = "wgpu")), allow(dead_code))]
 pub fn generic_attention<B: Backend>(
     q: Tensor<B, 2>,
     k: Tensor<B, 2>,
@@ -119,6 +124,32 @@ impl EngineBackend for Flex {
 #[cfg(feature = "cuda")]
 impl EngineBackend for burn::backend::Cuda {
     type Kv = LayerCache<Self>;
+
+    fn attention(
+        q: Tensor<Self, 2>,
+        k: Tensor<Self, 2>,
+        v: Tensor<Self, 2>,
+        start: usize,
+        heads: Heads,
+        rope: &Rope<Self>,
+        cache: &mut Self::Kv,
+    ) -> Tensor<Self, 2> {
+        generic_attention(q, k, v, start, heads, rope, cache)
+    }
+}
+
+#[cfg(feature = "wgpu")]
+impl EngineBackend for burn::backend::Wgpu {
+    type Kv = LayerCache<Self>;
+
+    /// The adapter, since wgpu's device is only `DefaultDevice`: a software one runs on the CPU,
+    /// which explains its speed.
+    fn device_name(_: &Self::Device) -> String {
+        match crate::engine::gpu::wgpu_device::adapter() {
+            Ok(adapter) => format!("wgpu {}", adapter.describe()),
+            Err(_) => "wgpu".into(),
+        }
+    }
 
     fn attention(
         q: Tensor<Self, 2>,

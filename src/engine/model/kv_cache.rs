@@ -1,6 +1,6 @@
 //! Per-layer key/value cache of burn tensors, for the generic attention: grows in place and can
 //! be truncated (stepping back).
-#![cfg_attr(not(feature = "cuda"), allow(dead_code))]
+#![cfg_attr(not(any(feature = "cuda", feature = "wgpu")), allow(dead_code))]
 use burn::prelude::*;
 
 /// Keys and values of one layer for positions `0..len`.
