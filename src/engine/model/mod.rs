@@ -12,6 +12,7 @@ mod kv_rows;
 mod load;
 mod matrix;
 pub mod packed;
+mod prefetch;
 pub mod q8;
 mod random;
 mod rope;

@@ -25,6 +25,7 @@ mod tests;
 
 use rayon::prelude::*;
 
+use super::prefetch::prefetch;
 use crate::engine::weights::gguf::GgmlType;
 use crate::engine::weights::quant::{block_size, dequantize_serial};
 pub use storage::{SharedBytes, Storage};
@@ -104,7 +105,8 @@ impl PackedRows {
         let (bytes, row_bytes) = (self.bytes(), self.row_bytes());
         for (i, y) in ys.iter_mut().enumerate() {
             let at = (first + i) * row_bytes;
-            prefetch_ahead(&bytes[at..], row_bytes);
+            // At least a page ahead: without it the default model decoded at 20-21 tok/s, not 29.
+            prefetch(bytes[at..].as_ptr().wrapping_add(row_bytes.max(4096)), row_bytes);
             *y = kernel.row_dot(self.format, &bytes[at..at + row_bytes], x);
         }
     }
@@ -115,24 +117,6 @@ impl PackedRows {
         let bytes = &self.bytes()[at..at + k * self.row_bytes()];
         dequantize_serial(self.format, bytes, out.len(), out).expect("whole rows, sizes checked by PackedRows::new");
     }
-}
-
-/// Asks the memory for the `len` bytes that follow `rows` by at least a page: the rows lie one
-/// after another, and a file's memory map puts its 4 KiB pages anywhere, so the processor's own
-/// prefetching stops at every page boundary and a decoding step would wait on each (it ran at a
-/// quarter of the memory's bandwidth).
-fn prefetch_ahead(rows: &[u8], len: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let ahead = rows.as_ptr().wrapping_add(len.max(4096));
-        for line in (0..len).step_by(64) {
-            // SAFETY: a prefetch never faults, wherever it points; SSE is part of x86_64.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line) as *const i8) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (rows, len);
 }
 
 /// A row kernel: the AVX2 one, holding the input as it reads it, where the processor has AVX2,

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 #[cfg(test)]
 use super::hsum_i32;
 use super::{half, hsum_ps};
+use crate::engine::model::prefetch::prefetch;
 use crate::engine::model::q8::layout::{widen, Format32, FormatK};
 use crate::engine::model::q8::quantize::{Panel32, PanelK, QK_K};
 
@@ -64,18 +65,6 @@ pub unsafe fn tile_32<const R: usize>(format: Format32, w: &[&[u8]; R], p: Panel
     }
 }
 
-/// Asks the memory for the bytes of `block` (`size` bytes of a row of the tile being read) at the
-/// same place in the next tile, `tile_bytes` further on: a tile's rows lie one after another in
-/// the matrix, so this streams through the matrix one tile ahead of the kernel, across the row
-/// and page boundaries where the processor's own prefetching stops. A prefetch never faults, so
-/// it may point past the matrix.
-#[inline(always)]
-unsafe fn prefetch_next_tile(block: *const u8, size: usize, tile_bytes: usize) {
-    for line in (0..size).step_by(64) {
-        _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(tile_bytes + line) as *const i8);
-    }
-}
-
 // No closures in the kernels: they do not inherit the target features, so intrinsics inside
 // them stop inlining.
 //
@@ -97,7 +86,9 @@ unsafe fn tile_32_of<const R: usize>(format: Format32, w: &[&[u8]; R], p: Panel3
         };
         for r in 0..R {
             let block = w[r].as_ptr().add(b * size);
-            prefetch_next_tile(block, size, R * w[r].len());
+            // The same place in the next tile: a tile's rows lie one after another, so this
+            // streams through the matrix one tile ahead of the kernel.
+            prefetch(block.wrapping_add(R * w[r].len()), size);
             let q = unpack_32(format, block.add(format.quants_at()));
             let sums = match format {
                 Format32::Q4_0 => _mm256_sub_epi32(isum_32(format, q, x), eights),
@@ -249,7 +240,9 @@ unsafe fn tile_k_of<const R: usize>(format: FormatK, w: &[&[u8]; R], p: PanelK<'
         let dx = p.d.get_unchecked(b)[0];
         for r in 0..R {
             let block = w[r].as_ptr().add(b * size);
-            prefetch_next_tile(block, size, R * w[r].len());
+            // The same place in the next tile: a tile's rows lie one after another, so this
+            // streams through the matrix one tile ahead of the kernel.
+            prefetch(block.wrapping_add(R * w[r].len()), size);
             let scales = k_vectors(format, block);
             let mut dot = _mm256_setzero_si256();
             for g in 0..QK_K / 32 {
