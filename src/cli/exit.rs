@@ -8,6 +8,7 @@ use color_eyre::eyre::Report;
 
 use crate::engine::EngineError;
 use crate::science::analysis::error::AnalysisError;
+use crate::science::exemplars::ExemplarError;
 use crate::science::labels::error::LabelError;
 
 pub const FAILURE: u8 = 1;
@@ -78,6 +79,13 @@ fn kind(e: &(dyn Error + 'static)) -> Option<u8> {
             LabelError::Db { source, .. } => not_a_database(source).then_some(BAD_INPUT),
             LabelError::Engine(e) => engine(e),
             LabelError::Invalid(_) => None,
+        };
+    }
+    if let Some(e) = e.downcast_ref::<ExemplarError>() {
+        return match e {
+            ExemplarError::Io { .. } | ExemplarError::BadFile { .. } => Some(BAD_INPUT),
+            ExemplarError::Engine(e) => engine(e),
+            ExemplarError::Invalid(_) => None,
         };
     }
     None

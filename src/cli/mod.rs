@@ -4,6 +4,7 @@ mod bench;
 mod bench_grid;
 mod bench_paths;
 mod compare;
+mod exemplars;
 mod exit;
 mod explore;
 mod heuristics;
@@ -89,6 +90,9 @@ pub enum Command {
     /// Checking labels by hand: verdicts, the review queue, agreement statistics
     #[command(subcommand)]
     Review(review::ReviewCommand),
+    /// Each neuron's top-activating corpus positions, binned samples and statistics
+    #[command(subcommand)]
+    Exemplars(exemplars::ExemplarsCommand),
     /// Two prompts side by side: reasoning-neuron activations per concept and layer
     Compare(compare::CompareArgs),
     /// Ablate or scale neurons and regenerate beside the unmodified run
@@ -119,6 +123,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Search(args)) => index::run_search(model, paths, args),
         Some(Command::Label(command)) => label::run(model, paths, command),
         Some(Command::Review(command)) => review::run(model, paths, command),
+        Some(Command::Exemplars(command)) => exemplars::run(model, paths, command),
         Some(Command::Compare(args)) => compare::run(model, paths, args, cli.explorer),
         Some(Command::Intervene(args)) => intervene::run(model, paths, args, cli.explorer),
         Some(Command::Analyze(args)) => analyze::run(model, paths, args),
