@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::{bin_of, Record, BINS, SAMPLES_PER_BIN};
 use crate::engine::neuron::top_k;
 
-/// Units per 1.0 of the fixed-point sums: m to within 2⁻¹⁷ a position.
+/// Units per 1.0 of the fixed-point sums: each window's sum is rounded to 2⁻¹⁶.
 pub const FIXED: f64 = 65536.0;
 
 /// One neuron's share of the state.
@@ -114,10 +114,20 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// The per-position part of [`sample_key`], computed once per position for all neurons.
+fn position_key(doc: u32, pos: u32) -> u64 {
+    mix((doc as u64) << 32 | pos as u64)
+}
+
 /// The sampling key of a neuron's position: a hash, so that which positions a bin keeps does
-/// not depend on the order they came in.
+/// not depend on the order they came in. One multiply per neuron and position on top of
+/// [`position_key`]: cheap enough for every position of every neuron.
+fn key(position_key: u64, neuron_salt: u64) -> u64 {
+    (position_key ^ neuron_salt).wrapping_mul(0x9e3779b97f4a7c15)
+}
+
 pub fn sample_key(neuron_salt: u64, doc: u32, pos: u32) -> u64 {
-    mix(((doc as u64) << 32 | pos as u64) ^ neuron_salt)
+    key(position_key(doc, pos), neuron_salt)
 }
 
 /// The per-neuron part of [`sample_key`], for the neuron numbered `global` (layer·d_ff + index).
@@ -203,33 +213,42 @@ impl Collector {
                 states[j as usize].in_top_k += 1;
             }
         }
+        let keys: Vec<u64> = counted.iter().map(|&r| position_key(rows.doc, rows.first_pos + r as u32)).collect();
+        let start = rows.counted.start;
         const CHUNK: usize = 64;
         states.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
             for (i, state) in chunk.iter_mut().enumerate() {
                 let j = c * CHUNK + i;
                 let salt = neuron_salt((layer * d_ff + j) as u64);
-                for &r in &counted {
+                // The window's sums in f64, added to the fixed-point totals once: windows are
+                // the same however the documents are sharded, so the totals are too.
+                let (mut sum, mut sum_sq) = (0.0f64, 0.0f64);
+                for (&r, &position) in counted.iter().zip(&keys) {
                     let m = rows.m[r * d_ff + j];
-                    let record = Record { doc: rows.doc, pos: rows.first_pos + r as u32, m };
-                    let fixed = (m as f64 * FIXED).round() as i64;
-                    state.sum += fixed;
-                    state.sum_sq += ((m as f64) * (m as f64) * FIXED).round() as i128;
+                    sum += m as f64;
+                    sum_sq += m as f64 * m as f64;
                     state.max = state.max.max(m);
                     state.min = state.min.min(m);
-                    if state.top.len() < top || higher(&record, state.top.last().expect("full")) {
-                        keep(&mut state.top, record, top, higher);
+                    let record = || Record { doc: rows.doc, pos: rows.first_pos + r as u32, m };
+                    if state.top.len() < top || m >= state.top[top - 1].m {
+                        keep(&mut state.top, record(), top, higher);
                     }
-                    if state.bottom.len() < top || lower(&record, state.bottom.last().expect("full")) {
-                        keep(&mut state.bottom, record, top, lower);
+                    if state.bottom.len() < top || m <= state.bottom[top - 1].m {
+                        keep(&mut state.bottom, record(), top, lower);
                     }
                     let bin = &mut state.bins[bin_of(m * inv_scale)];
-                    sample(bin, sample_key(salt, record.doc, record.pos), record);
-                    let mut concepts = rows.seeds[r - rows.counted.start];
+                    let k = key(position, salt);
+                    if bin.len() < SAMPLES_PER_BIN || k <= bin[SAMPLES_PER_BIN - 1].0 {
+                        sample(bin, k, record());
+                    }
+                    let mut concepts = rows.seeds[r - start];
                     while concepts != 0 {
-                        state.seed_sums[concepts.trailing_zeros() as usize] += fixed;
+                        state.seed_sums[concepts.trailing_zeros() as usize] += (m as f64 * FIXED).round() as i64;
                         concepts &= concepts - 1;
                     }
                 }
+                state.sum += (sum * FIXED).round() as i64;
+                state.sum_sq += (sum_sq * FIXED).round() as i128;
             }
         });
     }
