@@ -4,6 +4,7 @@ mod bench;
 mod bench_grid;
 mod bench_paths;
 mod compare;
+mod exemplar_view;
 mod exemplars;
 mod exit;
 mod explore;

@@ -5,11 +5,14 @@ use clap::Args;
 use color_eyre::eyre::Result;
 use serde::Serialize;
 
+use super::exemplar_view::{ExemplarText, ExemplarsArg, NONE};
 use super::exit::usage;
 use super::output::{print_json, TableJson};
 use super::ModelArgs;
 use crate::engine::neuron::NeuronId;
 use crate::paths::Paths;
+use crate::science::exemplars::file::NeuronStats;
+use crate::science::exemplars::{BINS, BIN_EDGES};
 use crate::science::labels::label::{Label, Verdict};
 use crate::science::labels::store::LabelStore;
 use crate::science::projection::{self, ProjectionSettings};
@@ -25,6 +28,11 @@ pub struct NeuronArgs {
     /// The label database [default: labels.sqlite3 in the data directory]
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
+    #[command(flatten)]
+    pub exemplars: ExemplarsArg,
+    /// Exemplars printed from each end (all of them are in the JSON)
+    #[arg(long, default_value_t = 5)]
+    pub show: usize,
 }
 
 #[derive(Debug, Args)]
@@ -52,6 +60,29 @@ struct NeuronReport {
     suppresses: Vec<TokenReport>,
     labels: Vec<Label>,
     verdicts: Vec<Verdict>,
+    /// `None` when the model has no exemplar file (`exemplars_missing` says so).
+    exemplars: Option<ExemplarsReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exemplars_missing: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct ExemplarsReport {
+    file: PathBuf,
+    stats: NeuronStats,
+    /// K of `stats.top_k_fraction`.
+    top_k: usize,
+    top: Vec<ExemplarText>,
+    bottom: Vec<ExemplarText>,
+    bins: Vec<BinReport>,
+}
+
+#[derive(Serialize)]
+struct BinReport {
+    /// The bin's edges in units of the layer's scale; `None` is unbounded.
+    from: Option<f32>,
+    to: Option<f32>,
+    samples: Vec<ExemplarText>,
 }
 
 #[derive(Serialize)]
@@ -87,6 +118,27 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: NeuronArgs) -> Result<()
     } else {
         (Vec::new(), Vec::new())
     };
+    let exemplars = args.exemplars.open(paths, &loaded.fingerprint)?.and_then(|file| {
+        let e = file.neuron(args.neuron)?;
+        let text = |records: &[crate::science::exemplars::Record]| -> Vec<ExemplarText> {
+            records.iter().map(|&r| ExemplarText::new(&file, tok, r)).collect()
+        };
+        let bins = (0..BINS)
+            .map(|b| BinReport {
+                from: b.checked_sub(1).map(|i| BIN_EDGES[i]),
+                to: BIN_EDGES.get(b).copied(),
+                samples: text(&e.bins[b]),
+            })
+            .collect();
+        Some(ExemplarsReport {
+            file: file.path().to_path_buf(),
+            stats: e.stats,
+            top_k: file.header().settings.top_k,
+            top: text(&e.top),
+            bottom: text(&e.bottom),
+            bins,
+        })
+    });
     let report = NeuronReport {
         neuron: args.neuron.to_string(),
         norm_gain: args.projection.norm_gain,
@@ -94,6 +146,8 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: NeuronArgs) -> Result<()
         suppresses: tokens(&p.bottom),
         labels,
         verdicts,
+        exemplars_missing: exemplars.is_none().then_some(NONE),
+        exemplars,
     };
     if args.output.json() {
         return print_json(&report);
@@ -112,6 +166,28 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: NeuronArgs) -> Result<()
         let corrected = v.corrected.as_deref().map_or(String::new(), |c| format!(", is {c}"));
         let note = v.note.as_deref().map_or(String::new(), |n| format!(": {n}"));
         println!("verdict:    {} {}{corrected} ({}){note}", v.concept, v.verdict, v.time);
+    }
+    let Some(e) = &report.exemplars else {
+        println!("exemplars:  {NONE}");
+        return Ok(());
+    };
+    let st = &e.stats;
+    println!(
+        "activation: mean {:+.3}, std {:.3}, max {:+.3}, min {:+.3}, in its layer's top {} at {:.2}% of {} positions ({})",
+        st.mean,
+        st.std,
+        st.max,
+        st.min,
+        e.top_k,
+        100.0 * st.top_k_fraction,
+        st.positions,
+        e.file.display()
+    );
+    for (name, list) in [("fires most on", &e.top), ("most negative on", &e.bottom)] {
+        println!("{name}:");
+        for x in list.iter().take(args.show) {
+            println!("  {:+8.3}  {}  ({})", x.m, x.line(), x.origin);
+        }
     }
     Ok(())
 }
