@@ -4,9 +4,12 @@
 //! - `concepts`: the concepts (built in, plus the user's), each with seed words and a question;
 //! - `lexical`: the seed-word pre-filter over the whole-model index;
 //! - `llm` and `endpoint`: the Yes/No question to an OpenAI-compatible chat endpoint;
-//! - `store`: labels and verdicts in SQLite, keyed by model fingerprint;
+//! - `scoring`: the statistics of label scores;
+//! - `store`: labels, verdicts and scores in SQLite, keyed by model fingerprint;
+//! - `score`: what is kept of a scorer's judgement of a label;
 //! - `interchange`: JSON, JSONL and CSV label files in and out;
-//! - `agreement`: agreement with verdicts and Cohen's kappa between sources.
+//! - `agreement`: agreement with verdicts, Cohen's kappa between sources, and how scores go with
+//!   the verdicts.
 pub mod agreement;
 pub mod concepts;
 pub mod endpoint;
@@ -16,4 +19,6 @@ pub mod label;
 pub mod lexical;
 mod lines;
 pub mod llm;
+pub mod score;
+pub mod scoring;
 pub mod store;
