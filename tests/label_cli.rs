@@ -4,6 +4,9 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use neuronav::science::labels::score::NewScore;
+use neuronav::science::labels::store::LabelStore;
+
 fn neuronav(home: &Path, args: &[&str]) -> Output {
     let model = common::fixture("tiny-llama.gguf");
     Command::new(env!("CARGO_BIN_EXE_neuronav"))
@@ -68,6 +71,65 @@ fn lexical_labels_show_on_the_neuron_take_verdicts_and_round_trip() {
     let numbers: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(numbers[1..], [count.to_string().as_str(), "1", "0", "1", "0", "0%"], "{stats}");
     assert!(stats.contains(&format!("{neuron:<10} letters")), "{stats}");
+    // Split by the source's answer: the lexicon only says yes, so the no group is empty.
+    let row = |name: &str| -> Vec<String> {
+        let line = stats.lines().find(|l| l.trim_start().starts_with(name)).expect(&stats);
+        line[line.find(name).unwrap() + name.len()..].split_whitespace().map(String::from).collect()
+    };
+    assert_eq!(row("all"), row("said yes"), "{stats}");
+    assert_eq!(row("said yes")[1..], ["1", "0", "1", "0", "0%"], "{stats}");
+    let said_no = stats.lines().find(|l| l.trim_start().starts_with("said no")).expect(&stats);
+    assert!(said_no.ends_with("no labels"), "{said_no}");
+    let no_queue = ok(home, &["review", "queue", "--answers", "no"]);
+    assert!(no_queue.starts_with("0 labels, 0 unchecked"), "{no_queue}");
+    let both: serde_json::Value =
+        serde_json::from_str(&ok(home, &["review", "queue", "--answers", "both", "--json"])).unwrap();
+    assert_eq!(both["labels"].to_string(), row("all")[0], "every label of every concept is a yes");
+
+    // A score stored with the label shows beside it, and review stats sets it against the verdict.
+    let db = home.join("data/labels.sqlite3");
+    let fingerprint: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT model FROM labels LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    let mut store = LabelStore::open(&db, &fingerprint).unwrap();
+    let scored = NewScore {
+        neuron: neuron.parse().unwrap(),
+        concept: "letters".into(),
+        source: "lexicon".into(),
+        scorer: "detection".into(),
+        score: Some(0.75),
+        failure: None,
+        contexts: 20,
+        detail: r#"{"answer": "Answer: 1, 2"}"#.into(),
+    };
+    store.record_score(&scored).unwrap();
+    store
+        .record_score(&NewScore { scorer: "simulation".into(), score: None, failure: Some("timeout".into()), ..scored })
+        .unwrap();
+    drop(store);
+    let shown = ok(home, &["neuron", &neuron]);
+    assert!(
+        shown.contains(
+            "scores:   detection 0.75 (20 contexts) · simulation failed (timeout) (20 contexts) · seeds not scored"
+        ),
+        "{shown}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&ok(home, &["neuron", &neuron, "--json"])).unwrap();
+    assert_eq!(json["scores"][0]["score"], 0.75);
+    assert_eq!(json["scores"][1]["score"], serde_json::Value::Null);
+    assert_eq!(json["scores"][1]["failure"], "timeout");
+    let stats = ok(home, &["review", "stats"]);
+    // The one scored label was judged against (disagree with a yes): no agreed score, no AUC.
+    assert!(
+        stats.contains("detection   all       agreed 0 (no scores) · disagreed 1 (mean 0.75) · AUC undefined"),
+        "{stats}"
+    );
+    assert!(stats.contains("simulation  all       agreed 0 (no scores) · disagreed 0 (no scores)"), "{stats}");
+    let json: serde_json::Value = serde_json::from_str(&ok(home, &["review", "stats", "--json"])).unwrap();
+    assert_eq!(json["scores"]["detection"]["said_yes"]["disagreed"]["mean"], 0.75);
+    assert_eq!(json["scores"]["simulation"]["overall"]["failed"], 1);
+    assert_eq!(json["human"]["said_no"]["labels"], 0);
 
     // The same file again adds nothing.
     let again = ok(home, &["label", "import", export.to_str().unwrap()]);

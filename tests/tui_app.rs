@@ -14,7 +14,7 @@ use neuronav::science::heuristics::grid::{GridSpec, Operator};
 use neuronav::science::heuristics::knockout::HeuristicKnockout;
 use neuronav::science::heuristics::maps::{MapSettings, Outcome};
 use neuronav::science::labels::label::{Label, NewVerdict, Verdict, VerdictKind};
-use neuronav::science::labels::store::QueueItem;
+use neuronav::science::labels::store::{Answers, QueueItem};
 use neuronav::tui::action::Action;
 use neuronav::tui::app::{App, Focus, SearchHit, SortBy};
 use neuronav::tui::compare::{Drive, Side};
@@ -417,16 +417,23 @@ fn review_mode_records_verdicts_advances_and_counts_agreement() {
     let mut app = loaded_app();
     command(&mut app, "source gpt");
     let effects = app.on_key(key('R'));
-    assert_eq!(label_cmds(&effects), [&LabelCmd::Queue { source: Some("gpt".into()), concept: None }]);
+    assert_eq!(
+        label_cmds(&effects),
+        [&LabelCmd::Queue { source: Some("gpt".into()), concept: None, answers: Answers::Yes }]
+    );
     assert_eq!(app.mode(), Mode::Review);
-    let checked =
-        QueueItem { label: label("L1N11", "mult"), verdict: Some(verdict(1, "L1N11", "mult", VerdictKind::Agree)) };
+    let checked = QueueItem {
+        label: label("L1N11", "mult"),
+        verdict: Some(verdict(1, "L1N11", "mult", VerdictKind::Agree)),
+        scores: vec![],
+    };
     let items = vec![
-        QueueItem { label: label("L2N40", "add"), verdict: None },
-        QueueItem { label: label("L2N41", "add"), verdict: None },
+        QueueItem { label: label("L2N40", "add"), verdict: None, scores: vec![] },
+        QueueItem { label: label("L2N41", "add"), verdict: None, scores: vec![] },
         checked,
     ];
-    let effects = app.on_labels(LabelMsg::Queue { source: Some("gpt".into()), concept: None, items });
+    let effects =
+        app.on_labels(LabelMsg::Queue { source: Some("gpt".into()), concept: None, answers: Answers::Yes, items });
     let l2n40: NeuronId = "L2N40".parse().unwrap();
     let l2n41: NeuronId = "L2N41".parse().unwrap();
     assert_eq!(engine_cmds(&effects), [&EngineCmd::Project { neurons: vec![l2n40, l2n41] }], "this and the next item");
@@ -498,7 +505,46 @@ fn review_mode_records_verdicts_advances_and_counts_agreement() {
     assert!(app.review().is_none());
     assert_eq!(app.mode(), Mode::Normal);
     let effects = command(&mut app, "review * add");
-    assert_eq!(label_cmds(&effects), [&LabelCmd::Queue { source: None, concept: Some("add".into()) }]);
+    assert_eq!(
+        label_cmds(&effects),
+        [&LabelCmd::Queue { source: None, concept: Some("add".into()), answers: Answers::Yes }]
+    );
+}
+
+#[test]
+fn review_answers_are_chosen_by_command_and_cycled_by_key() {
+    let mut app = loaded_app();
+    let effects = command(&mut app, "review gpt add no");
+    let queue = |answers| LabelCmd::Queue { source: Some("gpt".into()), concept: Some("add".into()), answers };
+    assert_eq!(label_cmds(&effects), [&queue(Answers::No)]);
+    assert_eq!(app.review().unwrap().answers, Answers::No);
+    let declined = Label { applies: false, answer: "No, not addition.".into(), ..label("L2N40", "add") };
+    let items = vec![QueueItem { label: declined, verdict: None, scores: vec![] }];
+    // A queue answered for an earlier choice is not shown.
+    let stale = LabelMsg::Queue {
+        source: Some("gpt".into()),
+        concept: Some("add".into()),
+        answers: Answers::Yes,
+        items: items.clone(),
+    };
+    app.on_labels(stale);
+    assert_eq!(app.review().unwrap().items, None);
+    app.on_labels(LabelMsg::Queue {
+        source: Some("gpt".into()),
+        concept: Some("add".into()),
+        answers: Answers::No,
+        items,
+    });
+    assert_eq!(app.review().unwrap().len(), 1);
+    let said_no = app.review().unwrap().agreement.said_no;
+    assert_eq!((said_no.labels, said_no.checked, said_no.rate()), (1, 0, None));
+
+    // t: no, then both, then yes again, keeping source and concept.
+    assert_eq!(label_cmds(&app.on_key(key('t'))), [&queue(Answers::Both)]);
+    assert_eq!(app.review().unwrap().answers, Answers::Both);
+    assert_eq!(app.review().unwrap().items, None, "the old queue is gone until the new one comes");
+    assert_eq!(label_cmds(&app.on_key(key('t'))), [&queue(Answers::Yes)]);
+    assert_eq!(app.mode(), Mode::Review);
 }
 
 #[test]
@@ -508,7 +554,7 @@ fn review_needs_a_model_and_an_empty_queue_says_so() {
     assert!(app.message().is_some_and(|(m, err)| *err && m.contains("loading")));
     let mut app = loaded_app();
     app.on_key(key('R'));
-    app.on_labels(LabelMsg::Queue { source: None, concept: None, items: Vec::new() });
+    app.on_labels(LabelMsg::Queue { source: None, concept: None, answers: Answers::Yes, items: Vec::new() });
     assert!(app.message().is_some_and(|(m, err)| *err && m.contains("no labels to review")));
     assert!(app.on_key(key('a')).is_empty());
     app.on_key(key('?'));
@@ -730,10 +776,10 @@ fn closing_the_heatmap_returns_to_the_mode_it_was_opened_from() {
 
     app.on_key(key('R'));
     let items = vec![
-        QueueItem { label: label("L2N40", "add"), verdict: None },
-        QueueItem { label: label("L0N3", "add"), verdict: None },
+        QueueItem { label: label("L2N40", "add"), verdict: None, scores: vec![] },
+        QueueItem { label: label("L0N3", "add"), verdict: None, scores: vec![] },
     ];
-    app.on_labels(LabelMsg::Queue { source: None, concept: None, items });
+    app.on_labels(LabelMsg::Queue { source: None, concept: None, answers: Answers::Yes, items });
     app.on_key(key('j'));
     app.on_key(key('M'));
     let mode = app.heatmap().unwrap();

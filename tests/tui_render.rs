@@ -23,7 +23,7 @@ use neuronav::science::heuristics::importance::rank_layer;
 use neuronav::science::heuristics::maps::{GridMaps, MapSettings};
 use neuronav::science::heuristics::prompts::default_prefix;
 use neuronav::science::labels::label::{NewLabel, VerdictKind};
-use neuronav::science::labels::store::LabelStore;
+use neuronav::science::labels::store::{Answers, LabelStore};
 use neuronav::science::projection::{project, ProjectionSettings};
 use neuronav::science::vocab_index::VocabIndex;
 use neuronav::tui::action::Action;
@@ -431,7 +431,8 @@ fn labels_from_the_store_show_with_their_source_and_review_commits_verdicts() {
     assert!(detail.contains("answer: Yes, these are about addition"), "{detail}");
     assert!(!detail.contains("mult") && !detail.contains("verdict"), "{detail}");
 
-    let effects = app.execute(Command::Review { source: Some("gpt-test".into()), concept: None });
+    let effects =
+        app.execute(Command::Review { source: Some("gpt-test".into()), concept: None, answers: Answers::Yes });
     pump(&mut app, &workers, effects, |a| {
         a.review().is_some_and(|r| r.len() == 1) && a.projections().contains_key(&first)
     });
@@ -442,7 +443,9 @@ fn labels_from_the_store_show_with_their_source_and_review_commits_verdicts() {
     let line = review.lines().find(|l| l.contains("promotes")).unwrap_or_else(|| panic!("{review}"));
     assert!(line.contains(&promoted.join(" ")), "promoted tokens {promoted:?} missing: {line}");
     assert!(review.contains("evidence    plus sum") && review.contains("Yes, these are about addition"), "{review}");
-    assert!(review.contains("0 of 1 checked"), "{review}");
+    assert!(review.contains("0 of 1 checked · no verdicts yet"), "{review}");
+    assert!(review.contains("gpt-test said yes"), "the source's answer shows:\n{review}");
+    assert!(review.contains("said no   no labels"), "an empty group says so:\n{review}");
 
     let effects = app.update(Action::Agree);
     pump(&mut app, &workers, effects, |a| a.message().is_some_and(|(m, _)| m.starts_with("saved")));

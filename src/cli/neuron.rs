@@ -14,6 +14,7 @@ use crate::paths::Paths;
 use crate::science::exemplars::file::NeuronStats;
 use crate::science::exemplars::{BINS, BIN_EDGES};
 use crate::science::labels::label::{Label, Verdict};
+use crate::science::labels::score::{by_scorer, Score};
 use crate::science::labels::store::LabelStore;
 use crate::science::projection::{self, ProjectionSettings};
 
@@ -60,6 +61,7 @@ struct NeuronReport {
     suppresses: Vec<TokenReport>,
     labels: Vec<Label>,
     verdicts: Vec<Verdict>,
+    scores: Vec<Score>,
     /// `None` when the model has no exemplar file (`exemplars_missing` says so).
     exemplars: Option<ExemplarsReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -92,6 +94,23 @@ struct TokenReport {
     logit: f32,
 }
 
+fn scores_label(s: &Score, l: &Label) -> bool {
+    s.concept == l.concept && s.source == l.source
+}
+
+/// `detection 0.81 (20 contexts) · simulation not scored · seeds not scored`.
+fn label_scores(scores: &[Score], label: &Label) -> String {
+    let mine: Vec<&Score> = scores.iter().filter(|s| scores_label(s, label)).collect();
+    let shown: Vec<String> = by_scorer(&mine)
+        .into_iter()
+        .map(|(scorer, score)| match score {
+            Some(s) => format!("{scorer} {} ({} contexts)", s.describe(), s.contexts),
+            None => format!("{scorer} not scored"),
+        })
+        .collect();
+    shown.join(" · ")
+}
+
 pub fn run(model_args: &ModelArgs, paths: &Paths, args: NeuronArgs) -> Result<()> {
     let loaded = model_args.load(paths)?;
     let c = &loaded.config;
@@ -112,11 +131,11 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: NeuronArgs) -> Result<()
         None => LabelStore::default_path(&paths.data),
     };
     // Looking at a neuron creates no database; with none there are no labels to show.
-    let (labels, verdicts) = if db.is_file() {
+    let (labels, verdicts, scores) = if db.is_file() {
         let store = LabelStore::open(&db, &loaded.fingerprint)?;
-        (store.labels_for(args.neuron)?, store.verdicts_for(args.neuron)?)
+        (store.labels_for(args.neuron)?, store.verdicts_for(args.neuron)?, store.scores_for(args.neuron)?)
     } else {
-        (Vec::new(), Vec::new())
+        (Vec::new(), Vec::new(), Vec::new())
     };
     let exemplars = args.exemplars.open(paths, &loaded.fingerprint)?.and_then(|file| {
         let e = file.neuron(args.neuron)?;
@@ -146,6 +165,7 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: NeuronArgs) -> Result<()
         suppresses: tokens(&p.bottom),
         labels,
         verdicts,
+        scores,
         exemplars_missing: exemplars.is_none().then_some(NONE),
         exemplars,
     };
@@ -161,6 +181,11 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: NeuronArgs) -> Result<()
         let said = if l.applies { "yes" } else { "no" };
         let answer = if l.answer.is_empty() { String::new() } else { format!(": {}", l.answer.replace('\n', " ")) };
         println!("label:      {} ({}, {said}){answer}", l.concept, l.source);
+        println!("  scores:   {}", label_scores(&report.scores, l));
+    }
+    let orphans = report.scores.iter().filter(|s| !report.labels.iter().any(|l| scores_label(s, l)));
+    for s in orphans {
+        println!("score:      {} ({}, {}) {}", s.concept, s.source, s.scorer, s.describe());
     }
     for v in &report.verdicts {
         let corrected = v.corrected.as_deref().map_or(String::new(), |c| format!(", is {c}"));

@@ -11,11 +11,13 @@ use super::output::{print_csv, print_json, write_stdout, Format, TableJson, Tabl
 use super::ModelArgs;
 use crate::engine::neuron::NeuronId;
 use crate::paths::Paths;
-use crate::science::labels::agreement::{human_agreement, source_agreement, Contingency};
+use crate::science::labels::agreement::{
+    human_agreement, score_agreement, source_agreement, Agreement, Contingency, ScoreGroup, ScoreSeparation,
+};
 use crate::science::labels::concepts::Concepts;
 use crate::science::labels::interchange::Shape;
 use crate::science::labels::label::{NewVerdict, Verdict, VerdictKind};
-use crate::science::labels::store::{latest_verdicts, LabelFilter, LabelStore};
+use crate::science::labels::store::{latest_verdicts, Answers, LabelFilter, LabelStore};
 
 #[derive(Debug, Subcommand)]
 pub enum ReviewCommand {
@@ -35,6 +37,9 @@ pub enum ReviewCommand {
         source: Option<String>,
         #[arg(long)]
         concept: Option<String>,
+        /// Labels the source said yes to, no to, or both
+        #[arg(long, value_enum, default_value_t = Answers::Yes)]
+        answers: Answers,
         #[arg(long, default_value_t = 20)]
         limit: usize,
         #[command(flatten)]
@@ -75,9 +80,9 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, command: ReviewCommand) -> Res
             let (fp, _) = store.model(model_args, paths)?;
             stats(&store.open(&fp, paths)?, source, output.json())
         }
-        ReviewCommand::Queue { source, concept, limit, output, store } => {
+        ReviewCommand::Queue { source, concept, answers, limit, output, store } => {
             let (fp, _) = store.model(model_args, paths)?;
-            let queue = store.open(&fp, paths)?.review_queue(source.as_deref(), concept.as_deref())?;
+            let queue = store.open(&fp, paths)?.review_queue(source.as_deref(), concept.as_deref(), answers)?;
             let unchecked = queue.iter().filter(|q| q.verdict.is_none()).count();
             let shown = &queue[..limit.min(queue.len())];
             match output.format() {
@@ -95,11 +100,12 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, command: ReviewCommand) -> Res
                             l.neuron.to_string(),
                             l.concept.clone(),
                             l.source.clone(),
+                            said(l.applies).to_string(),
                             item.verdict.as_ref().map_or(String::new(), |v| v.verdict.to_string()),
                             l.evidence.join(" "),
                         ]
                     });
-                    return print_csv(&["neuron", "concept", "source", "verdict", "evidence"], rows);
+                    return print_csv(&["neuron", "concept", "source", "said", "verdict", "evidence"], rows);
                 }
                 Format::Table => {}
             }
@@ -108,10 +114,11 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, command: ReviewCommand) -> Res
                 let l = &item.label;
                 let verdict = item.verdict.as_ref().map_or("-".to_string(), |v| v.verdict.to_string());
                 println!(
-                    "{:<10} {:<12} {:<14} {:<8} {}",
+                    "{:<10} {:<12} {:<14} {:<3} {:<8} {}",
                     l.neuron.to_string(),
                     l.concept,
                     l.source,
+                    said(l.applies),
                     verdict,
                     l.evidence.join(" ")
                 );
@@ -152,6 +159,15 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, command: ReviewCommand) -> Res
             }
             Ok(())
         }
+    }
+}
+
+/// A source's answer as the tables write it.
+fn said(applies: bool) -> &'static str {
+    if applies {
+        "yes"
+    } else {
+        "no"
     }
 }
 
@@ -202,12 +218,33 @@ fn check(v: &NewVerdict, concepts: &Concepts, shape: Option<Shape>) -> Result<()
     Ok(())
 }
 
+/// The agreement rate of a group, or why it has none.
+fn rate(a: &Agreement) -> String {
+    match a.rate() {
+        Some(r) => format!("{:.0}%", r * 100.0),
+        None if a.labels == 0 => "no labels".into(),
+        None if a.checked == 0 => "no verdicts yet".into(),
+        None => "only unsure verdicts".into(),
+    }
+}
+
+/// `agreed 2 (mean 0.85) · disagreed 1 (mean 0.10) · AUC 1.00 · 0 failed`.
+fn separation(s: &ScoreSeparation) -> String {
+    let group = |g: &ScoreGroup| match g.mean {
+        Some(m) => format!("{} (mean {m:.2})", g.count),
+        None => "0 (no scores)".into(),
+    };
+    let auc = s.auc.map_or("undefined (needs scores on both sides)".into(), |a| format!("{a:.2}"));
+    format!("agreed {} · disagreed {} · AUC {auc} · {} failed", group(&s.agreed), group(&s.disagreed), s.failed)
+}
+
 fn stats(store: &LabelStore, source: Option<String>, json: bool) -> Result<()> {
     let counts = store.stats()?;
     let all = store.labels(&LabelFilter::default())?;
     let current = latest_verdicts(store.verdicts()?);
     let judged: Vec<_> = all.iter().filter(|l| source.as_ref().is_none_or(|s| &l.source == s)).cloned().collect();
     let human = human_agreement(&judged, &current);
+    let scored = score_agreement(&judged, &store.scores()?, &current);
     let sources: BTreeSet<&str> = all.iter().map(|l| l.source.as_str()).collect();
     let sources: Vec<&str> = sources.into_iter().collect();
     let pairs: Vec<_> = (0..sources.len())
@@ -216,7 +253,9 @@ fn stats(store: &LabelStore, source: Option<String>, json: bool) -> Result<()> {
         .filter(|k| k.overall.total() > 0)
         .collect();
     if json {
-        return print_json(&serde_json::json!({ "counts": counts, "human": human, "sources": pairs }));
+        return print_json(
+            &serde_json::json!({ "counts": counts, "human": human, "sources": pairs, "scores": scored }),
+        );
     }
     println!("labels (yes answers) by source and concept; {} verdicts", counts.verdicts);
     for (source, per) in &counts.labels {
@@ -224,13 +263,14 @@ fn stats(store: &LabelStore, source: Option<String>, json: bool) -> Result<()> {
         let list: Vec<String> = per.iter().map(|(c, n)| format!("{c} {n}")).collect();
         println!("  {source:<14} {}  (said no: {declined})", list.join(", "));
     }
-    let rate = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{:.0}%", r * 100.0));
     println!("agreement with verdicts{}", source.as_ref().map_or(String::new(), |s| format!(" ({s})")));
     println!(
         "  {:<12} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6}",
         "concept", "labels", "checked", "agreed", "against", "unsure", "rate"
     );
-    for (concept, a) in human.per_concept.iter().chain([(&"all".to_string(), &human.overall)]) {
+    let groups = [("all", &human.overall), ("said yes", &human.said_yes), ("said no", &human.said_no)];
+    let groups = groups.into_iter().map(|(name, a)| (name.to_string(), a));
+    for (concept, a) in human.per_concept.iter().map(|(c, a)| (c.clone(), a)).chain(groups) {
         println!(
             "  {concept:<12} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6}",
             a.labels,
@@ -238,8 +278,16 @@ fn stats(store: &LabelStore, source: Option<String>, json: bool) -> Result<()> {
             a.agreed,
             a.disagreed,
             a.unsure,
-            rate(a.rate())
+            rate(a)
         );
+    }
+    if !scored.is_empty() {
+        println!("scores of labels the verdict agreed with against the others");
+        for (scorer, a) in &scored {
+            for (group, s) in [("all", &a.overall), ("said yes", &a.said_yes), ("said no", &a.said_no)] {
+                println!("  {scorer:<11} {group:<9} {}", separation(s));
+            }
+        }
     }
     for k in &pairs {
         println!("kappa {} vs {}", k.first, k.second);

@@ -102,6 +102,8 @@ pub enum Action {
     Note,
     /// Correct the concept (saved as disagree)
     Correct,
+    /// Review the labels the source said yes / no / both to
+    CycleReviewAnswers,
     /// Operand-grid heatmap of the neuron (:grid picks the grid)
     OpenHeatmap,
     /// K map / KV map

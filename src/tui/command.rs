@@ -6,6 +6,7 @@ use super::compare::Side;
 use super::grid::GridChoice;
 use crate::engine::neuron::NeuronId;
 use crate::science::analysis::ablation::{parse_scale, AblationMode};
+use crate::science::labels::store::Answers;
 
 /// What an export writes; by default, what the focused pane shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,10 +42,12 @@ pub enum Command {
     FilterSource(Option<String>),
     Theme(String),
     Help,
-    /// Review labels from a source and/or of a concept (None: any).
+    /// Review labels from a source and/or of a concept (None: any) whose source gave one of
+    /// `answers`.
     Review {
         source: Option<String>,
         concept: Option<String>,
+        answers: Answers,
     },
     /// The operand grid of heatmaps; opens the selected neuron's.
     Grid(GridChoice),
@@ -75,7 +78,7 @@ pub enum Command {
 
 const USAGE: &str = "commands: goto L21N7027 | layer 20 | pos 12 | k 20 | n 16 | temp 0.8 | topp 0.95 | seed 7 | \
                      export [position|neuron|session] FILE.json|.csv | open FILE | concept NAME | source NAME | \
-                     theme dark|light|basic | review [SOURCE|*] [CONCEPT] | variant NAME [Q] | \
+                     theme dark|light|basic | review [SOURCE|*] [CONCEPT|*] [yes|no|both] | variant NAME [Q] | \
                      b open FILE | b variant NAME [Q] | ablate [zero|noise] [IDS] | scale ID=F | clear | \
                      reasoning [concept K..|source S..] | grid [+|-|*|/] [A..B] [LA..B] | help | q";
 
@@ -146,10 +149,19 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "help" | "h" => Command::Help,
         "review" => {
             let any = |w: Option<&&str>| w.filter(|w| **w != "*" && **w != "-").map(|w| w.to_string());
-            if rest.len() > 2 {
-                return Err(":review [SOURCE|*] [CONCEPT]".into());
+            // A last word yes, no or both chooses the answers; the words before it stay source
+            // and concept, so the older forms read as they did.
+            let (words, answers) = match rest.split_last() {
+                Some((last, words)) => match last.parse::<Answers>() {
+                    Ok(answers) => (words, answers),
+                    Err(_) => (&rest[..], Answers::Yes),
+                },
+                None => (&rest[..], Answers::Yes),
+            };
+            if words.len() > 2 {
+                return Err(":review [SOURCE|*] [CONCEPT|*] [yes|no|both]".into());
             }
-            Command::Review { source: any(rest.first()), concept: any(rest.get(1)) }
+            Command::Review { source: any(words.first()), concept: any(words.get(1)), answers }
         }
         "grid" => Command::Grid(GridChoice::parse(&rest)?),
         "variant" => variant(Side::A, &rest)?,
@@ -241,10 +253,18 @@ mod tests {
         assert_eq!(parse("export a.json"), Ok(Command::Export { scope: None, path: "a.json".into() }));
         assert_eq!(parse("concept"), Ok(Command::FilterConcept(None)));
         assert_eq!(parse("temp 0.7"), Ok(Command::Temperature(0.7)));
-        assert_eq!(parse("review"), Ok(Command::Review { source: None, concept: None }));
-        assert_eq!(parse("review gpt-4"), Ok(Command::Review { source: Some("gpt-4".into()), concept: None }));
-        assert_eq!(parse("review * add"), Ok(Command::Review { source: None, concept: Some("add".into()) }));
+        let review = |source: Option<&str>, concept: Option<&str>, answers| {
+            Ok(Command::Review { source: source.map(String::from), concept: concept.map(String::from), answers })
+        };
+        assert_eq!(parse("review"), review(None, None, Answers::Yes));
+        assert_eq!(parse("review gpt-4"), review(Some("gpt-4"), None, Answers::Yes));
+        assert_eq!(parse("review * add"), review(None, Some("add"), Answers::Yes));
+        assert_eq!(parse("review gpt-4 add no"), review(Some("gpt-4"), Some("add"), Answers::No));
+        assert_eq!(parse("review * * both"), review(None, None, Answers::Both));
+        assert_eq!(parse("review gpt-4 yes"), review(Some("gpt-4"), None, Answers::Yes));
+        assert_eq!(parse("review no"), review(None, None, Answers::No));
         assert!(parse("review a b c").is_err());
+        assert!(parse("review a b c no").is_err());
         assert_eq!(
             parse("grid * 0..30"),
             Ok(Command::Grid(GridChoice { operator: Operator::Mul, operands: 0..30, layers: None }))

@@ -14,14 +14,15 @@ use std::sync::Arc;
 use super::labels::Labels;
 use crate::science::analysis::counting::{ReasoningNeurons, ReasoningSelection};
 use crate::science::labels::label::{NewLabel, NewVerdict, Verdict};
-use crate::science::labels::store::{LabelFilter, LabelStore, QueueItem};
+use crate::science::labels::store::{Answers, LabelFilter, LabelStore, QueueItem};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum LabelCmd {
     /// Open the store for the model with this fingerprint and load its labels and verdicts.
     Open { fingerprint: String },
-    /// The review queue: labels that apply, from one source and/or of one concept, unchecked first.
-    Queue { source: Option<String>, concept: Option<String> },
+    /// The review queue: labels whose source gave one of `answers`, from one source and/or of one
+    /// concept, unchecked first.
+    Queue { source: Option<String>, concept: Option<String>, answers: Answers },
     /// Commit a verdict.
     Record(NewVerdict),
     /// Store labels (the background build's), then load the model's labels anew.
@@ -41,6 +42,7 @@ pub enum LabelMsg {
     Queue {
         source: Option<String>,
         concept: Option<String>,
+        answers: Answers,
         items: Vec<QueueItem>,
     },
     /// `added` labels are stored; `labels` are the model's labels now.
@@ -123,9 +125,9 @@ fn run(path: PathBuf, rx: Receiver<LabelCmd>, tx: Sender<LabelMsg>) {
                 }
                 Err(e) => say(LabelMsg::Error(format!("labels: {e}"))),
             },
-            LabelCmd::Queue { source, concept } => match &store {
-                Some(s) => match s.review_queue(source.as_deref(), concept.as_deref()) {
-                    Ok(items) => say(LabelMsg::Queue { source, concept, items }),
+            LabelCmd::Queue { source, concept, answers } => match &store {
+                Some(s) => match s.review_queue(source.as_deref(), concept.as_deref(), answers) {
+                    Ok(items) => say(LabelMsg::Queue { source, concept, answers, items }),
                     Err(e) => say(LabelMsg::Error(format!("review queue: {e}"))),
                 },
                 None => say(LabelMsg::Error(format!("the label store {} is not open", path.display()))),

@@ -188,6 +188,7 @@ mod tests {
     use super::*;
     use crate::science::heuristics::grid::{GridSpec, Operator};
     use crate::science::heuristics::maps::MapSettings;
+    use crate::science::labels::store::Answers;
 
     fn heatmap() -> HeatmapMode {
         let spec = GridSpec::square(Operator::Add, 4);
@@ -206,7 +207,7 @@ mod tests {
         m.overlay = Some(Overlay::Help { scroll: 0 });
         assert_eq!(m.keymap_mode(), Mode::Help);
         m.overlay = None;
-        m.open_review(Review::new(Some("gpt".into()), None));
+        m.open_review(Review::new(Some("gpt".into()), None, Answers::Yes));
         assert_eq!((m.keymap_mode(), m.editing()), (Mode::Review, None));
         m.open_heatmap(heatmap());
         assert_eq!(m.keymap_mode(), Mode::Heatmap);

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use crate::engine::neuron::NeuronId;
 use crate::science::labels::agreement::{human_agreement, HumanAgreement};
 use crate::science::labels::label::{Label, NewVerdict, Verdict, VerdictKind};
-use crate::science::labels::store::QueueItem;
+use crate::science::labels::score::Score;
+use crate::science::labels::store::{Answers, QueueItem};
 
 /// One label of the queue and what became of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,12 +17,16 @@ pub struct ReviewItem {
     pub verdict: Option<Verdict>,
     /// A verdict sent to the store and not yet acknowledged.
     pub saving: Option<VerdictKind>,
+    /// The label's scores, by scorer.
+    pub scores: Vec<Score>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Review {
     pub source: Option<String>,
     pub concept: Option<String>,
+    /// Which of the source's answers the queue holds.
+    pub answers: Answers,
     /// None until the store answers.
     pub items: Option<Vec<ReviewItem>>,
     pub at: usize,
@@ -32,22 +37,31 @@ pub struct Review {
 }
 
 impl Review {
-    pub fn new(source: Option<String>, concept: Option<String>) -> Review {
-        Review { source, concept, items: None, at: 0, note: None, agreement: HumanAgreement::default() }
+    pub fn new(source: Option<String>, concept: Option<String>, answers: Answers) -> Review {
+        Review { source, concept, answers, items: None, at: 0, note: None, agreement: HumanAgreement::default() }
     }
 
-    /// What the queue is over, for titles: `source gpt-4 · concept add`.
+    /// What the queue is over, for titles: `source gpt-4 · concept add · said yes`.
     pub fn describe(&self) -> String {
+        let said = match self.answers {
+            Answers::Both => "said yes or no",
+            Answers::Yes => "said yes",
+            Answers::No => "said no",
+        };
         format!(
-            "source {} · concept {}",
+            "source {} · concept {} · {said}",
             self.source.as_deref().unwrap_or("any"),
             self.concept.as_deref().unwrap_or("any")
         )
     }
 
     pub fn fill(&mut self, items: Vec<QueueItem>) {
-        self.items =
-            Some(items.into_iter().map(|q| ReviewItem { label: q.label, verdict: q.verdict, saving: None }).collect());
+        self.items = Some(
+            items
+                .into_iter()
+                .map(|q| ReviewItem { label: q.label, verdict: q.verdict, saving: None, scores: q.scores })
+                .collect(),
+        );
         self.at = 0;
         self.note = None;
         self.recount();

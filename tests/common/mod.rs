@@ -1,5 +1,7 @@
 //! Shared helpers of the integration tests.
 #![allow(dead_code)]
+pub mod chat_server;
+
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 

@@ -3,12 +3,11 @@
 //! comes before the first comma of the answer. Requests run on worker threads; every answer is
 //! committed to the store the moment it arrives, so an interrupted run keeps what it got and a
 //! rerun asks only what is still open.
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex};
-use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::chat::{self, Chat};
 use super::concepts::Concepts;
 use super::endpoint::Endpoint;
 use super::error::Result;
@@ -17,10 +16,7 @@ use super::store::LabelStore;
 use crate::engine::neuron::NeuronId;
 
 pub const SYSTEM_PROMPT: &str = "You are a helpful assistant.";
-pub const TEMPERATURE: f64 = 0.0;
 pub const MAX_TOKENS: u32 = 50;
-/// Longest wait a 429's Retry-After is obeyed for.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
 /// A (neuron, concept) pair to ask about, with the tokens to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,18 +37,7 @@ pub fn prompt(evidence: &[String], question: &str) -> String {
 
 /// The chat-completions request body for one question.
 pub fn request_body(model: &str, user: &str) -> Value {
-    json!({
-        "model": model,
-        "messages": [
-            {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": user},
-        ],
-        "temperature": TEMPERATURE,
-        "max_tokens": MAX_TOKENS,
-        "top_p": 1,
-        "frequency_penalty": 0,
-        "presence_penalty": 0,
-    })
+    chat::request_body(model, SYSTEM_PROMPT, user, MAX_TOKENS)
 }
 
 /// Where a run stands, reported after each candidate.
@@ -79,13 +64,6 @@ pub struct LlmReport {
     pub failed: Vec<(Candidate, String)>,
 }
 
-/// One attempt's failure: whether to retry, and after how long at least.
-struct Failure {
-    message: String,
-    retry_after: Option<Duration>,
-    retryable: bool,
-}
-
 /// Asks `endpoint` about every candidate its model has not answered yet, storing each answer
 /// under the model's name as source.
 pub fn label(
@@ -109,23 +87,23 @@ pub fn label(
     }
     let total = todo.len();
     let queue = Mutex::new(todo.into_iter());
-    let stop = AtomicBool::new(false);
-    let agent = ureq::AgentBuilder::new().timeout(endpoint.timeout).build();
+    let chat = Chat::new(endpoint);
     let (tx, rx) = mpsc::channel::<(Candidate, std::result::Result<String, String>, usize)>();
     let mut state = Progress { total, ..Progress::default() };
     progress(state);
     std::thread::scope(|scope| -> Result<()> {
         for _ in 0..endpoint.concurrency.min(total.max(1)) {
             let tx = tx.clone();
-            let (queue, stop, agent) = (&queue, &stop, &agent);
+            let (queue, chat) = (&queue, &chat);
             scope.spawn(move || loop {
-                if stop.load(Ordering::Relaxed) {
+                if chat.stopped() {
                     return;
                 }
                 let Some(candidate) = queue.lock().unwrap_or_else(|e| e.into_inner()).next() else { return };
                 let question = &concepts.get(&candidate.concept).expect("checked above").question;
-                let (answer, attempts) = ask(agent, endpoint, &prompt(&candidate.evidence, question), stop);
-                if tx.send((candidate, answer, attempts)).is_err() {
+                let body = request_body(&endpoint.model, &prompt(&candidate.evidence, question));
+                let reply = chat.ask(&body);
+                if tx.send((candidate, reply.answer, reply.attempts)).is_err() {
                     return;
                 }
             });
@@ -145,7 +123,7 @@ pub fn label(
                         answer,
                     };
                     if let Err(e) = store.upsert_label(&label) {
-                        stop.store(true, Ordering::Relaxed);
+                        chat.stop();
                         return Err(e);
                     }
                     report.answered += 1;
@@ -159,54 +137,6 @@ pub fn label(
         Ok(())
     })?;
     Ok(report)
-}
-
-/// One question, retried with exponential backoff (at least Retry-After on a 429).
-/// Returns the answer or the last error, and the number of requests made.
-fn ask(agent: &ureq::Agent, endpoint: &Endpoint, user: &str, stop: &AtomicBool) -> (Result<String, String>, usize) {
-    let body = request_body(&endpoint.model, user);
-    let mut wait = endpoint.backoff;
-    for attempt in 0..=endpoint.retries {
-        let failure = match request(agent, endpoint, &body) {
-            Ok(answer) => return (Ok(answer), attempt as usize + 1),
-            Err(f) => f,
-        };
-        if !failure.retryable || attempt == endpoint.retries || stop.load(Ordering::Relaxed) {
-            return (Err(failure.message), attempt as usize + 1);
-        }
-        std::thread::sleep(failure.retry_after.map_or(wait, |after| after.max(wait)).min(MAX_RETRY_AFTER));
-        wait *= 2;
-    }
-    unreachable!("the last attempt returns")
-}
-
-fn request(agent: &ureq::Agent, endpoint: &Endpoint, body: &Value) -> std::result::Result<String, Failure> {
-    let mut call = agent.post(&endpoint.completions_url()).set("Content-Type", "application/json");
-    if let Some(key) = endpoint.api_key() {
-        call = call.set("Authorization", &format!("Bearer {key}"));
-    }
-    let fail = |message: String, retryable| Failure { message, retry_after: None, retryable };
-    let response = match call.send_string(&body.to_string()) {
-        Ok(response) => response,
-        Err(ureq::Error::Status(code, response)) => {
-            let retry_after = response.header("Retry-After").and_then(|s| s.trim().parse::<f64>().ok());
-            let detail = response.into_string().unwrap_or_default();
-            let detail: String = detail.chars().take(200).collect();
-            return Err(Failure {
-                message: format!("HTTP {code}: {}", detail.trim()),
-                retry_after: retry_after.filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64),
-                // Client errors other than rate limits (bad key, unknown model) will not go away.
-                retryable: code == 429 || code >= 500 || code == 408,
-            });
-        }
-        Err(ureq::Error::Transport(t)) => return Err(fail(format!("no reply: {t}"), true)),
-    };
-    let text = response.into_string().map_err(|e| fail(format!("reading the reply: {e}"), true))?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| fail(format!("the reply is not JSON: {e}"), true))?;
-    match value.pointer("/choices/0/message/content").and_then(Value::as_str) {
-        Some(answer) if !answer.trim().is_empty() => Ok(answer.to_string()),
-        _ => Err(fail("the reply has no choices[0].message.content".into(), true)),
-    }
 }
 
 #[cfg(test)]

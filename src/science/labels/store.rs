@@ -1,9 +1,10 @@
-//! The label store: one SQLite file in the data directory holding the labels and human verdicts of
-//! every model, each row keyed by the model's fingerprint.
+//! The label store: one SQLite file in the data directory holding the labels, human verdicts and
+//! label scores of every model, each row keyed by the model's fingerprint.
 //!
 //! WAL mode lets readers and a writer work at once; two processes writing wait for each other
 //! (busy timeout) instead of failing. Each verdict is its own transaction, committed with a full
-//! sync before `record_verdict` returns, so a verdict shown as saved survives a crash.
+//! sync before `record_verdict` returns, so a verdict shown as saved survives a crash; so is each
+//! score (`record_score`), so a scoring run that stops keeps every score it got.
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,6 +14,7 @@ use serde::Serialize;
 
 use super::error::{LabelError, Result};
 use super::label::{Label, NewLabel, NewVerdict, Verdict, VerdictKind};
+use super::score::{NewScore, Score};
 use crate::engine::neuron::NeuronId;
 
 /// File name of the store in the data directory.
@@ -49,6 +51,23 @@ const MIGRATIONS: &[&str] = &[
         time TEXT NOT NULL
     );
     CREATE INDEX verdicts_by_neuron ON verdicts (model, layer, neuron, concept);",
+    // 2: scores of labels by scorers.
+    "CREATE TABLE scores (
+        id INTEGER PRIMARY KEY,
+        model TEXT NOT NULL,
+        layer INTEGER NOT NULL,
+        neuron INTEGER NOT NULL,
+        concept TEXT NOT NULL,
+        source TEXT NOT NULL,
+        scorer TEXT NOT NULL,
+        score REAL,
+        failure TEXT,
+        contexts INTEGER NOT NULL,
+        detail TEXT NOT NULL,
+        time TEXT NOT NULL,
+        UNIQUE (model, layer, neuron, concept, source, scorer),
+        CHECK ((score IS NULL) <> (failure IS NULL))
+    );",
 ];
 
 /// SQLite's clock, to the millisecond, in UTC.
@@ -73,11 +92,71 @@ pub struct LabelFilter {
     pub applying: bool,
 }
 
-/// A label in the review queue with the current verdict on its pair, if any.
+/// Which of a source's answers a review queue holds: the claims it made (yes, the default), the
+/// ones it declined (no), or both, so that spot checks can catch what a source missed too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Answers {
+    #[default]
+    Yes,
+    No,
+    Both,
+}
+
+impl Answers {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Answers::Yes => "yes",
+            Answers::No => "no",
+            Answers::Both => "both",
+        }
+    }
+
+    /// Whether a label whose source said `applies` belongs in the queue.
+    pub fn admits(self, applies: bool) -> bool {
+        match self {
+            Answers::Yes => applies,
+            Answers::No => !applies,
+            Answers::Both => true,
+        }
+    }
+
+    /// Yes, then no, then both, then yes again.
+    pub fn next(self) -> Answers {
+        match self {
+            Answers::Yes => Answers::No,
+            Answers::No => Answers::Both,
+            Answers::Both => Answers::Yes,
+        }
+    }
+}
+
+impl std::fmt::Display for Answers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Answers {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "yes" => Ok(Answers::Yes),
+            "no" => Ok(Answers::No),
+            "both" => Ok(Answers::Both),
+            _ => Err(format!("'{s}' is not a choice of answers: yes, no or both")),
+        }
+    }
+}
+
+/// A label in the review queue with the current verdict on its pair, if any, and its scores.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QueueItem {
     pub label: Label,
     pub verdict: Option<Verdict>,
+    /// By scorer.
+    pub scores: Vec<Score>,
 }
 
 /// Counts for `review stats`.
@@ -244,23 +323,93 @@ impl LabelStore {
         rows.collect::<rusqlite::Result<_>>().map_err(|e| self.db(e))
     }
 
-    /// Labels that apply, from one source and/or of one concept, with the current verdict on each:
-    /// unchecked ones first, then by neuron.
-    pub fn review_queue(&self, source: Option<&str>, concept: Option<&str>) -> Result<Vec<QueueItem>> {
+    /// Labels whose source gave one of `answers`, from one source and/or of one concept, with the
+    /// current verdict on each: unchecked ones first, then by neuron.
+    pub fn review_queue(
+        &self,
+        source: Option<&str>,
+        concept: Option<&str>,
+        answers: Answers,
+    ) -> Result<Vec<QueueItem>> {
         let filter =
-            LabelFilter { source: source.map(String::from), concept: concept.map(String::from), applying: true };
+            LabelFilter { source: source.map(String::from), concept: concept.map(String::from), applying: false };
         let current = latest_verdicts(self.verdicts()?);
+        let mut scores = scores_by_label(self.scores()?);
         let mut items: Vec<QueueItem> = self
             .labels(&filter)?
             .into_iter()
+            .filter(|label| answers.admits(label.applies))
             .map(|label| {
                 let verdict = current.get(&(label.neuron, label.concept.clone())).cloned();
-                QueueItem { label, verdict }
+                let key = (label.neuron, label.concept.clone(), label.source.clone());
+                QueueItem { scores: scores.remove(&key).unwrap_or_default(), label, verdict }
             })
             .collect();
         // Stable: within each group the labels keep their neuron order.
         items.sort_by_key(|item| item.verdict.is_some());
         Ok(items)
+    }
+
+    /// Stores `score` in its own transaction, replacing the same scorer's earlier score of the
+    /// label; when this returns, it is on disk.
+    pub fn record_score(&mut self, score: &NewScore) -> Result<Score> {
+        match (score.score, &score.failure) {
+            (Some(x), None) if x.is_finite() => {}
+            (Some(x), None) => return Err(LabelError::Invalid(format!("a score must be a finite number, not {x}"))),
+            (None, Some(_)) => {}
+            _ => return Err(LabelError::Invalid("a score needs either a number or the reason it has none".into())),
+        }
+        if score.scorer.trim().is_empty() {
+            return Err(LabelError::Invalid("a score needs the scorer's name".into()));
+        }
+        if let Err(e) = serde_json::from_str::<serde_json::Value>(&score.detail) {
+            return Err(LabelError::Invalid(format!("the detail of a score must be JSON: {e}")));
+        }
+        self.write(|tx, model| {
+            tx.query_row(
+                &format!(
+                    "INSERT INTO scores (model, layer, neuron, concept, source, scorer, score, failure, contexts, detail, time)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, {NOW})
+                     ON CONFLICT (model, layer, neuron, concept, source, scorer) DO UPDATE SET
+                        score = excluded.score, failure = excluded.failure, contexts = excluded.contexts,
+                        detail = excluded.detail, time = excluded.time
+                     RETURNING {SCORE_COLUMNS}"
+                ),
+                params![
+                    model,
+                    score.neuron.layer,
+                    score.neuron.index,
+                    score.concept,
+                    score.source,
+                    score.scorer,
+                    score.score,
+                    score.failure,
+                    score.contexts,
+                    score.detail
+                ],
+                score_row,
+            )
+        })
+    }
+
+    /// Every score of `neuron`'s labels, by concept, source and scorer.
+    pub fn scores_for(&self, neuron: NeuronId) -> Result<Vec<Score>> {
+        self.query_scores("AND layer = ?2 AND neuron = ?3", params![self.model, neuron.layer, neuron.index])
+    }
+
+    /// Every score of the model, by neuron, concept, source and scorer.
+    pub fn scores(&self) -> Result<Vec<Score>> {
+        self.query_scores("", params![self.model])
+    }
+
+    fn query_scores(&self, condition: &str, params: impl rusqlite::Params) -> Result<Vec<Score>> {
+        let sql = format!(
+            "SELECT {SCORE_COLUMNS} FROM scores
+             WHERE model = ?1 {condition} ORDER BY layer, neuron, concept, source, scorer"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.db(e))?;
+        let rows = stmt.query_map(params, score_row).map_err(|e| self.db(e))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(|e| self.db(e))
     }
 
     pub fn stats(&self) -> Result<StoreStats> {
@@ -295,6 +444,15 @@ pub fn latest_verdicts(verdicts: Vec<Verdict>) -> HashMap<(NeuronId, String), Ve
         }
     }
     current
+}
+
+/// Scores grouped by the label they score: (neuron, concept, source).
+pub fn scores_by_label(scores: Vec<Score>) -> HashMap<(NeuronId, String, String), Vec<Score>> {
+    let mut map: HashMap<(NeuronId, String, String), Vec<Score>> = HashMap::new();
+    for s in scores {
+        map.entry((s.neuron, s.concept.clone(), s.source.clone())).or_default().push(s);
+    }
+    map
 }
 
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -350,6 +508,22 @@ fn label_row(r: &rusqlite::Row) -> rusqlite::Result<Label> {
         evidence: serde_json::from_str(&evidence).unwrap_or_else(|_| vec![evidence]),
         answer: r.get(6)?,
         time: r.get(7)?,
+    })
+}
+
+const SCORE_COLUMNS: &str = "layer, neuron, concept, source, scorer, score, failure, contexts, detail, time";
+
+fn score_row(r: &rusqlite::Row) -> rusqlite::Result<Score> {
+    Ok(Score {
+        neuron: NeuronId { layer: r.get(0)?, index: r.get(1)? },
+        concept: r.get(2)?,
+        source: r.get(3)?,
+        scorer: r.get(4)?,
+        score: r.get(5)?,
+        failure: r.get(6)?,
+        contexts: r.get(7)?,
+        detail: r.get(8)?,
+        time: r.get(9)?,
     })
 }
 
@@ -435,16 +609,107 @@ mod tests {
         assert!(second.id > first.id);
         assert_eq!(store.verdicts_for("L1N1".parse().unwrap()).unwrap(), [first, second.clone()]);
 
-        let queue = store.review_queue(Some("lexicon"), Some("add")).unwrap();
+        let queue = store.review_queue(Some("lexicon"), Some("add"), Answers::Yes).unwrap();
         let order: Vec<String> = queue.iter().map(|q| q.label.neuron.to_string()).collect();
         assert_eq!(order, ["L1N2", "L1N3", "L1N1"], "unchecked first, declined labels left out");
         assert_eq!(queue[2].verdict.as_ref(), Some(&second));
-        assert!(store.review_queue(Some("gpt"), None).unwrap().is_empty());
+        assert!(store.review_queue(Some("gpt"), None, Answers::Both).unwrap().is_empty());
+        let declined = store.review_queue(Some("lexicon"), None, Answers::No).unwrap();
+        let order: Vec<String> = declined.iter().map(|q| q.label.neuron.to_string()).collect();
+        assert_eq!(order, ["L1N4"], "only the label the source said no to");
+        let both = store.review_queue(None, Some("add"), Answers::Both).unwrap();
+        let order: Vec<String> = both.iter().map(|q| q.label.neuron.to_string()).collect();
+        assert_eq!(order, ["L1N2", "L1N3", "L1N4", "L1N1"]);
 
         let stats = store.stats().unwrap();
         assert_eq!(stats.labels["lexicon"]["add"], 3);
         assert_eq!(stats.declined["lexicon"], 1);
         assert_eq!(stats.verdicts, 2);
+    }
+
+    fn score(neuron: &str, scorer: &str, score: Option<f64>, failure: Option<&str>) -> NewScore {
+        NewScore {
+            neuron: neuron.parse().unwrap(),
+            concept: "add".into(),
+            source: "gpt".into(),
+            scorer: scorer.into(),
+            score,
+            failure: failure.map(String::from),
+            contexts: 12,
+            detail: r#"{"answer": "1, 3"}"#.into(),
+        }
+    }
+
+    #[test]
+    fn scores_upsert_per_scorer_and_reach_the_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        let mut store = LabelStore::open(&path, "m").unwrap();
+        store.upsert_label(&label("L1N1", "add", "gpt", true)).unwrap();
+        let first = store.record_score(&score("L1N1", "detection", Some(0.5), None)).unwrap();
+        assert_eq!((first.score, first.contexts, first.scorer.as_str()), (Some(0.5), 12, "detection"));
+        assert!(first.time.ends_with('Z'), "{}", first.time);
+        store.record_score(&score("L1N1", "detection", Some(0.75), None)).unwrap();
+        store.record_score(&score("L1N1", "simulation", None, Some("the reply is not JSON"))).unwrap();
+        store.record_score(&score("L2N2", "detection", Some(-0.25), None)).unwrap();
+
+        drop(store);
+        let mut store = LabelStore::open(&path, "m").unwrap();
+        let got = store.scores_for("L1N1".parse().unwrap()).unwrap();
+        let keys: Vec<_> = got.iter().map(|s| (s.scorer.as_str(), s.score, s.failure.as_deref())).collect();
+        assert_eq!(keys, [("detection", Some(0.75), None), ("simulation", None, Some("the reply is not JSON"))]);
+        assert_eq!(got[0].detail, r#"{"answer": "1, 3"}"#);
+        assert_eq!(store.scores().unwrap().len(), 3);
+        assert!(LabelStore::open(&path, "other").unwrap().scores().unwrap().is_empty());
+
+        let queue = store.review_queue(None, None, Answers::Yes).unwrap();
+        assert_eq!(queue[0].scores, got, "a label's scores come with it");
+
+        // Neither or both of score and failure, a NaN, or a detail that is not JSON: refused.
+        for bad in [
+            score("L1N1", "detection", None, None),
+            score("L1N1", "detection", Some(0.1), Some("why")),
+            score("L1N1", "detection", Some(f64::NAN), None),
+            NewScore { detail: "answer: 1, 3".into(), ..score("L1N1", "seeds", Some(0.1), None) },
+        ] {
+            assert!(matches!(store.record_score(&bad), Err(LabelError::Invalid(_))), "{bad:?}");
+        }
+        assert_eq!(store.scores().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_store_of_schema_version_1_gains_the_score_table_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        {
+            // What neuronav wrote before scores existed.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO labels (model, layer, neuron, concept, source, applies, evidence, answer, time)
+                 VALUES ('m', 1, 2, 'add', 'gpt', 0, '[\"plus\"]', 'No.', '2025-01-01T00:00:00.000Z')",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO verdicts (model, layer, neuron, concept, verdict, time)
+                 VALUES ('m', 1, 2, 'add', 'disagree', '2025-01-01T00:00:01.000Z')",
+                [],
+            )
+            .unwrap();
+        }
+        let mut store = LabelStore::open(&path, "m").unwrap();
+        let version: usize = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, MIGRATIONS.len());
+        let labels = store.labels_for("L1N2".parse().unwrap()).unwrap();
+        assert_eq!((labels[0].applies, labels[0].evidence.as_slice()), (false, ["plus".to_string()].as_slice()));
+        assert_eq!(store.verdicts().unwrap().len(), 1);
+        assert!(store.scores().unwrap().is_empty());
+        let mut s = score("L1N2", "detection", Some(0.9), None);
+        s.contexts = 40;
+        assert_eq!(store.record_score(&s).unwrap().contexts, 40);
+        assert_eq!(store.integrity_check().unwrap(), "ok");
     }
 
     #[test]

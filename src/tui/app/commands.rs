@@ -124,7 +124,7 @@ impl App {
                 None => self.error(format!("unknown theme '{name}' (dark, light, basic, plain)")),
             },
             Command::Help => self.modes.overlay = Some(Overlay::Help { scroll: 0 }),
-            Command::Review { source, concept } => return self.open_review(source, concept),
+            Command::Review { source, concept, answers } => return self.open_review(source, concept, answers),
             Command::Grid(choice) => return self.choose_grid(choice),
             Command::OpenPromptB(path) => return self.prompt_b_from(Effect::ReadPrompt(Side::B, path)),
             Command::Variant { side: Side::A, name, question } => {

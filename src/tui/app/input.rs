@@ -7,6 +7,7 @@ use tui_textarea::TextArea;
 use super::{App, Focus, LayerView, SignFilter, SortBy};
 use crate::science::analysis::ablation::AblationMode;
 use crate::science::labels::label::VerdictKind;
+use crate::science::labels::store::Answers;
 use crate::tui::action::Action;
 use crate::tui::compare::Side;
 use crate::tui::cursor::Cursor;
@@ -228,8 +229,9 @@ impl App {
             Action::Confirm => return self.confirm(),
             Action::Review => {
                 let filter = self.label_filter.clone();
-                return self.open_review(filter.source, filter.concept);
+                return self.open_review(filter.source, filter.concept, Answers::Yes);
             }
+            Action::CycleReviewAnswers => return self.cycle_review_answers(),
             Action::Agree => return self.judge(VerdictKind::Agree, None),
             Action::Disagree => return self.judge(VerdictKind::Disagree, None),
             Action::Unsure => return self.judge(VerdictKind::Unsure, None),

@@ -4,14 +4,21 @@ use tui_textarea::{CursorMove, TextArea};
 
 use super::App;
 use crate::science::labels::label::VerdictKind;
+use crate::science::labels::store::Answers;
 use crate::tui::effect::Effect;
 use crate::tui::label_worker::{LabelCmd, LabelMsg};
 use crate::tui::modes::{LineKind, Overlay};
 use crate::tui::review::Review;
 
 impl App {
-    /// Opens review mode over the labels from `source` of `concept` (None: any).
-    pub(super) fn open_review(&mut self, source: Option<String>, concept: Option<String>) -> Vec<Effect> {
+    /// Opens review mode over the labels from `source` of `concept` (None: any) whose source gave
+    /// one of `answers`.
+    pub(super) fn open_review(
+        &mut self,
+        source: Option<String>,
+        concept: Option<String>,
+        answers: Answers,
+    ) -> Vec<Effect> {
         if self.model.is_none() {
             self.error("the model is still loading (labels are stored per model)");
             return Vec::new();
@@ -19,8 +26,19 @@ impl App {
         if matches!(self.modes.overlay, Some(Overlay::Help { .. })) {
             self.modes.overlay = None;
         }
-        self.modes.open_review(Review::new(source.clone(), concept.clone()));
-        vec![Effect::Labels(LabelCmd::Queue { source, concept })]
+        self.modes.open_review(Review::new(source.clone(), concept.clone(), answers));
+        vec![Effect::Labels(LabelCmd::Queue { source, concept, answers })]
+    }
+
+    /// The same queue over the next choice of the source's answers: yes, no, both.
+    pub(super) fn cycle_review_answers(&mut self) -> Vec<Effect> {
+        let Some(review) = self.modes.review() else {
+            self.error("the answers reviewed are chosen in review mode (R or :review)");
+            return Vec::new();
+        };
+        let (source, concept, answers) = (review.source.clone(), review.concept.clone(), review.answers.next());
+        self.say(format!("reviewing the labels the source said {answers} to…"));
+        self.open_review(source, concept, answers)
     }
 
     /// A verdict on the label under review: sent to the store, shown as saving until it answers.
@@ -76,8 +94,11 @@ impl App {
             LabelMsg::Loaded { labels, .. } => effects = self.on_store_labels(labels),
             LabelMsg::Added { added, labels } => effects = self.on_labels_added(added, labels),
             LabelMsg::NotAdded { error } => self.labels_not_added(error),
-            LabelMsg::Queue { source, concept, items } => {
-                let review = self.modes.review_mut().filter(|r| r.source == source && r.concept == concept);
+            LabelMsg::Queue { source, concept, answers, items } => {
+                let review = self
+                    .modes
+                    .review_mut()
+                    .filter(|r| r.source == source && r.concept == concept && r.answers == answers);
                 if let Some(review) = review {
                     review.fill(items);
                     let (n, unchecked) = (review.len(), review.unchecked());

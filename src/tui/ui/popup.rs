@@ -41,7 +41,7 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
         ":export [position|neuron|session] FILE.json|.csv  :open FILE  :concept X  :source Y  :theme T",
         t.dim,
     ));
-    lines.push(Line::styled(":review [SOURCE|*] [CONCEPT]  :grid [+|-|*|/] [A..B] [LA..B]  :q", t.dim));
+    lines.push(Line::styled(":review [SOURCE|*] [CONCEPT|*] [yes|no|both]  :grid [+|-|*|/] [A..B] [LA..B]  :q", t.dim));
     lines.push(Line::styled(
         "compare: :variant NAME [Q]  :b open FILE  :b variant NAME [Q]  :reasoning [concept K,..|source S,..]",
         t.dim,

@@ -7,6 +7,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::science::labels::agreement::Agreement;
+use crate::science::labels::score::{by_scorer, Score};
 use crate::tui::app::App;
 use crate::tui::review::{Review, ReviewItem};
 
@@ -48,7 +49,7 @@ fn item_lines(app: &App, review: &Review, item: &ReviewItem) -> Vec<Line<'static
     let mut lines = vec![Line::from(vec![
         Span::styled(format!("{}  ", l.neuron), t.title),
         Span::styled(l.concept.clone(), t.accent),
-        Span::raw(format!("  from {}  ", l.source)),
+        Span::raw(format!("  {} said {}  ", l.source, said(l.applies))),
         Span::styled(status(item), if item.verdict.is_some() { t.positive } else { t.dim }),
     ])];
     let tokens = |top: bool| match app.projections.get(&l.neuron) {
@@ -62,6 +63,7 @@ fn item_lines(app: &App, review: &Review, item: &ReviewItem) -> Vec<Line<'static
     lines.push(field("suppresses", tokens(false), t.negative));
     lines.push(field("evidence", l.evidence.join(" "), t.accent));
     lines.push(field("answer", if l.answer.is_empty() { "(none)".into() } else { l.answer.clone() }, t.dim));
+    lines.push(field("scores", scores(item), t.accent));
     if let Some(v) = &item.verdict {
         if let Some(c) = &v.corrected {
             lines.push(field("corrected", c.clone(), t.accent));
@@ -75,6 +77,8 @@ fn item_lines(app: &App, review: &Review, item: &ReviewItem) -> Vec<Line<'static
     }
     lines.push(Line::raw(""));
     lines.push(field("agreement", describe(&review.agreement.overall), t.title));
+    lines.push(field("  said yes", describe(&review.agreement.said_yes), t.dim));
+    lines.push(field("  said no", describe(&review.agreement.said_no), t.dim));
     for (concept, a) in &review.agreement.per_concept {
         lines.push(field("", format!("{concept}: {}", describe(a)), t.dim));
     }
@@ -89,8 +93,37 @@ fn status(item: &ReviewItem) -> String {
     }
 }
 
+/// `detection 0.81 · simulation failed (why) · seeds not scored`: every known scorer, then any
+/// other that scored the label.
+fn scores(item: &ReviewItem) -> String {
+    let mine: Vec<&Score> = item.scores.iter().collect();
+    let shown: Vec<String> = by_scorer(&mine)
+        .into_iter()
+        .map(|(scorer, score)| match score {
+            Some(s) => format!("{scorer} {}", s.describe()),
+            None => format!("{scorer} not scored"),
+        })
+        .collect();
+    shown.join(" · ")
+}
+
+fn said(applies: bool) -> &'static str {
+    if applies {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// Counts and rate of a group; an empty group says so rather than show a rate of nothing.
 fn describe(a: &Agreement) -> String {
-    let rate = a.rate().map_or("-".to_string(), |r| format!("{:.0}%", r * 100.0));
+    if a.labels == 0 {
+        return "no labels".into();
+    }
+    if a.checked == 0 {
+        return format!("0 of {} checked · no verdicts yet", a.labels);
+    }
+    let rate = a.rate().map_or("- (only unsure verdicts)".to_string(), |r| format!("{:.0}%", r * 100.0));
     format!(
         "{} of {} checked · agreed {} · disagreed {} · unsure {} · rate {rate}",
         a.checked, a.labels, a.agreed, a.disagreed, a.unsure
@@ -114,11 +147,12 @@ fn queue_lines(app: &App, review: &Review, height: usize) -> Vec<Line<'static>> 
             };
             let l = &item.label;
             let line = Line::raw(format!(
-                "{} {:<10} {:<12} {:<14} {:<9} {}",
+                "{} {:<10} {:<12} {:<14} {:<3} {:<9} {}",
                 if i == review.at { '>' } else { ' ' },
                 l.neuron.to_string(),
                 l.concept,
                 l.source,
+                said(l.applies),
                 verdict,
                 l.evidence.join(" ")
             ));
