@@ -261,3 +261,37 @@ fn bad_corpora_are_named_and_skipped_lines_counted() {
     assert!(file.document(1).len() > 64, "longer than the tiny model's context");
     assert_eq!(file.positions(), (file.document(0).len() + file.document(1).len()) as u64);
 }
+
+#[test]
+fn the_seed_word_score_is_pearsons_r_with_the_seed_indicator() {
+    let loaded = tiny();
+    let dir = tempfile::tempdir().unwrap();
+    let texts = ["2+3=5 and 4+4=8", "we add 7 + 1 = 8, then the sum", "no arithmetic here", "1 + 1 = 2 + 0"];
+    let corpus = Corpus::read(&[corpus_file(dir.path(), &texts)], "text").unwrap();
+    let file = ExemplarFile::open(&whole(&loaded, &corpus, dir.path())).unwrap();
+    let docs: Vec<Vec<u32>> = (0..texts.len() as u32).map(|d| file.document(d)).collect();
+    let all = brute_force(&loaded, &docs);
+    let seeds = ["+", "add", "sum"];
+    let is_seed = |t: u32| seeds.contains(&loaded.tokenizer.decode(&[t]).trim().to_lowercase().as_str());
+    let indicator: Vec<f64> = docs
+        .iter()
+        .flat_map(|d| (0..d.len()).map(move |p| (p, d)))
+        .map(|(p, d)| (is_seed(d[p]) || d.get(p + 1).is_some_and(|&t| is_seed(t))) as u8 as f64)
+        .collect();
+    assert!(indicator.iter().any(|&x| x == 1.0) && indicator.iter().any(|&x| x == 0.0));
+    let d_ff = loaded.config.intermediate_size;
+    for (layer, index) in [(0u32, 3u32), (1, 40), (2, 150)] {
+        let g = layer as usize * d_ff + index as usize;
+        let m: Vec<f64> = all.iter().flatten().map(|v| v[g] as f64).collect();
+        let n = m.len() as f64;
+        let (mm, mx) = (m.iter().sum::<f64>() / n, indicator.iter().sum::<f64>() / n);
+        let cov: f64 = m.iter().zip(&indicator).map(|(a, b)| (a - mm) * (b - mx)).sum();
+        let sm: f64 = m.iter().map(|a| (a - mm).powi(2)).sum();
+        let sx: f64 = indicator.iter().map(|b| (b - mx).powi(2)).sum();
+        let pearson = cov / (sm * sx).sqrt();
+        let got = neuronav::science::exemplars::seeds::score(&file, NeuronId { layer, index }, "add").unwrap();
+        assert_eq!(got.seed_positions, indicator.iter().filter(|&&x| x == 1.0).count() as u64);
+        let r = got.r.unwrap();
+        assert!((r - pearson).abs() < 1e-4, "L{layer}N{index}: {r} vs {pearson}");
+    }
+}

@@ -86,6 +86,9 @@ pub enum LabelCommand {
     /// already answered by the same LLM model are skipped). The API key is read from
     /// NEURONAV_LLM_API_KEY or OPENAI_API_KEY
     Llm(LlmArgs),
+    /// Score labels against the neuron's corpus exemplars: `seeds` (offline: how well the
+    /// concept's seed words predict activation), `detection` or `simulation` (asking an LLM)
+    Score(super::label_score::ScoreArgs),
     /// Import labels from a JSON, JSONL or CSV file (columns neuron,concept,label_source,answer)
     Import {
         file: PathBuf,
@@ -123,6 +126,17 @@ pub struct LlmArgs {
     /// Ask about at most this many candidates
     #[arg(long)]
     limit: Option<usize>,
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    output: TableJson,
+}
+
+/// The chat endpoint's settings, over the config file's and the environment's.
+#[derive(Debug, Args)]
+pub struct EndpointArgs {
     /// Chat endpoint up to the API version [env NEURONAV_LLM_BASE_URL; config [llm] base_url]
     #[arg(long)]
     base_url: Option<String>,
@@ -138,10 +152,25 @@ pub struct LlmArgs {
     /// Retries of a failed request [default: 4]
     #[arg(long)]
     retries: Option<u32>,
-    #[command(flatten)]
-    store: StoreArgs,
-    #[command(flatten)]
-    output: TableJson,
+}
+
+impl EndpointArgs {
+    /// The endpoint these flags, the config file and the environment name.
+    pub fn resolve(self, paths: &Paths) -> Result<Endpoint> {
+        let config = LlmConfig::load(&paths.config.join("config.toml"))?;
+        let flags = LlmConfig {
+            base_url: self.base_url,
+            model: self.llm_model,
+            concurrency: self.concurrency,
+            timeout_secs: self.timeout,
+            retries: self.retries,
+        };
+        let endpoint = Endpoint::resolve(flags, config)?;
+        if !endpoint.has_key() {
+            eprintln!("no API key in {ENV_API_KEY} or OPENAI_API_KEY; sending requests without one");
+        }
+        Ok(endpoint)
+    }
 }
 
 /// What `label lexical` prints as JSON (docs/cli-json.md).
@@ -194,6 +223,7 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, command: LabelCommand) -> Resu
             run_lexical(model_args, paths, LexicalSettings { min_layer, min_matches }, &store, output.format())
         }
         LabelCommand::Llm(args) => run_llm(model_args, paths, args),
+        LabelCommand::Score(args) => super::label_score::run(model_args, paths, args),
         LabelCommand::Import { file, format, store, json } => {
             let format = format_of(&file, format)?;
             let (fp, shape) = store.model(model_args, paths)?;
@@ -321,18 +351,7 @@ fn run_llm(model_args: &ModelArgs, paths: &Paths, args: LlmArgs) -> Result<()> {
     if let Some(c) = &args.concept {
         concepts.require(c)?;
     }
-    let config = LlmConfig::load(&paths.config.join("config.toml"))?;
-    let flags = LlmConfig {
-        base_url: args.base_url,
-        model: args.llm_model,
-        concurrency: args.concurrency,
-        timeout_secs: args.timeout,
-        retries: args.retries,
-    };
-    let endpoint = Endpoint::resolve(flags, config)?;
-    if !endpoint.has_key() {
-        eprintln!("no API key in {ENV_API_KEY} or OPENAI_API_KEY; sending requests without one");
-    }
+    let endpoint = args.endpoint.resolve(paths)?;
     let (fp, _) = args.store.model(model_args, paths)?;
     let mut store = args.store.open(&fp, paths)?;
     let filter = LabelFilter { source: Some(LEXICON.into()), concept: args.concept, applying: true };

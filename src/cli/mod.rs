@@ -13,6 +13,7 @@ mod index;
 mod inspect;
 mod intervene;
 mod label;
+mod label_score;
 mod method_data;
 mod neuron;
 mod output;
