@@ -70,4 +70,15 @@ fn scores_are_stored_with_labels_and_never_asked_for_twice() {
     assert_eq!(top.len(), 20);
     assert!(top.windows(2).all(|w| w[0]["m"].as_f64() >= w[1]["m"].as_f64()));
     assert!(neuron["exemplars_missing"].is_null());
+
+    // Neurons whose top exemplars fire on "+", best first, each with such an exemplar.
+    let found = neuronav(d, &["search", "--activates", "+", "--limit", "500"]);
+    let rows = found.as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert!(rows.windows(2).all(|w| w[0]["normalised"].as_f64() >= w[1]["normalised"].as_f64()));
+    for row in rows {
+        assert_eq!(row["best"]["token"].as_str().unwrap().trim(), "+", "{row}");
+        let matches = row["matches"].as_u64().unwrap();
+        assert!(matches >= 1 && matches <= row["of"].as_u64().unwrap());
+    }
 }

@@ -1,4 +1,5 @@
-//! `neuronav index build` and `neuronav search --promotes TOKEN`: the whole-model vocabulary index.
+//! `neuronav index build` and `neuronav search --promotes TOKEN`: the whole-model vocabulary
+//! index; `neuronav search --activates TOKEN`: neurons by their corpus exemplars.
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -7,6 +8,7 @@ use color_eyre::eyre::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use super::exemplar_view::{ExemplarText, ExemplarsArg, NONE};
 use super::neuron::ProjectionArgs;
 use super::output::{print_csv, print_json, Format, TableJson, TableJsonCsv};
 use super::ModelArgs;
@@ -14,6 +16,7 @@ use crate::engine::loader;
 use crate::engine::session::Control;
 use crate::engine::tokenizer::Tokenizer;
 use crate::paths::Paths;
+use crate::science::exemplars::search;
 use crate::science::vocab_index::VocabIndex;
 
 #[derive(Debug, Subcommand)]
@@ -31,10 +34,17 @@ pub enum IndexCommand {
 }
 
 #[derive(Debug, Args)]
+#[group(id = "query", required = true, multiple = false, args = ["promotes", "activates"])]
 pub struct SearchArgs {
     /// Find neurons whose promoted tokens include this token (or the token(s) this text is)
     #[arg(long)]
-    pub promotes: String,
+    pub promotes: Option<String>,
+    /// Find neurons whose top corpus exemplars fire on this token, ranked by their activation
+    /// there over the layer's scale (needs `neuronav exemplars build`)
+    #[arg(long)]
+    pub activates: Option<String>,
+    #[command(flatten)]
+    pub exemplars: ExemplarsArg,
     /// Neurons listed
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
@@ -90,6 +100,11 @@ pub fn run_index(model_args: &ModelArgs, paths: &Paths, command: IndexCommand) -
 }
 
 pub fn run_search(model_args: &ModelArgs, paths: &Paths, args: SearchArgs) -> Result<()> {
+    let promotes = match (&args.promotes, &args.activates) {
+        (Some(text), _) => text.clone(),
+        (None, Some(text)) => return run_activates(model_args, paths, &args, text),
+        (None, None) => unreachable!("clap requires one of them"),
+    };
     let settings = args.projection.settings();
     let cache = &paths.cache;
     let path = model_args.resolve_path(paths)?;
@@ -105,7 +120,7 @@ pub fn run_search(model_args: &ModelArgs, paths: &Paths, args: SearchArgs) -> Re
             VocabIndex::load_or_build(loaded.model.as_ref(), cache, &fingerprint, settings, Control::default())?.0
         }
     };
-    let tokens = search_tokens(&tokenizer, &args.promotes)?;
+    let tokens = search_tokens(&tokenizer, &promotes)?;
     let started = Instant::now();
     let hits = index.promoting(&tokens);
     let elapsed = started.elapsed();
@@ -142,6 +157,62 @@ pub fn run_search(model_args: &ModelArgs, paths: &Paths, args: SearchArgs) -> Re
             h.rank + 1,
             tokenizer.token_display(h.token)
         );
+    }
+    Ok(())
+}
+
+/// A neuron `search --activates` lists (docs/cli-json.md).
+#[derive(Serialize)]
+struct ActivatesRow {
+    neuron: String,
+    /// Its top exemplars on the token, of `of`.
+    matches: usize,
+    of: usize,
+    /// The highest m there over the layer's scale.
+    normalised: f32,
+    best: ExemplarText,
+}
+
+fn run_activates(model_args: &ModelArgs, paths: &Paths, args: &SearchArgs, text: &str) -> Result<()> {
+    let path = model_args.resolve_path(paths)?;
+    let fingerprint = crate::engine::fingerprint::fingerprint(&path)?;
+    let (_, _, tokenizer) = loader::open(&path)?;
+    let Some(file) = args.exemplars.open(paths, &fingerprint)? else { bail!("{NONE}") };
+    let tokens = search_tokens(&tokenizer, text)?;
+    let started = Instant::now();
+    let found = search::activates(&file, &|t| tokens.contains(&t));
+    let elapsed = started.elapsed();
+    let rows: Vec<ActivatesRow> = found
+        .iter()
+        .take(args.limit)
+        .map(|a| ActivatesRow {
+            neuron: a.neuron.to_string(),
+            matches: a.matches,
+            of: a.of,
+            normalised: a.normalised,
+            best: ExemplarText::new(&file, &tokenizer, a.best),
+        })
+        .collect();
+    match args.output.format() {
+        Format::Json => return print_json(&rows),
+        Format::Csv => {
+            let csv = rows.iter().map(|r| {
+                [r.neuron.clone(), r.matches.to_string(), r.of.to_string(), r.normalised.to_string(), r.best.line()]
+            });
+            return print_csv(&["neuron", "matches", "of", "normalised", "best"], csv);
+        }
+        Format::Table => {}
+    }
+    let names: Vec<String> = tokens.iter().map(|&t| format!("{} ({t})", tokenizer.token_display(t))).collect();
+    println!(
+        "{} neurons have top exemplars on {} ({:.1} ms, {})",
+        found.len(),
+        names.join(" or "),
+        elapsed.as_secs_f64() * 1e3,
+        file.path().display()
+    );
+    for r in &rows {
+        println!("{:<10} {:>6.2}  {:>2}/{:<2}  {}", r.neuron, r.normalised, r.matches, r.of, r.best.line());
     }
     Ok(())
 }
