@@ -15,6 +15,11 @@ use neuronav::engine::session::{Control, Session, SessionSettings};
 use neuronav::engine::tokenizer::Tokenizer;
 use neuronav::paths::Paths;
 use neuronav::science::analysis::ablation::AblationMode;
+use neuronav::science::exemplars::build::{build, Plan};
+use neuronav::science::exemplars::context;
+use neuronav::science::exemplars::corpus::Corpus;
+use neuronav::science::exemplars::file::{ExemplarFile, ModelIdentity, ShardOf, FILE_NAME};
+use neuronav::science::exemplars::{location, Record, Settings as ExemplarSettings, BINS};
 use neuronav::science::heuristics::cache;
 use neuronav::science::heuristics::catalog::{Catalog, CatalogSettings};
 use neuronav::science::heuristics::classify::{classify, ClassifySettings};
@@ -31,18 +36,21 @@ use neuronav::tui::app::{App, Focus, LayerView};
 use neuronav::tui::command::Command;
 use neuronav::tui::compare::Side;
 use neuronav::tui::effect::Effect;
-use neuronav::tui::engine_messages::EngineCmd;
+use neuronav::tui::engine_messages::{EngineCmd, EngineMsg};
+use neuronav::tui::exemplars::{bin_of_page, Found, Shading, NO_EXEMPLARS};
 use neuronav::tui::grid::GridChoice;
 use neuronav::tui::keymap::Keymap;
 use neuronav::tui::label_build::BuildState;
 use neuronav::tui::label_worker::LabelWorker;
 use neuronav::tui::labels::{LabelView, Labels};
 use neuronav::tui::theme::ThemeName;
+use neuronav::tui::ui::heatmap::{ColorDepth, Palette, Scale};
 use neuronav::tui::ui::{self, layout};
 use neuronav::tui::worker::Engine;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::Color;
 use ratatui::Terminal;
 
 mod common;
@@ -72,13 +80,19 @@ fn pump(app: &mut App, workers: &Workers, effects: Vec<Effect>, done: impl Fn(&A
     let mut queue = effects;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
+        let mut more = Vec::new();
         for e in queue.drain(..) {
             match e {
                 Effect::Engine(Side::A, cmd) => workers.engine.send(cmd),
                 Effect::Engine(Side::B, cmd) => workers.engine_b.send(cmd),
                 Effect::Labels(cmd) => workers.labels.send(cmd),
+                Effect::ReadExemplars(source, neuron) => more.extend(app.on_exemplars(neuron, source.read(neuron))),
                 _ => {}
             }
+        }
+        if !more.is_empty() {
+            queue = more;
+            continue;
         }
         if done(app) {
             return;
@@ -770,4 +784,296 @@ fn zeroing_a_neuron_in_run_b_changes_its_next_token_distribution_beside_run_a() 
     });
     let tokens_b = text(&render(&app), layout::regions(app.size(), &app).tokens_b);
     assert!(tokens_b.contains(&format!("next: {want_a}")), "cleared, B runs as A:\n{tokens_b}");
+}
+
+/// Builds an exemplar file of `model` over `corpus` into `cache`, where the explorer looks for it,
+/// unless that build is there already. Returns the file and the model's tokenizer.
+fn build_exemplars(
+    model: &Path,
+    cache: &Path,
+    corpus: &Corpus,
+    settings: ExemplarSettings,
+) -> (PathBuf, Arc<Tokenizer>) {
+    let loaded = loader::load(model, DeviceChoice::Cpu, WeightDType::F32, &|_, _| {}).unwrap();
+    let fp = fingerprint(model).unwrap();
+    let out = location::build_dir(cache, &fp, &format!("tests {settings:?}")).join(FILE_NAME);
+    let identity = ModelIdentity {
+        name: loaded.name.clone(),
+        fingerprint: fp,
+        layers: loaded.config.num_layers,
+        d_ff: loaded.config.intermediate_size,
+    };
+    let plan = Plan {
+        corpus,
+        field: None,
+        settings,
+        shard: ShardOf { index: 0, count: 1 },
+        concepts: Vec::new(),
+        out: out.clone(),
+        restart: false,
+    };
+    build(loaded.model.as_ref(), &loaded.tokenizer, identity, &plan, Control::default(), &|_, _, _| {}).unwrap();
+    (out, loaded.tokenizer)
+}
+
+/// The tiny model's exemplars over a few short documents, in `home`'s cache.
+fn tiny_exemplars(home: &Path) -> (ExemplarFile, Arc<Tokenizer>) {
+    let text = [
+        "Tom has 3 apples and buys 4 more. How many apples does Tom have now?",
+        "The cat sat on the mat, and then the dog ran after the cat across the yard.",
+        "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning.",
+        "A train leaves the station at 9 and arrives at 11; how long is the trip?",
+        "She sold 48 clips in April and half as many clips in May.",
+        "Weng earns 12 dollars an hour for babysitting. Yesterday she did 50 minutes.",
+    ];
+    let file = home.join("corpus.txt");
+    std::fs::write(&file, text.join("\n\n")).unwrap();
+    let corpus = Corpus::read(&[file], "text").unwrap();
+    let settings = ExemplarSettings { top: 8, max_tokens: None, window: 64, top_k: 5 };
+    let (path, tok) = build_exemplars(&tiny(), &paths(home).cache, &corpus, settings);
+    (ExemplarFile::open(&path).unwrap(), tok)
+}
+
+/// What an exemplar line shows of `record`: the token before its position, then the position's
+/// token in brackets.
+fn marked(file: &ExemplarFile, tok: &Tokenizer, record: Record) -> String {
+    let c = context::context(file, record);
+    let text = |i: usize| tok.token_display(c.tokens[i]).replace('␣', " ");
+    let before = if c.focus > 0 { text(c.focus - 1) } else { String::new() };
+    format!("{before}[{}]", text(c.focus))
+}
+
+/// The row and column where the exemplar line of `record` has its `[` in `area`.
+#[track_caller]
+fn find_marked(buffer: &Buffer, area: Rect, file: &ExemplarFile, tok: &Tokenizer, record: Record) -> (u16, u16) {
+    let want = marked(file, tok, record);
+    let m = format!("{:+.3}", record.m);
+    for y in area.top()..area.bottom() {
+        let row: String = (area.left()..area.right()).map(|x| buffer[(x, y)].symbol()).collect();
+        if let Some(at) = row.find(&want).filter(|_| row.contains(&m)) {
+            let bracket =
+                row[..at].chars().count() + want.chars().count() - want.rsplit('[').next().unwrap().chars().count() - 1;
+            return (y, area.left() + bracket as u16);
+        }
+    }
+    panic!("{want} ({m}) is not shown:\n{}", text(buffer, area));
+}
+
+fn key(c: char) -> crossterm::event::KeyEvent {
+    crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char(c), crossterm::event::KeyModifiers::NONE)
+}
+
+#[test]
+fn a_neurons_exemplars_show_in_the_detail_and_the_keys_page_through_its_lists() {
+    let home = tempfile::tempdir().unwrap();
+    let (file, tok) = tiny_exemplars(home.path());
+    let (mut app, workers) = explored_in(200, 60, home);
+    let r = layout::regions(app.size(), &app);
+    let neuron = app.selected_neuron().unwrap();
+    let effects = app.refresh();
+    pump(&mut app, &workers, effects, |a| a.exemplars().view_of(neuron).is_some());
+    let x = file.neuron(neuron).unwrap();
+    assert_eq!(x.top.len(), 8, "the corpus has more than 8 positions");
+    let shown = |app: &App, record: Record| find_marked(&render(app), r.detail, &file, &tok, record);
+    let detail = text(&render(&app), r.detail);
+    let stats = x.stats;
+    for part in [
+        "exemplars · top m · page 1/2".to_string(),
+        format!("mean {:+.3}  std {:.3}", stats.mean, stats.std),
+        format!("top-K share {:.2}%  scale {:.3}", stats.top_k_fraction * 100.0, stats.scale),
+    ] {
+        assert!(detail.contains(&part), "{part:?} missing:\n{detail}");
+    }
+    for &record in &x.top[..5] {
+        shown(&app, record);
+    }
+    app.on_key(key('}'));
+    let detail = text(&render(&app), r.detail);
+    assert!(detail.contains("top m · page 2/2"), "{detail}");
+    for &record in &x.top[5..] {
+        shown(&app, record);
+    }
+    app.on_key(key('E'));
+    let detail = text(&render(&app), r.detail);
+    assert!(detail.contains("most negative m · page 1/2"), "{detail}");
+    for &record in &x.bottom[..5] {
+        shown(&app, record);
+    }
+    app.on_key(key('E'));
+    // The bins, the most positive first: each page one bin, its range in the layer's scale.
+    for page in 0..BINS {
+        let bin = bin_of_page(page);
+        let detail = text(&render(&app), r.detail);
+        assert!(detail.contains(&format!("bin {}/{BINS}: m in [", bin + 1)), "{detail}");
+        assert!(detail.contains(&format!("× layer scale {:.3}", stats.layer_scale)), "{detail}");
+        if x.bins[bin].is_empty() {
+            assert!(detail.contains("no position of the corpus fell in this bin"), "{detail}");
+        }
+        for &record in &x.bins[bin] {
+            shown(&app, record);
+        }
+        app.on_key(key('}'));
+    }
+    assert!(x.bins.iter().any(|b| !b.is_empty()));
+    let detail = text(&render(&app), r.detail);
+    assert!(detail.contains("bin 1/10: m in [-∞, -1)"), "paging stops at the lowest bin:\n{detail}");
+    app.on_key(key('{'));
+    let detail = text(&render(&app), r.detail);
+    assert!(detail.contains("bin 2/10: m in [-1, -0.5)"), "{detail}");
+}
+
+#[test]
+fn the_worker_shades_the_shown_tokens_by_m_and_leaves_nan_unshaded() {
+    let home = tempfile::tempdir().unwrap();
+    let (file, tok) = tiny_exemplars(home.path());
+    let (mut app, workers) = explored_in(200, 60, home);
+    let r = layout::regions(app.size(), &app);
+    // The next neuron: its text is read at once, as the main loop does; its shading request is
+    // held back until the unshaded text has been checked.
+    let mut held = Vec::new();
+    for effect in app.update(Action::Down) {
+        match effect {
+            Effect::ReadExemplars(source, n) => held.extend(app.on_exemplars(n, source.read(n))),
+            other => held.push(other),
+        }
+    }
+    let neuron = app.selected_neuron().unwrap();
+    assert!(held
+        .iter()
+        .any(|e| matches!(e, Effect::Engine(Side::A, EngineCmd::Shade { neuron: n, .. }) if *n == neuron)));
+    let x = file.neuron(neuron).unwrap();
+    let first = x.top[0];
+    let (y, bracket) = find_marked(&render(&app), r.detail, &file, &tok, first);
+    let focus_cell = (bracket + 1, y);
+    let before_cell = (bracket - 1, y);
+    let unshaded = render(&app);
+    assert_eq!(unshaded[focus_cell].bg, Color::Reset, "no shading before the worker answers");
+    let page: Vec<(u32, u32)> = x.top[..5].iter().map(|r| (r.doc, r.pos)).collect();
+    pump(&mut app, &workers, held, |a| page.iter().all(|k| a.exemplars().shading.contains_key(k)));
+    let c = context::context(&file, first);
+    let m = app.exemplars().shading[&(first.doc, first.pos)].clone();
+    assert_eq!(m.len(), c.tokens.len());
+    assert!(
+        (m[c.focus] - first.m).abs() <= 1e-3 * first.m.abs().max(1.0),
+        "{} recomputed, {} kept",
+        m[c.focus],
+        first.m
+    );
+    let palette =
+        Palette { depth: ColorDepth::for_theme(ThemeName::Dark), scale: Scale::Max, max: x.stats.scale, light: false };
+    let shaded = render(&app);
+    assert_eq!(shaded[focus_cell].bg, palette.color(m[c.focus]));
+    assert_ne!(shaded[focus_cell].bg, Color::Reset);
+    if c.focus > 0 {
+        assert_eq!(shaded[before_cell].bg, palette.color(m[c.focus - 1]), "the token before the focus");
+    }
+    // An answer for another neuron changes nothing; NaN leaves a token unshaded, not neutral.
+    let other = NeuronId { layer: neuron.layer, index: neuron.index + 1 };
+    app.on_engine(EngineMsg::Shading(Arc::new(Shading { neuron: other, contexts: vec![(first, vec![0.0; m.len()])] })));
+    assert_eq!(render(&app)[focus_cell].bg, palette.color(m[c.focus]));
+    let mut nan = m.clone();
+    nan[c.focus] = f32::NAN;
+    app.on_engine(EngineMsg::Shading(Arc::new(Shading { neuron, contexts: vec![(first, nan)] })));
+    let after = render(&app);
+    assert_eq!(after[focus_cell].bg, Color::Reset);
+    if c.focus > 0 {
+        assert_eq!(after[before_cell].bg, palette.color(m[c.focus - 1]));
+    }
+}
+
+#[test]
+fn without_an_exemplar_file_the_detail_says_how_to_build_one_and_a_broken_file_is_named() {
+    let (mut app, workers) = explored(200, 60);
+    let r = layout::regions(app.size(), &app);
+    let effects = app.refresh();
+    pump(&mut app, &workers, effects, |_| true);
+    assert!(matches!(app.exemplars().found, Some(Found::Nothing)));
+    let detail = text(&render(&app), r.detail);
+    assert!(detail.contains(NO_EXEMPLARS), "{detail}");
+    app.on_key(key('E'));
+    assert_eq!(app.message(), Some(&(NO_EXEMPLARS.to_string(), true)));
+
+    let home = tempfile::tempdir().unwrap();
+    let dir = location::build_dir(&paths(home.path()).cache, &fingerprint(&tiny()).unwrap(), "broken");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(FILE_NAME), b"not a safetensors file").unwrap();
+    let (app, _workers) = loaded(tiny(), 200, 60, home);
+    let (message, error) = app.message().unwrap();
+    assert!(*error && message.contains(&dir.join(FILE_NAME).display().to_string()), "{message}");
+    assert!(matches!(app.exemplars().found, Some(Found::Broken(_))));
+}
+
+/// Selecting a neuron to its exemplars' text, and to their shading, on the default model with a
+/// 20000-token GSM8K exemplar file (built into the cache on the first run).
+#[test]
+#[ignore = "builds a 20000-token exemplar file of the default model; run with --ignored"]
+fn exemplar_text_and_shading_times_on_the_default_model() {
+    let model = common::default_model();
+    let real = Paths::resolve().unwrap();
+    let settings = ExemplarSettings { top: 20, max_tokens: Some(20_000), window: 512, top_k: 20 };
+    let started = Instant::now();
+    build_exemplars(&model, &real.cache, &Corpus::gsm8k(), settings);
+    eprintln!("exemplar file ready in {:.1?}", started.elapsed());
+    let home = tempfile::tempdir().unwrap();
+    let labels = LabelWorker::spawn(LabelStore::default_path(&paths(home.path()).data));
+    let workers = Workers { engine_b: Engine::spawn(real.clone()), engine: Engine::spawn(real), labels, _home: home };
+    let mut app = App::new(Keymap::builtin(), Vec::new(), ThemeName::Dark);
+    app.set_auto_labels(false);
+    app.on_resize(200, 60);
+    workers.engine.send(EngineCmd::Load {
+        model: Some(model),
+        device: DeviceChoice::Cpu,
+        dtype: WeightDType::F32,
+        compute: ComputeChoice::Auto,
+        settings: SessionSettings::default(),
+    });
+    pump(&mut app, &workers, Vec::new(), |a| a.model().is_some() && a.busy().is_none());
+    assert!(matches!(app.exemplars().found, Some(Found::File(_))));
+    let page_shaded = |a: &App, neuron: NeuronId| match a.exemplars().view_of(neuron) {
+        Some(Ok(v)) => {
+            v.page(a.exemplars().list, a.exemplars().page).iter().all(|c| a.exemplars().shading.contains_key(&c.key()))
+        }
+        _ => false,
+    };
+    for (layer, index) in [(0, 5), (8, 100), (15, 777), (22, 1000), (29, 1535)] {
+        let neuron = NeuronId { layer, index };
+        let t0 = Instant::now();
+        let effects = app.execute(Command::GotoNeuron(neuron));
+        pump(&mut app, &workers, effects, |a| a.exemplars().view_of(neuron).is_some());
+        render(&app);
+        let text_time = t0.elapsed();
+        pump(&mut app, &workers, Vec::new(), |a| !a.exemplars().shading.is_empty());
+        let first_time = t0.elapsed();
+        pump(&mut app, &workers, Vec::new(), |a| page_shaded(a, neuron));
+        render(&app);
+        let shaded_time = t0.elapsed();
+        eprintln!("{neuron}: text {text_time:.1?}, first shading {first_time:.1?}, page shaded {shaded_time:.1?}");
+    }
+}
+
+#[test]
+fn review_shows_the_exemplars_of_the_neuron_under_review_and_pages_them() {
+    let home = tempfile::tempdir().unwrap();
+    let (file, tok) = tiny_exemplars(home.path());
+    let neuron = NeuronId { layer: 1, index: 7 };
+    let db = LabelStore::default_path(&paths(home.path()).data);
+    let label = NewLabel {
+        neuron,
+        concept: "add".into(),
+        source: "gpt-test".into(),
+        applies: true,
+        evidence: vec!["plus".into()],
+        answer: String::new(),
+    };
+    LabelStore::open(&db, &fingerprint(&tiny()).unwrap()).unwrap().upsert_labels(&[label]).unwrap();
+    let (mut app, workers) = explored_in(160, 50, home);
+    let effects = app.update(Action::Review);
+    pump(&mut app, &workers, effects, |a| a.exemplars().view_of(neuron).is_some());
+    let x = file.neuron(neuron).unwrap();
+    let r = layout::regions(app.size(), &app);
+    find_marked(&render(&app), r.review, &file, &tok, x.top[0]);
+    app.on_key(key('E'));
+    let review = text(&render(&app), r.review);
+    assert!(review.contains("most negative m · page 1/2"), "{review}");
+    find_marked(&render(&app), r.review, &file, &tok, x.bottom[0]);
 }

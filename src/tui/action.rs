@@ -132,6 +132,12 @@ pub enum Action {
     ClearInterventions,
     /// Build the lexical labels in the background / stop building them
     BuildLabels,
+    /// Exemplars: top m / most negative m / binned samples
+    ExemplarList,
+    /// Exemplars: next page (the next bin down)
+    ExemplarsNext,
+    /// Exemplars: previous page (the next bin up)
+    ExemplarsPrev,
 }
 
 impl Action {

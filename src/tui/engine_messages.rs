@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::exemplars::{Found, Shading};
 use super::grid::LoadedGrid;
 use super::knockout_job::KnockoutResult;
 use super::label_build::LabelBuildMsg;
@@ -15,6 +16,7 @@ use crate::engine::runtime::Model;
 use crate::engine::sampling::Sampling;
 use crate::engine::session::SessionSettings;
 use crate::engine::tokenizer::Tokenizer;
+use crate::science::exemplars::context::Context;
 use crate::science::heuristics::maps::MapSettings;
 
 /// A loaded model for a second session over the same weights: compare mode's side B runs on a
@@ -74,6 +76,13 @@ pub enum EngineCmd {
     /// One neuron over the whole text. Latest wins.
     Detail {
         neuron: NeuronId,
+    },
+    /// `neuron`'s m at every token of these exemplar contexts, recomputed with the model, to shade
+    /// them. Latest wins: a newer request stops this one at its next layer (see `Engine::send`).
+    Shade {
+        request: u64,
+        neuron: NeuronId,
+        contexts: Vec<Context>,
     },
     /// The logit lens at a position. Latest wins.
     Lens {
@@ -135,6 +144,10 @@ pub enum EngineMsg {
     Snapshot(Arc<Snapshot>),
     Projection(Arc<ProjectionView>),
     Detail(Arc<NeuronDetail>),
+    /// The loaded model's exemplar file, looked for after every load.
+    Exemplars(Found),
+    /// Part of the answer to a `Shade` request, sent as each document's contexts are computed.
+    Shading(Arc<Shading>),
     Lens(Arc<LensView>),
     Grid(Arc<LoadedGrid>),
     Knockout(Arc<KnockoutResult>),

@@ -10,6 +10,7 @@ pub mod compare;
 pub mod cursor;
 pub mod effect;
 pub mod engine_messages;
+pub mod exemplars;
 pub mod export;
 pub mod grid;
 pub mod grid_job;
@@ -256,6 +257,12 @@ fn do_effect(effect: Effect, app: &mut App, workers: &Workers) -> ControlFlow<()
         Effect::ReadPrompt(side, path) => {
             let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
             app.on_prompt_file(side, &path, text);
+        }
+        Effect::ReadExemplars(source, neuron) => {
+            let view = source.read(neuron);
+            for effect in app.on_exemplars(neuron, view) {
+                do_effect(effect, app, workers)?;
+            }
         }
         Effect::VariantPrompt { side, variant, question } => {
             let (what, text) = prompts::variant_prompt(&workers.method, &variant, question);

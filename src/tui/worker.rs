@@ -4,6 +4,7 @@
 //! Cancellation: `Engine::cancel` bumps an epoch and raises a flag. Commands are stamped with the
 //! epoch they were sent in; the worker skips commands sent before the latest cancel and lowers the
 //! flag before running a current one, so a cancel pressed while idle does not kill the next run.
+//! Shading requests have a stamp and a flag of their own: a newer one stops the one running.
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use super::engine_messages::{EngineCmd, EngineMsg, Job, SharedModel};
+use super::exemplars::{ExemplarSource, Found, Shading};
 use super::grid::LoadedGrid;
 use super::grid_job;
 use super::knockout_job;
@@ -26,6 +28,7 @@ use crate::engine::session::{Control, Session, SessionSettings};
 use crate::engine::tokenizer::Tokenizer;
 use crate::engine::EngineError;
 use crate::paths::Paths;
+use crate::science::exemplars::context::{self, Context};
 use crate::science::heuristics::maps::MapSettings;
 use crate::science::projection::{project, ProjectionSettings, TokenLogit};
 
@@ -40,6 +43,14 @@ pub struct Engine {
     pub rx: Receiver<EngineMsg>,
     epoch: Arc<AtomicU64>,
     flag: Arc<AtomicBool>,
+    shade: Arc<LatestShade>,
+}
+
+/// The latest shading request sent, and the flag that stops an older one while it runs.
+#[derive(Default)]
+struct LatestShade {
+    request: AtomicU64,
+    stop: AtomicBool,
 }
 
 impl Engine {
@@ -48,6 +59,7 @@ impl Engine {
         let (msg_tx, rx) = crossbeam_channel::unbounded();
         let epoch = Arc::new(AtomicU64::new(0));
         let flag = Arc::new(AtomicBool::new(false));
+        let shade = Arc::new(LatestShade::default());
         let worker = Worker {
             rx: cmd_rx,
             tx: msg_tx,
@@ -60,15 +72,22 @@ impl Engine {
             projections: VecDeque::new(),
             cache: HashMap::new(),
             label_build: None,
+            exemplars: None,
+            shade: shade.clone(),
         };
         std::thread::Builder::new()
             .name("engine".into())
             .spawn(move || worker.run())
             .expect("spawning the engine thread");
-        Engine { tx: Some(tx), rx, epoch, flag }
+        Engine { tx: Some(tx), rx, epoch, flag, shade }
     }
 
     pub fn send(&self, cmd: EngineCmd) {
+        if let EngineCmd::Shade { request, .. } = &cmd {
+            // The stamp first: a worker that lowers the flag for an older request then sees it.
+            self.shade.request.store(*request, Ordering::SeqCst);
+            self.shade.stop.store(true, Ordering::SeqCst);
+        }
         if let Some(tx) = &self.tx {
             // A closed channel means the worker is gone; its last message already said why.
             let _ = tx.send((self.epoch.load(Ordering::SeqCst), cmd));
@@ -106,6 +125,9 @@ struct Worker {
     cache: HashMap<NeuronId, Arc<ProjectionView>>,
     /// The background label build, done a slice at a time when nothing else waits.
     label_build: Option<LabelBuild>,
+    /// The loaded model's exemplar file, for shading its contexts.
+    exemplars: Option<Arc<ExemplarSource>>,
+    shade: Arc<LatestShade>,
 }
 
 impl Worker {
@@ -168,7 +190,13 @@ impl Worker {
             EngineCmd::BuildLabels { fingerprint } => self.label_build = Some(LabelBuild::new(fingerprint)),
             EngineCmd::StopLabels => self.label_build = None,
             cmd => {
-                if matches!(cmd, EngineCmd::Detail { .. } | EngineCmd::Lens { .. } | EngineCmd::NextTokens { .. }) {
+                if matches!(
+                    cmd,
+                    EngineCmd::Detail { .. }
+                        | EngineCmd::Lens { .. }
+                        | EngineCmd::NextTokens { .. }
+                        | EngineCmd::Shade { .. }
+                ) {
                     let kind = std::mem::discriminant(&cmd);
                     self.queued.retain(|(_, c)| std::mem::discriminant(c) != kind);
                 }
@@ -204,6 +232,7 @@ impl Worker {
                 unreachable!("accept() takes projection requests and the label build")
             }
             EngineCmd::Detail { neuron } => self.detail(neuron),
+            EngineCmd::Shade { request, neuron, contexts } => self.shade(request, neuron, &contexts),
             EngineCmd::Lens { position } => self.lens(position),
             EngineCmd::SetTopK(k) => self.with_session(|s| s.set_top_k(k)),
             EngineCmd::NextTokens { position } => self.next_tokens(position),
@@ -285,9 +314,16 @@ impl Worker {
             fingerprint: loaded.fingerprint.clone(),
         };
         let info = Arc::new(info);
+        let tokenizer = loaded.tokenizer.clone();
         let shared = SharedModel { model: loaded.model, tokenizer: loaded.tokenizer, info: info.clone() };
         self.adopt(shared.clone(), settings)?;
         self.say(EngineMsg::Shared(shared));
+        let found = ExemplarSource::find(&self.paths.cache, &loaded.fingerprint, tokenizer);
+        self.exemplars = match &found {
+            Found::File(source) => Some(source.clone()),
+            Found::Nothing | Found::Broken(_) => None,
+        };
+        self.say(EngineMsg::Exemplars(found));
         Ok(())
     }
 
@@ -409,6 +445,39 @@ impl Worker {
         let generation = self.generation;
         let projection = self.projection(neuron).expect("checked above");
         self.say(EngineMsg::Detail(Arc::new(NeuronDetail { generation, neuron, projection, value_norm, m, rank })));
+        Ok(())
+    }
+
+    /// `neuron`'s m over exemplar contexts, one document's contexts (one pass) at a time, each
+    /// sent as soon as computed. Skipped or stopped once a newer request has been sent.
+    fn shade(&mut self, request: u64, neuron: NeuronId, contexts: &[Context]) -> Result<(), EngineError> {
+        let latest = || self.shade.request.load(Ordering::SeqCst) == request;
+        if !latest() {
+            return Ok(());
+        }
+        self.shade.stop.store(false, Ordering::SeqCst);
+        if !latest() {
+            return Ok(());
+        }
+        let session = self.session()?;
+        let source = self.exemplars.as_ref().ok_or_else(|| EngineError::NotReady("no exemplar file".into()))?;
+        let mut docs: Vec<u32> = Vec::new();
+        for c in contexts {
+            if !docs.contains(&c.record.doc) {
+                docs.push(c.record.doc);
+            }
+        }
+        for doc in docs {
+            let group: Vec<Context> = contexts.iter().filter(|c| c.record.doc == doc).cloned().collect();
+            let m = match context::recompute(session.model().as_ref(), source.file(), neuron, &group, &self.shade.stop)
+            {
+                Ok(m) => m,
+                Err(EngineError::Cancelled) => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let contexts = group.iter().map(|c| c.record).zip(m).collect();
+            self.say(EngineMsg::Shading(Arc::new(Shading { neuron, contexts })));
+        }
         Ok(())
     }
 

@@ -275,16 +275,32 @@ impl ExemplarFile {
     fn check_shapes(&self) -> Result<()> {
         let t = SafeTensors::deserialize(&self.map).map_err(|e| ExemplarError::bad_file(&self.path, e.to_string()))?;
         let (l, f, n) = (self.header.model.layers, self.header.model.d_ff, self.header.settings.top);
-        let d = self.header.corpus.documents;
-        let want: [(&str, Dtype, Vec<usize>); 8] = [
+        let (d, c) = (self.header.corpus.documents, self.header.concepts.len());
+        let tokens = t.tensor("documents.tokens").map(|v| v.shape().to_vec()).unwrap_or_default();
+        // Every tensor a reader slices, so that no read of an opened file goes out of bounds.
+        let want: [(&str, Dtype, Vec<usize>); 21] = [
             ("top.m", Dtype::F32, vec![l, f, n]),
+            ("top.doc", Dtype::U32, vec![l, f, n]),
+            ("top.pos", Dtype::U32, vec![l, f, n]),
+            ("bottom.m", Dtype::F32, vec![l, f, n]),
             ("bottom.doc", Dtype::U32, vec![l, f, n]),
+            ("bottom.pos", Dtype::U32, vec![l, f, n]),
+            ("bins.m", Dtype::F32, vec![l, f, BINS, SAMPLES_PER_BIN]),
+            ("bins.doc", Dtype::U32, vec![l, f, BINS, SAMPLES_PER_BIN]),
             ("bins.pos", Dtype::U32, vec![l, f, BINS, SAMPLES_PER_BIN]),
             ("stats.sum", Dtype::I64, vec![l, f]),
+            ("stats.sum_sq_hi", Dtype::I64, vec![l, f]),
+            ("stats.sum_sq_lo", Dtype::U64, vec![l, f]),
+            ("stats.max", Dtype::F32, vec![l, f]),
+            ("stats.min", Dtype::F32, vec![l, f]),
+            ("stats.in_top_k", Dtype::U64, vec![l, f]),
             ("layer.scale", Dtype::F32, vec![l]),
+            // Any length, in one dimension.
+            ("documents.tokens", Dtype::U32, if tokens.len() == 1 { tokens } else { vec![0] }),
             ("documents.offsets", Dtype::U64, vec![d + 1]),
             ("documents.origin", Dtype::U32, vec![d, 2]),
-            ("seeds.positions", Dtype::U64, vec![self.header.concepts.len()]),
+            ("seeds.sum", Dtype::I64, vec![c, l, f]),
+            ("seeds.positions", Dtype::U64, vec![c]),
         ];
         for (name, dtype, shape) in want {
             let view = t.tensor(name).map_err(|_| ExemplarError::bad_file(&self.path, format!("no tensor {name}")))?;
@@ -294,6 +310,14 @@ impl ExemplarFile {
                     format!("{name} is {:?} {:?}, not {dtype:?} {shape:?}", view.dtype(), view.shape()),
                 ));
             }
+        }
+        let offsets: Vec<u64> = bytemuck::pod_collect_to_vec(t.tensor("documents.offsets").expect("checked").data());
+        let tokens = t.tensor("documents.tokens").expect("checked").shape()[0] as u64;
+        if offsets.first() != Some(&0) || offsets.windows(2).any(|w| w[0] > w[1]) || offsets.last() != Some(&tokens) {
+            return Err(ExemplarError::bad_file(
+                &self.path,
+                "documents.offsets do not cut documents.tokens into documents",
+            ));
         }
         Ok(())
     }

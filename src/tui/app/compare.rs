@@ -70,6 +70,8 @@ impl App {
             EngineMsg::Shared(_)
             | EngineMsg::Projection(_)
             | EngineMsg::Detail(_)
+            | EngineMsg::Exemplars(_)
+            | EngineMsg::Shading(_)
             | EngineMsg::Lens(_)
             | EngineMsg::Grid(_)
             | EngineMsg::Knockout(_)

@@ -25,6 +25,7 @@ impl App {
                 self.label_build = BuildState::Unknown;
                 self.projections.clear();
                 self.requested.clear();
+                self.exemplars.reset();
                 if self.compare.open {
                     effects.extend(self.request_reasoning());
                 }
@@ -52,6 +53,8 @@ impl App {
                     self.detail = Some(d);
                 }
             }
+            EngineMsg::Exemplars(found) => self.on_exemplars_found(found),
+            EngineMsg::Shading(s) => self.on_shading(&s),
             EngineMsg::Lens(l) => self.lens = Some(l),
             EngineMsg::Grid(g) => self.on_grid(g),
             EngineMsg::Knockout(k) => self.on_knockout(k),
@@ -90,6 +93,7 @@ impl App {
         self.row = self.row.min(self.rows.get(self.layer).map_or(0, |r| r.len().saturating_sub(1)));
         self.follow_selection();
         let mut effects = self.refresh_compare();
+        effects.extend(self.refresh_exemplars());
         let can_project = self.busy.is_none() || self.busy.is_some_and(|b| b.job != Job::Prefill);
         if let Some(review) = self.modes.review() {
             // Review shows one neuron's projection; the next one's is fetched ahead.
@@ -159,6 +163,7 @@ impl App {
             self.requested.clear();
             self.requested_detail = None;
             self.requested_lens = None;
+            self.exemplars.requested.clear();
         }
         self.compare.requested_next[side.index()] = None;
     }

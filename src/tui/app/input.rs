@@ -252,6 +252,9 @@ impl App {
             Action::AblateMarked => return self.ablate(AblationMode::Zero, Vec::new()),
             Action::ClearInterventions => return self.clear_changes(),
             Action::BuildLabels => return self.toggle_label_build(),
+            Action::ExemplarList => self.page_exemplars(None),
+            Action::ExemplarsNext => self.page_exemplars(Some(1)),
+            Action::ExemplarsPrev => self.page_exemplars(Some(-1)),
         }
         Vec::new()
     }

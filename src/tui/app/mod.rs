@@ -8,6 +8,7 @@
 mod commands;
 mod compare;
 mod engine;
+mod exemplars;
 mod heatmap;
 mod input;
 mod label_build;
@@ -26,6 +27,7 @@ use tui_textarea::TextArea;
 use super::compare::{Compare, Side};
 use super::cursor::Cursor;
 use super::engine_messages::Job;
+use super::exemplars::Exemplars;
 use super::grid::Grids;
 use super::heatmap::HeatmapMode;
 use super::key::Key;
@@ -173,6 +175,8 @@ pub struct App {
     /// The detail's neuron was opened (Enter, `:goto`), not followed from the selection.
     pub(in crate::tui) detail_pinned: bool,
     pub(in crate::tui) detail: Option<Arc<NeuronDetail>>,
+    /// The model's exemplar file and the shown neuron's exemplars.
+    pub(in crate::tui) exemplars: Exemplars,
     requested_detail: Option<(NeuronId, u64)>,
     pub(in crate::tui) show_lens: bool,
     pub(in crate::tui) lens: Option<Arc<LensView>>,
@@ -228,6 +232,7 @@ impl App {
             detail_neuron: None,
             detail_pinned: false,
             detail: None,
+            exemplars: Exemplars::default(),
             requested_detail: None,
             show_lens: false,
             lens: None,
@@ -322,6 +327,11 @@ impl App {
 
     pub fn detail(&self) -> Option<&Arc<NeuronDetail>> {
         self.detail.as_ref()
+    }
+
+    /// The exemplar file found for the model and the shown neuron's exemplars.
+    pub fn exemplars(&self) -> &Exemplars {
+        &self.exemplars
     }
 
     pub fn lens(&self) -> Option<&Arc<LensView>> {

@@ -1,4 +1,5 @@
-//! The neuron detail: projection, labels, and the neuron's m over every token of the text.
+//! The neuron detail: projection, labels, corpus exemplars, and the neuron's m over every token of
+//! the text.
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
@@ -82,6 +83,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, compact: bool) {
         }
         None => lines.push(Line::styled("promotes: computing…", t.dim)),
     }
+    lines.extend(super::exemplars::lines(app, neuron, inner.width));
     let Some(d) = d else {
         let why = if app.busy.is_some() { "after the run" } else { "computing…" };
         lines.push(Line::styled(format!("m over tokens: {why}"), t.dim));

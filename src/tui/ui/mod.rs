@@ -1,6 +1,7 @@
 //! Drawing: `draw` only reads the state (everything it shows was computed before), one file per pane.
 pub mod compare;
 pub mod detail;
+pub mod exemplars;
 pub mod heatmap;
 pub mod heatmap_screen;
 pub mod layers;

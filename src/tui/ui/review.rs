@@ -1,5 +1,5 @@
-//! Review mode: the label under review with its neuron's promoted tokens, evidence and answer,
-//! agreement so far, and the queue around it.
+//! Review mode: the label under review with its neuron's promoted tokens, evidence, answer and
+//! corpus exemplars, agreement so far, and the queue around it.
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -36,11 +36,11 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, compact: bool) {
     };
     let queue_height = (inner.height / 3).clamp(3, 12);
     let [top, queue] = Layout::vertical([Constraint::Fill(1), Constraint::Length(queue_height)]).areas(inner);
-    frame.render_widget(Paragraph::new(item_lines(app, review, item)).wrap(Wrap { trim: false }), top);
+    frame.render_widget(Paragraph::new(item_lines(app, review, item, top.width)).wrap(Wrap { trim: false }), top);
     frame.render_widget(Paragraph::new(queue_lines(app, review, queue_height as usize)), queue);
 }
 
-fn item_lines(app: &App, review: &Review, item: &ReviewItem) -> Vec<Line<'static>> {
+fn item_lines(app: &App, review: &Review, item: &ReviewItem, width: u16) -> Vec<Line<'static>> {
     let t = &app.theme;
     let l = &item.label;
     let field = |name: &str, value: String, style: Style| {
@@ -75,6 +75,8 @@ fn item_lines(app: &App, review: &Review, item: &ReviewItem) -> Vec<Line<'static
     if let Some(note) = &review.note {
         lines.push(field("new note", note.clone(), t.accent));
     }
+    lines.push(Line::raw(""));
+    lines.extend(super::exemplars::lines(app, l.neuron, width));
     lines.push(Line::raw(""));
     lines.push(field("agreement", describe(&review.agreement.overall), t.title));
     lines.push(field("  said yes", describe(&review.agreement.said_yes), t.dim));
