@@ -63,7 +63,10 @@ fn run(loaded: &LoadedModel, corpus: &Corpus, out: PathBuf, shard: ShardOf, cont
 
 fn whole(loaded: &LoadedModel, corpus: &Corpus, dir: &Path) -> PathBuf {
     let out = dir.join(FILE_NAME);
-    assert!(matches!(run(loaded, corpus, out.clone(), ShardOf { index: 0, count: 1 }, Control::default()), Outcome::Built { .. }));
+    assert!(matches!(
+        run(loaded, corpus, out.clone(), ShardOf { index: 0, count: 1 }, Control::default()),
+        Outcome::Built { .. }
+    ));
     out
 }
 
@@ -76,8 +79,10 @@ fn brute_force(loaded: &LoadedModel, docs: &[Vec<u32>]) -> Vec<Vec<Vec<f32>>> {
             let mut per_pos = vec![vec![0.0; layers * d_ff]; tokens.len()];
             for w in windows(tokens.len(), SETTINGS.window) {
                 let mut cache = loaded.model.new_cache();
-                let captured =
-                    loaded.model.forward(&tokens[w.tokens()], cache.as_mut(), &Interventions::default(), &|| true).unwrap();
+                let captured = loaded
+                    .model
+                    .forward(&tokens[w.tokens()], cache.as_mut(), &Interventions::default(), &|| true)
+                    .unwrap();
                 for layer in 0..layers {
                     let m = &captured.activations[Hook::MlpM];
                     let rows = w.end - w.start;
@@ -113,7 +118,9 @@ fn kept_positions_equal_a_brute_force_scan() {
         let mut records: Vec<Record> = all
             .iter()
             .enumerate()
-            .flat_map(|(d, per_pos)| per_pos.iter().enumerate().map(move |(p, m)| Record { doc: d as u32, pos: p as u32, m: m[g] }))
+            .flat_map(|(d, per_pos)| {
+                per_pos.iter().enumerate().map(move |(p, m)| Record { doc: d as u32, pos: p as u32, m: m[g] })
+            })
             .collect();
         let got = file.neuron(id).unwrap();
         records.sort_by(|a, b| b.m.total_cmp(&a.m).then((a.doc, a.pos).cmp(&(b.doc, b.pos))));
@@ -185,7 +192,8 @@ fn a_stopped_build_resumes_to_the_same_bytes_and_refuses_a_changed_corpus() {
         }
     };
     let control = Control { cancel: Some(&stop), progress: None };
-    let stopped = build::build(loaded.model.as_ref(), &loaded.tokenizer, identity(&loaded), &plan, control, &count).unwrap();
+    let stopped =
+        build::build(loaded.model.as_ref(), &loaded.tokenizer, identity(&loaded), &plan, control, &count).unwrap();
     let Outcome::Stopped { partial: Some(partial) } = stopped else { panic!("{stopped:?}") };
     assert!(!out.exists());
     let header = ExemplarFile::open(&partial).unwrap().header().clone();
@@ -193,19 +201,40 @@ fn a_stopped_build_resumes_to_the_same_bytes_and_refuses_a_changed_corpus() {
     // Resuming with a changed corpus is refused, naming the partial file.
     let changed = Corpus::read(&[corpus_file(dir.path(), &[TEXTS[0], "a different second document"])], "text").unwrap();
     let plan_changed = Plan { corpus: &changed, ..plan_clone(&plan) };
-    let e = build::build(loaded.model.as_ref(), &loaded.tokenizer, identity(&loaded), &plan_changed, Control::default(), &|_, _, _| {})
-        .unwrap_err()
-        .to_string();
+    let e = build::build(
+        loaded.model.as_ref(),
+        &loaded.tokenizer,
+        identity(&loaded),
+        &plan_changed,
+        Control::default(),
+        &|_, _, _| {},
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains(&partial.display().to_string()) && e.contains("changed") && e.contains("--restart"), "{e}");
     // Resumed, it gives the uninterrupted build's bytes.
-    let done = build::build(loaded.model.as_ref(), &loaded.tokenizer, identity(&loaded), &plan, Control::default(), &|_, _, _| {})
-        .unwrap();
+    let done = build::build(
+        loaded.model.as_ref(),
+        &loaded.tokenizer,
+        identity(&loaded),
+        &plan,
+        Control::default(),
+        &|_, _, _| {},
+    )
+    .unwrap();
     assert!(matches!(done, Outcome::Built { .. }), "{done:?}");
     assert!(!partial.exists());
     assert_eq!(std::fs::read(&reference).unwrap(), std::fs::read(&out).unwrap());
     // A second run finds it built.
-    let again = build::build(loaded.model.as_ref(), &loaded.tokenizer, identity(&loaded), &plan, Control::default(), &|_, _, _| {})
-        .unwrap();
+    let again = build::build(
+        loaded.model.as_ref(),
+        &loaded.tokenizer,
+        identity(&loaded),
+        &plan,
+        Control::default(),
+        &|_, _, _| {},
+    )
+    .unwrap();
     assert_eq!(again, Outcome::AlreadyBuilt(out));
 }
 
@@ -230,7 +259,11 @@ fn neuronav(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
         .args(args)
         .output()
         .unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -248,7 +281,8 @@ fn bad_corpora_are_named_and_skipped_lines_counted() {
     let long = "one two three four five six seven eight nine ten ".repeat(12);
     let jsonl = format!("{{\"text\": \"2+3=5\"}}\n{{\"body\": \"no text here\"}}\n{{\"text\": \"{long}\"}}\n");
     std::fs::write(d.join("c.jsonl"), jsonl).unwrap();
-    let (code, out, err) = neuronav(d, &["exemplars", "build", "--corpus", "c.jsonl", "--out", "o", "--format", "json"]);
+    let (code, out, err) =
+        neuronav(d, &["exemplars", "build", "--corpus", "c.jsonl", "--out", "o", "--format", "json"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("skipped c.jsonl:2: no field 'text'"), "{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -278,7 +312,7 @@ fn the_seed_word_score_is_pearsons_r_with_the_seed_indicator() {
         .flat_map(|d| (0..d.len()).map(move |p| (p, d)))
         .map(|(p, d)| (is_seed(d[p]) || d.get(p + 1).is_some_and(|&t| is_seed(t))) as u8 as f64)
         .collect();
-    assert!(indicator.iter().any(|&x| x == 1.0) && indicator.iter().any(|&x| x == 0.0));
+    assert!(indicator.contains(&1.0) && indicator.contains(&0.0));
     let d_ff = loaded.config.intermediate_size;
     for (layer, index) in [(0u32, 3u32), (1, 40), (2, 150)] {
         let g = layer as usize * d_ff + index as usize;

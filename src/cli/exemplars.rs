@@ -163,7 +163,8 @@ fn run_build(model_args: &ModelArgs, paths: &Paths, args: BuildArgs) -> Result<(
     signal_hook::flag::register_conditional_shutdown(signal_hook::consts::SIGINT, 1, stop.clone())?;
     signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone())?;
     let bar = ProgressBar::new(0).with_style(
-        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} tokens, {per_sec}, {eta} left").expect("valid template"),
+        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} tokens, {per_sec}, {eta} left")
+            .expect("valid template"),
     );
     let progress = |phase: Phase, done: u64, total: u64| {
         bar.set_message(match phase {

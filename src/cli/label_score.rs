@@ -92,12 +92,8 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: ScoreArgs) -> Result<()>
         Scorer::Detection => DETECTION,
         Scorer::Simulation => SIMULATION,
     };
-    let done: std::collections::HashSet<(NeuronId, String, String)> = store
-        .scores()?
-        .into_iter()
-        .filter(|s| s.scorer == scorer)
-        .map(|s| (s.neuron, s.concept, s.source))
-        .collect();
+    let done: std::collections::HashSet<(NeuronId, String, String)> =
+        store.scores()?.into_iter().filter(|s| s.scorer == scorer).map(|s| (s.neuron, s.concept, s.source)).collect();
     let filter = LabelFilter { source: args.source.clone(), concept: args.concept.clone(), applying: false };
     let wanted = |applies: bool| match args.answers {
         Answers::Yes => applies,
@@ -158,7 +154,9 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, args: ScoreArgs) -> Result<()>
             Some(s) => (scored, sum) = (scored + 1, sum + s),
             None => {
                 failed += 1;
-                bar.suspend(|| eprintln!("{} {} ({}): {}", label.neuron, label.concept, label.source, stored.describe()));
+                bar.suspend(|| {
+                    eprintln!("{} {} ({}): {}", label.neuron, label.concept, label.source, stored.describe())
+                });
             }
         }
         bar.inc(1);
@@ -230,7 +228,12 @@ fn quiet(e: &NeuronExemplars, n: usize) -> Vec<Record> {
 
 /// The records' contexts as a scorer shows them: token texts and m over the neuron's scale,
 /// recomputed; tokens whose m the window did not compute are left out of the front.
-fn excerpts(loaded: &LoadedModel, file: &ExemplarFile, e: &NeuronExemplars, records: &[Record]) -> Result<Vec<Excerpt>> {
+fn excerpts(
+    loaded: &LoadedModel,
+    file: &ExemplarFile,
+    e: &NeuronExemplars,
+    records: &[Record],
+) -> Result<Vec<Excerpt>> {
     let contexts: Vec<_> = records.iter().map(|&r| context(file, r)).collect();
     let m = recompute(loaded.model.as_ref(), file, e.neuron, &contexts, &AtomicBool::new(false))?;
     let scale = if e.stats.scale > 0.0 { e.stats.scale } else { 1.0 };

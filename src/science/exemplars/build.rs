@@ -41,12 +41,17 @@ pub struct Plan<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Built { path: PathBuf, positions: u64 },
+    Built {
+        path: PathBuf,
+        positions: u64,
+    },
     /// The same build was already finished.
     AlreadyBuilt(PathBuf),
     /// Stopped when asked; the partial file holds what was done (none when it stopped before
     /// the bins' scale was fixed).
-    Stopped { partial: Option<PathBuf> },
+    Stopped {
+        partial: Option<PathBuf>,
+    },
 }
 
 /// The partial file of a build whose finished file is `out`.
@@ -96,8 +101,7 @@ pub fn build(
     let positions_of = |d: usize| documents.get(d).iter().filter(|&&t| Some(t) != bos).count() as u64;
     let mine = |d: usize| d % plan.shard.count == plan.shard.index;
     let total: u64 = (0..documents.len()).filter(|&d| mine(d)).map(positions_of).sum();
-    let calibration_tokens =
-        (documents.tokens.len() / 100).max(MIN_CALIBRATION_TOKENS).min(documents.tokens.len());
+    let calibration_tokens = (documents.tokens.len() / 100).max(MIN_CALIBRATION_TOKENS).min(documents.tokens.len());
     let header = Header {
         format: file::FORMAT,
         model: identity,
@@ -134,7 +138,8 @@ pub fn build(
             if control.cancelled() {
                 return Ok(Outcome::Stopped { partial: None });
             }
-            let state = Collector::new(scales, config.intermediate_size, settings.top, settings.top_k, plan.concepts.len());
+            let state =
+                Collector::new(scales, config.intermediate_size, settings.top, settings.top_k, plan.concepts.len());
             (header, state, 0)
         }
     };
@@ -262,7 +267,13 @@ impl Runner<'_> {
             Ok(())
         };
         // A window runs to its end: stopping between layers would leave the state half-updated.
-        self.model.forward_layers(&tokens[window.tokens()], cache.as_mut(), &Interventions::default(), &|| true, &mut sink)?;
+        self.model.forward_layers(
+            &tokens[window.tokens()],
+            cache.as_mut(),
+            &Interventions::default(),
+            &|| true,
+            &mut sink,
+        )?;
         Ok(())
     }
 

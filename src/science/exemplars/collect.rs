@@ -206,7 +206,9 @@ impl Collector {
         // The layer's top K of each counted row, ranked as the explorer ranks.
         let members: Vec<Vec<u32>> = counted
             .par_iter()
-            .map(|&r| top_k(&rows.m[r * d_ff..(r + 1) * d_ff], rows.value_norms, self.top_k).iter().map(|h| h.index).collect())
+            .map(|&r| {
+                top_k(&rows.m[r * d_ff..(r + 1) * d_ff], rows.value_norms, self.top_k).iter().map(|h| h.index).collect()
+            })
             .collect();
         for hits in &members {
             for &j in hits {

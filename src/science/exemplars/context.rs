@@ -66,7 +66,8 @@ pub fn recompute(
                     && window_of(doc.len(), window, contexts[j].record.pos as usize) == w
             })
             .collect();
-        let end = group.iter().map(|&j| contexts[j].start + contexts[j].tokens.len()).max().unwrap_or(w.start).min(w.end);
+        let end =
+            group.iter().map(|&j| contexts[j].start + contexts[j].tokens.len()).max().unwrap_or(w.start).min(w.end);
         let m = RefCell::new(Vec::new());
         let got = Cell::new(false);
         let mut sink = |l: usize, captures: Captures<Vec<f32>>| {
@@ -78,7 +79,13 @@ pub fn recompute(
         };
         let keep_going = || !got.get() && !cancel.load(Ordering::Relaxed);
         let mut cache = model.new_cache();
-        match model.forward_layers(&doc[w.start..end], cache.as_mut(), &Interventions::default(), &keep_going, &mut sink) {
+        match model.forward_layers(
+            &doc[w.start..end],
+            cache.as_mut(),
+            &Interventions::default(),
+            &keep_going,
+            &mut sink,
+        ) {
             Ok(_) => {}
             Err(EngineError::Cancelled) if got.get() => {}
             Err(e) => return Err(e),

@@ -43,7 +43,11 @@ impl Corpus {
         for (i, line) in shipped::QUESTIONS.lines().enumerate() {
             let value: serde_json::Value = serde_json::from_str(line).expect("the shipped questions are JSON lines");
             let text = |field: &str| value[field].as_str().expect("shipped questions have text fields").to_string();
-            corpus.documents.push(Document { source: 0, line: i + 1, text: format!("{}\n{}", text("question"), text("answer")) });
+            corpus.documents.push(Document {
+                source: 0,
+                line: i + 1,
+                text: format!("{}\n{}", text("question"), text("answer")),
+            });
         }
         corpus
     }
@@ -66,7 +70,10 @@ impl Corpus {
             if corpus.documents.len() == before {
                 let why = match corpus.skipped.iter().filter(|s| s.source == corpus.sources[source]).count() {
                     0 => "it holds no documents".to_string(),
-                    n => format!("none of its {n} lines holds a document (the first: line {})", first_line(&corpus, source)),
+                    n => format!(
+                        "none of its {n} lines holds a document (the first: line {})",
+                        first_line(&corpus, source)
+                    ),
                 };
                 return Err(ExemplarError::bad_file(path, why));
             }
@@ -167,7 +174,11 @@ mod tests {
     #[test]
     fn jsonl_lines_without_the_field_are_skipped_and_counted() {
         let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), "c.jsonl", b"{\"text\": \"a b\"}\n{\"body\": \"x\"}\nnot json\n\n{\"text\": 3}\n{\"text\": \"c\"}\n");
+        let path = write(
+            dir.path(),
+            "c.jsonl",
+            b"{\"text\": \"a b\"}\n{\"body\": \"x\"}\nnot json\n\n{\"text\": 3}\n{\"text\": \"c\"}\n",
+        );
         let c = Corpus::read(&[path], "text").unwrap();
         let texts: Vec<_> = c.documents.iter().map(|d| (d.line, d.text.as_str())).collect();
         assert_eq!(texts, [(1, "a b"), (6, "c")]);
@@ -181,7 +192,7 @@ mod tests {
     fn bad_files_are_errors_naming_them() {
         let dir = tempfile::tempdir().unwrap();
         let latin1 = write(dir.path(), "latin1.txt", b"ok\ncaf\xe9\n");
-        let message = Corpus::read(&[latin1.clone()], "text").unwrap_err().to_string();
+        let message = Corpus::read(std::slice::from_ref(&latin1), "text").unwrap_err().to_string();
         assert!(message.contains(&latin1.display().to_string()) && message.contains("line 2"), "{message}");
         let empty = write(dir.path(), "empty.txt", b"\n\n");
         let message = Corpus::read(&[empty], "text").unwrap_err().to_string();

@@ -135,7 +135,8 @@ pub fn write(path: &Path, header: &Header, documents: &Documents, state: &Collec
         u32s.push((format!("{name}.pos"), shape, pos));
     }
     let slots = BINS * SAMPLES_PER_BIN;
-    let (mut m, mut doc, mut pos) = (vec![f32::NAN; cells * slots], vec![EMPTY; cells * slots], vec![EMPTY; cells * slots]);
+    let (mut m, mut doc, mut pos) =
+        (vec![f32::NAN; cells * slots], vec![EMPTY; cells * slots], vec![EMPTY; cells * slots]);
     for (i, s) in state.neurons.iter().enumerate() {
         for (b, bin) in s.bins.iter().enumerate() {
             for (k, (_, r)) in bin.iter().enumerate() {
@@ -245,7 +246,8 @@ impl ExemplarFile {
         // SAFETY: the map is read only; files are replaced by renaming, never written in place.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| ExemplarError::io(path, e))?;
         let bad = |problem: String| ExemplarError::bad_file(path, problem);
-        let (_, metadata) = SafeTensors::read_metadata(&map).map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+        let (_, metadata) =
+            SafeTensors::read_metadata(&map).map_err(|e| bad(format!("not a safetensors file: {e}")))?;
         let json = metadata
             .metadata()
             .as_ref()
@@ -381,7 +383,13 @@ impl ExemplarFile {
             scale: max.abs().max(min.abs()),
             layer_scale: self.read::<f32>("layer.scale", id.layer as usize, 1)[0],
         };
-        Some(NeuronExemplars { neuron: id, top: records("top", cell * n, n), bottom: records("bottom", cell * n, n), bins, stats })
+        Some(NeuronExemplars {
+            neuron: id,
+            top: records("top", cell * n, n),
+            bottom: records("bottom", cell * n, n),
+            bins,
+            stats,
+        })
     }
 
     fn cell(&self, id: NeuronId) -> Option<usize> {
@@ -431,7 +439,12 @@ impl ExemplarFile {
         let doc: Vec<u32> = self.all(&format!("{prefix}.doc"));
         let pos: Vec<u32> = self.all(&format!("{prefix}.pos"));
         (0..cells)
-            .map(|i| (i * n..(i + 1) * n).filter(|&k| doc[k] != EMPTY).map(|k| Record { doc: doc[k], pos: pos[k], m: m[k] }).collect())
+            .map(|i| {
+                (i * n..(i + 1) * n)
+                    .filter(|&k| doc[k] != EMPTY)
+                    .map(|k| Record { doc: doc[k], pos: pos[k], m: m[k] })
+                    .collect()
+            })
             .collect()
     }
 
@@ -441,7 +454,8 @@ impl ExemplarFile {
         let (layers, d_ff, n) = (h.model.layers, h.model.d_ff, h.settings.top);
         let mut state = Collector::new(self.layer_scales(), d_ff, n, h.settings.top_k, h.concepts.len());
         let (top, bottom) = (self.kept("top"), self.kept("bottom"));
-        let (bm, bd, bp): (Vec<f32>, Vec<u32>, Vec<u32>) = (self.all("bins.m"), self.all("bins.doc"), self.all("bins.pos"));
+        let (bm, bd, bp): (Vec<f32>, Vec<u32>, Vec<u32>) =
+            (self.all("bins.m"), self.all("bins.doc"), self.all("bins.pos"));
         let sum: Vec<i64> = self.all("stats.sum");
         let hi: Vec<i64> = self.all("stats.sum_sq_hi");
         let lo: Vec<u64> = self.all("stats.sum_sq_lo");

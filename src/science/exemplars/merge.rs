@@ -47,7 +47,10 @@ pub fn merge(dir: &Path) -> Result<PathBuf> {
             && h.concepts == base.concepts
             && h.calibration_tokens == base.calibration_tokens;
         if !same {
-            return Err(ExemplarError::bad_file(f.path(), format!("is of another build than {}", files[0].path().display())));
+            return Err(ExemplarError::bad_file(
+                f.path(),
+                format!("is of another build than {}", files[0].path().display()),
+            ));
         }
     }
     let (documents, mut state) = files[0].load()?;
