@@ -248,3 +248,17 @@ fn a_model_of_another_architecture_is_named_as_such() {
     );
     assert!(!stderr.contains("missing field"), "{stderr}");
 }
+
+/// A build without a GPU backend says how to get one when a device of it is asked for: a failure
+/// with the cargo feature to build with, never a panic.
+#[test]
+#[cfg(not(any(feature = "wgpu", feature = "cuda")))]
+fn a_gpu_device_in_a_build_without_it_names_the_feature() {
+    let n = Neuronav::new(common::fixture("tiny-llama.gguf"));
+    for device in ["wgpu", "cuda"] {
+        let (code, stdout, stderr) = status(&n.output(&["--device", device, "inspect", "--prompt", "x"], ""));
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(stdout.is_empty() && stderr.contains(&format!("--features {device}")), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
