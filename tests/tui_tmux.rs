@@ -206,7 +206,7 @@ fn explore_the_default_model_in_a_terminal() {
 
     pane.text(":review e2e");
     pane.keys(&["Enter"]);
-    pane.wait_for(&["0 of 1 checked", "review · source e2e", "L20N7  add  from e2e"], Duration::from_secs(10));
+    pane.wait_for(&["0 of 1 checked", "review · source e2e", "L20N7  add  e2e said yes"], Duration::from_secs(10));
     pane.keys(&["a"]);
     pane.wait_for(&["saved L20N7 add agree", "1 of 1 checked · agreed 1"], Duration::from_secs(10));
     pane.keys(&["Escape"]);
