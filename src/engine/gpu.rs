@@ -33,6 +33,28 @@ pub fn placing_failed(config: &ModelConfig, dtype: WeightDType, why: String) -> 
     ))
 }
 
+/// What a forward pass that failed on the GPU says: the runtime's message and what the pass
+/// needed on the device besides the weights: the key/value cache of `start + rows` positions, the
+/// attention scores of one layer, a layer's intermediates and the captures on their way to the
+/// host. `element`: bytes of the activations' element type.
+pub fn run_failed(config: &ModelConfig, element: usize, start: usize, rows: usize, why: String) -> EngineError {
+    let c = config;
+    let element = element as u64;
+    let (end, rows) = ((start + rows) as u64, rows as u64);
+    let kv = end * (2 * c.num_layers * c.num_kv_heads * c.head_dim) as u64 * element;
+    let scores = rows * end * c.num_heads as u64 * element;
+    let layer = rows * (4 * c.hidden_size + 3 * c.intermediate_size) as u64 * element;
+    let captures = rows * ((2 * c.hidden_size + c.intermediate_size) * c.num_layers) as u64 * element;
+    let need = kv + scores + layer + captures;
+    EngineError::Device(format!(
+        "the forward pass over {rows} positions (after {start}) failed on the GPU: {why}. Besides the \
+         weights it needs about {:.2} GB on the device ({:.2} GB of it the attention scores of one \
+         layer); run fewer positions at once, --dtype f16, or --device cpu",
+        need as f64 / 1e9,
+        scores as f64 / 1e9
+    ))
+}
+
 /// burn's wgpu backend on its default device, set up once per process.
 #[cfg(feature = "wgpu")]
 pub mod wgpu_device {

@@ -131,7 +131,8 @@ where
         keep_going: &dyn Fn() -> bool,
         sink: &mut LayerSink,
     ) -> Result<Vec<f32>> {
-        Llama::forward(self, tokens, downcast(cache), interventions, keep_going, sink)
+        let cache = downcast::<B>(cache);
+        guarded(self, cache, tokens.len(), |cache| Llama::forward(self, tokens, cache, interventions, keep_going, sink))
     }
     fn forward_branches(
         &self,
@@ -141,7 +142,9 @@ where
         interventions: &Interventions,
         keep_going: &dyn Fn() -> bool,
     ) -> Result<BranchCaptured> {
-        Llama::forward_branches(self, branches, reads, downcast(cache), interventions, keep_going)
+        let rows = branches.iter().map(Vec::len).sum();
+        let cache = downcast::<B>(cache);
+        guarded(self, cache, rows, |cache| Llama::forward_branches(self, branches, reads, cache, interventions, keep_going))
     }
     fn logit_lens(&self, resid: &[f32]) -> Vec<f32> {
         Llama::logit_lens(self, resid)
@@ -155,6 +158,36 @@ where
     fn check_files(&self) -> Result<()> {
         Llama::check_files(self)
     }
+}
+
+/// Runs a forward pass of `rows` positions. burn's GPU runtimes panic where they cannot go on
+/// (out of device memory above all): there the panic becomes an error saying what the pass
+/// needed, and the cache is left as it was. On the host a panic is a bug and stays one.
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+fn guarded<B: EngineBackend, T>(
+    model: &Llama<B>,
+    cache: &mut KvCache<B>,
+    rows: usize,
+    run: impl FnOnce(&mut KvCache<B>) -> Result<T>,
+) -> Result<T> {
+    if B::ON_HOST {
+        return run(cache);
+    }
+    let start = cache.len();
+    super::gpu::quietly(|| run(&mut *cache)).unwrap_or_else(|why| {
+        cache.truncate(start);
+        Err(super::gpu::run_failed(&model.config, model.dtype.size(), start, rows, why))
+    })
+}
+
+#[cfg(not(any(feature = "cuda", feature = "wgpu")))]
+fn guarded<B: EngineBackend, T>(
+    _: &Llama<B>,
+    cache: &mut KvCache<B>,
+    _: usize,
+    run: impl FnOnce(&mut KvCache<B>) -> Result<T>,
+) -> Result<T> {
+    run(cache)
 }
 
 fn downcast<B: EngineBackend>(cache: &mut dyn Cache) -> &mut KvCache<B> {
