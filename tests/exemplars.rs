@@ -201,41 +201,20 @@ fn a_stopped_build_resumes_to_the_same_bytes_and_refuses_a_changed_corpus() {
     // Resuming with a changed corpus is refused, naming the partial file.
     let changed = Corpus::read(&[corpus_file(dir.path(), &[TEXTS[0], "a different second document"])], "text").unwrap();
     let plan_changed = Plan { corpus: &changed, ..plan_clone(&plan) };
-    let e = build::build(
-        loaded.model.as_ref(),
-        &loaded.tokenizer,
-        identity(&loaded),
-        &plan_changed,
-        Control::default(),
-        &|_, _, _| {},
-    )
-    .unwrap_err()
-    .to_string();
+    let e = uninterrupted(&loaded, &plan_changed).unwrap_err().to_string();
     assert!(e.contains(&partial.display().to_string()) && e.contains("changed") && e.contains("--restart"), "{e}");
     // Resumed, it gives the uninterrupted build's bytes.
-    let done = build::build(
-        loaded.model.as_ref(),
-        &loaded.tokenizer,
-        identity(&loaded),
-        &plan,
-        Control::default(),
-        &|_, _, _| {},
-    )
-    .unwrap();
+    let done = uninterrupted(&loaded, &plan).unwrap();
     assert!(matches!(done, Outcome::Built { .. }), "{done:?}");
     assert!(!partial.exists());
     assert_eq!(std::fs::read(&reference).unwrap(), std::fs::read(&out).unwrap());
     // A second run finds it built.
-    let again = build::build(
-        loaded.model.as_ref(),
-        &loaded.tokenizer,
-        identity(&loaded),
-        &plan,
-        Control::default(),
-        &|_, _, _| {},
-    )
-    .unwrap();
+    let again = uninterrupted(&loaded, &plan).unwrap();
     assert_eq!(again, Outcome::AlreadyBuilt(out));
+}
+
+fn uninterrupted(loaded: &LoadedModel, plan: &Plan) -> neuronav::science::exemplars::Result<Outcome> {
+    build::build(loaded.model.as_ref(), &loaded.tokenizer, identity(loaded), plan, Control::default(), &|_, _, _| {})
 }
 
 fn plan_clone<'a>(plan: &Plan<'a>) -> Plan<'a> {

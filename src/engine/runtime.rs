@@ -144,7 +144,9 @@ where
     ) -> Result<BranchCaptured> {
         let rows = branches.iter().map(Vec::len).sum();
         let cache = downcast::<B>(cache);
-        guarded(self, cache, rows, |cache| Llama::forward_branches(self, branches, reads, cache, interventions, keep_going))
+        guarded(self, cache, rows, |cache| {
+            Llama::forward_branches(self, branches, reads, cache, interventions, keep_going)
+        })
     }
     fn logit_lens(&self, resid: &[f32]) -> Vec<f32> {
         Llama::logit_lens(self, resid)
