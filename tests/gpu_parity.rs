@@ -211,3 +211,31 @@ fn an_overflow_on_the_gpu_is_the_cpu_error() {
         assert!(s.is_empty(), "{device:?}: nothing of the failed run is kept");
     }
 }
+
+/// A pass too large for the device (a feed-forward layer of a million neurons, whose m over
+/// 17,000 positions alone needs 68 GB) is an error saying what the pass needed, not a panic; the
+/// cache is left as it was and the model goes on working.
+#[test]
+fn a_pass_too_large_for_the_device_is_an_error_and_the_model_goes_on() {
+    let (_, mut config, _) = loader::open(&fixture("tiny-llama")).unwrap();
+    config.context_length = 1 << 20;
+    config.intermediate_size = 1 << 20;
+    let tokens: Vec<u32> = (0..17_000).map(|i| (i % 300) as u32).collect();
+    for device in gpus() {
+        let model = match loader::random(&config, device, WeightDType::F32, 7) {
+            Ok((model, _)) => model,
+            Err(e) if required(device) => panic!("CI=true needs the {device:?} device: {e}"),
+            Err(e) => {
+                eprintln!("no {device:?} comparison on this machine: {e}");
+                continue;
+            }
+        };
+        let mut cache = model.new_cache();
+        let err = model.forward(&tokens, cache.as_mut(), &Interventions::default(), &|| true).err();
+        let Some(EngineError::Device(message)) = &err else { panic!("{device:?}: {:?}", err.map(|e| e.to_string())) };
+        assert!(message.contains("failed on the GPU") && message.contains("needs about"), "{message}");
+        assert_eq!(cache.len(), 0, "{device:?}: the failed pass left nothing in the cache");
+        let logits = model.forward(&tokens[..5], cache.as_mut(), &Interventions::default(), &|| true).unwrap().logits;
+        assert!(logits.iter().all(|x| x.is_finite()) && cache.len() == 5, "{device:?}");
+    }
+}
