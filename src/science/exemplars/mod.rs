@@ -5,7 +5,8 @@
 //! - `corpus`: the documents, read from plain-text or JSONL files, or the method's GSM8K set;
 //! - `windows`: how a document longer than the model's context is cut into overlapping windows;
 //! - `collect`: the per-neuron state a pass over the corpus fills in;
-//! - `file`: that state on disk, one safetensors file per model, corpus and settings;
+//! - `file`: that state on disk, one safetensors file per model, corpus and settings, written
+//!   and read;
 //! - `location`: where a model's exemplar files are;
 //! - `build` and `merge`: the pass itself (resumable, shardable) and the union of shards;
 //! - `context`: the tokens around an exemplar, and their m recomputed on demand;
