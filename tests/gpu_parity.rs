@@ -237,3 +237,23 @@ fn a_pass_too_large_for_the_device_is_an_error_and_the_model_goes_on() {
         assert!(logits.iter().all(|x| x.is_finite()) && cache.len() == 5, "{device:?}");
     }
 }
+
+/// Without a Vulkan driver (none named where the loader looks) `--device wgpu` says how to get
+/// one: a failure, not a panic.
+#[test]
+#[cfg(feature = "wgpu")]
+fn without_a_vulkan_driver_wgpu_says_how_to_get_one() {
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_neuronav"))
+        .env("VK_ICD_FILENAMES", "/nonexistent/no-driver.json")
+        .env("NEURONAV_HOME", home.path())
+        .args(["--device", "wgpu", "--model"])
+        .arg(fixture("tiny-llama"))
+        .args(["inspect", "--prompt", "hi"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no usable wgpu device") && stderr.contains("mesa-vulkan-drivers"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
