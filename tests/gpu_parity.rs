@@ -20,6 +20,8 @@ use neuronav::engine::EngineError;
 const PROMPT: &str = "Roger has 5 tennis balls. 2+3=5";
 
 /// The GPU backends built in.
+// Each push is behind its backend's feature, which `vec![]` cannot say.
+#[allow(clippy::vec_init_then_push)]
 fn gpus() -> Vec<DeviceChoice> {
     let mut gpus = Vec::new();
     #[cfg(feature = "cuda")]
