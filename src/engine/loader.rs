@@ -173,6 +173,50 @@ fn load_cpu(
     Ok(Arc::new(Llama::<Flex>::load(checkpoint, config, &device, dtype, compute, progress)?))
 }
 
+/// What asking for a GPU backend the build lacks says.
+#[cfg(not(all(feature = "cuda", feature = "wgpu")))]
+fn built_without(name: &str, feature: &str) -> EngineError {
+    EngineError::Device(format!("this neuronav was built without {name}; rebuild with `--features {feature}`"))
+}
+
+/// Placing a model on a GPU, whichever backend: matrices there are dense, so products are exact
+/// whatever the compute path, and a runtime panic while placing is an error giving the size.
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+mod on_gpu {
+    use super::*;
+    use crate::engine::gpu::{placing_failed, quietly};
+    use crate::engine::model::EngineBackend;
+
+    pub fn load<B: EngineBackend>(
+        checkpoint: &Checkpoint,
+        config: &ModelConfig,
+        device: &B::Device,
+        dtype: WeightDType,
+        progress: &dyn Fn(usize, usize),
+    ) -> Result<Arc<dyn Model>>
+    where
+        Llama<B>: Model + 'static,
+    {
+        let model = quietly(|| Llama::<B>::load(checkpoint, config, device, dtype, ComputePath::Exact, progress))
+            .map_err(|why| placing_failed(config, dtype, why))??;
+        Ok(Arc::new(model))
+    }
+
+    pub fn random<B: EngineBackend>(
+        config: &ModelConfig,
+        device: &B::Device,
+        dtype: WeightDType,
+        seed: u64,
+    ) -> Result<Arc<dyn Model>>
+    where
+        Llama<B>: Model + 'static,
+    {
+        let model = quietly(|| Llama::<B>::random(config, device, dtype, seed))
+            .map_err(|why| placing_failed(config, dtype, why))?;
+        Ok(Arc::new(model))
+    }
+}
+
 #[cfg(not(feature = "cuda"))]
 mod cuda {
     use super::*;
@@ -183,22 +227,18 @@ mod cuda {
     }
 
     pub fn load(_: &Checkpoint, _: &ModelConfig, _: WeightDType, _: &dyn Fn(usize, usize)) -> Result<Arc<dyn Model>> {
-        Err(unavailable())
+        Err(built_without("CUDA", "cuda"))
     }
 
     pub fn random(_: &ModelConfig, _: WeightDType, _: u64) -> Result<Arc<dyn Model>> {
-        Err(unavailable())
-    }
-
-    fn unavailable() -> EngineError {
-        EngineError::Device("this neuronav was built without CUDA; rebuild with `--features cuda`".into())
+        Err(built_without("CUDA", "cuda"))
     }
 }
 
 #[cfg(feature = "cuda")]
 mod cuda {
     use super::*;
-    use crate::engine::gpu::{placing_failed, quietly};
+    use crate::engine::gpu::quietly;
     use burn::backend::cuda::{Cuda, CudaDevice};
     use burn::prelude::*;
 
@@ -224,19 +264,12 @@ mod cuda {
         progress: &dyn Fn(usize, usize),
     ) -> Result<Arc<dyn Model>> {
         require()?;
-        let device = CudaDevice::default();
-        // GPU matrices are dense: their products are exact whatever the path.
-        let compute = ComputePath::Exact;
-        let model = quietly(|| Llama::<Cuda>::load(checkpoint, config, &device, dtype, compute, progress))
-            .map_err(|why| placing_failed(config, dtype, why))??;
-        Ok(Arc::new(model))
+        on_gpu::load::<Cuda>(checkpoint, config, &CudaDevice::default(), dtype, progress)
     }
 
     pub fn random(config: &ModelConfig, dtype: WeightDType, seed: u64) -> Result<Arc<dyn Model>> {
         require()?;
-        let model = quietly(|| Llama::<Cuda>::random(config, &CudaDevice::default(), dtype, seed))
-            .map_err(|why| placing_failed(config, dtype, why))?;
-        Ok(Arc::new(model))
+        on_gpu::random::<Cuda>(config, &CudaDevice::default(), dtype, seed)
     }
 }
 
@@ -245,22 +278,18 @@ mod wgpu {
     use super::*;
 
     pub fn load(_: &Checkpoint, _: &ModelConfig, _: WeightDType, _: &dyn Fn(usize, usize)) -> Result<Arc<dyn Model>> {
-        Err(unavailable())
+        Err(built_without("wgpu", "wgpu"))
     }
 
     pub fn random(_: &ModelConfig, _: WeightDType, _: u64) -> Result<Arc<dyn Model>> {
-        Err(unavailable())
-    }
-
-    fn unavailable() -> EngineError {
-        EngineError::Device("this neuronav was built without wgpu; rebuild with `--features wgpu`".into())
+        Err(built_without("wgpu", "wgpu"))
     }
 }
 
 #[cfg(feature = "wgpu")]
 mod wgpu {
     use super::*;
-    use crate::engine::gpu::{placing_failed, quietly, wgpu_device};
+    use crate::engine::gpu::wgpu_device;
     use burn::backend::wgpu::{Wgpu, WgpuDevice};
     use burn::prelude::Backend;
 
@@ -292,18 +321,11 @@ mod wgpu {
         progress: &dyn Fn(usize, usize),
     ) -> Result<Arc<dyn Model>> {
         require(dtype)?;
-        let device = WgpuDevice::DefaultDevice;
-        // GPU matrices are dense: their products are exact whatever the path.
-        let compute = ComputePath::Exact;
-        let model = quietly(|| Llama::<Wgpu>::load(checkpoint, config, &device, dtype, compute, progress))
-            .map_err(|why| placing_failed(config, dtype, why))??;
-        Ok(Arc::new(model))
+        on_gpu::load::<Wgpu>(checkpoint, config, &WgpuDevice::DefaultDevice, dtype, progress)
     }
 
     pub fn random(config: &ModelConfig, dtype: WeightDType, seed: u64) -> Result<Arc<dyn Model>> {
         require(dtype)?;
-        let model = quietly(|| Llama::<Wgpu>::random(config, &WgpuDevice::DefaultDevice, dtype, seed))
-            .map_err(|why| placing_failed(config, dtype, why))?;
-        Ok(Arc::new(model))
+        on_gpu::random::<Wgpu>(config, &WgpuDevice::DefaultDevice, dtype, seed)
     }
 }
