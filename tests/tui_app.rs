@@ -258,6 +258,16 @@ fn goto_opens_the_neuron_detail_and_bad_commands_say_why() {
 }
 
 #[test]
+fn before_any_run_the_detail_asks_for_the_neurons_projection() {
+    let mut app = app();
+    let neuron = NeuronId { layer: 2, index: 23 };
+    let effects = command(&mut app, "goto L2N23");
+    assert_eq!(app.detail_neuron(), Some(neuron));
+    assert_eq!(engine_cmds(&effects), [&EngineCmd::Project { neurons: vec![neuron] }]);
+    assert!(engine_cmds(&app.refresh()).is_empty(), "asked once");
+}
+
+#[test]
 fn search_finds_tokens_and_neurons() {
     let mut app = loaded_app();
     app.on_key(key('/'));

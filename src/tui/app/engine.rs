@@ -1,4 +1,6 @@
 //! Run A's engine: its messages, and asking it for what the visible panes need.
+use std::collections::HashSet;
+
 use ratatui::style::{Modifier, Style};
 
 use super::{App, Busy, Focus};
@@ -112,6 +114,15 @@ impl App {
             return effects;
         }
         let Some(snapshot) = self.snapshot.clone() else {
+            // Before any run the detail still shows what needs no text: the neuron's projection
+            // and its exemplars.
+            let shown = self.detail_neuron.filter(|_| layout::detail_shown(self.size, self));
+            if let Some(neuron) = shown.filter(|n| !self.projections.contains_key(n) && !self.requested.contains(n)) {
+                if can_project && self.model.is_some() {
+                    self.requested = HashSet::from([neuron]);
+                    effects.push(Effect::Engine(Side::A, EngineCmd::Project { neurons: vec![neuron] }));
+                }
+            }
             return effects;
         };
         if can_project {

@@ -85,7 +85,11 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect, compact: bool) {
     }
     lines.extend(super::exemplars::lines(app, neuron, inner.width));
     let Some(d) = d else {
-        let why = if app.busy.is_some() { "after the run" } else { "computing…" };
+        let why = match (app.busy.is_some(), app.snapshot.is_some()) {
+            (true, _) => "after the run",
+            (false, false) => "no text yet: r runs the prompt",
+            (false, true) => "computing…",
+        };
         lines.push(Line::styled(format!("m over tokens: {why}"), t.dim));
         let p = Paragraph::new(lines).wrap(Wrap { trim: false });
         frame.render_widget(if compact { p } else { p.block(block) }, area);
