@@ -482,10 +482,10 @@ fn labels_from_the_store_show_with_their_source_and_review_commits_verdicts() {
 #[test]
 fn the_heatmap_shows_the_cursor_cell_the_neurons_tokens_and_matches_from_the_grid_maps() {
     let model = common::default_model();
-    let loaded = loader::load(&model, DeviceChoice::Cpu, WeightDType::F32, &|_, _| {}).unwrap();
+    let on_cpu = loader::load(&model, DeviceChoice::Cpu, WeightDType::F32, &|_, _| {}).unwrap();
     let spec = GridSpec::square(Operator::Add, 6);
     let settings = MapSettings { prefix: default_prefix(Operator::Add).into(), spec, slots: 1, layers: vec![0, 1, 2] };
-    let maps = GridMaps::build(loaded.model.as_ref(), &loaded.tokenizer, settings.clone(), Control::default()).unwrap();
+    let maps = GridMaps::build(on_cpu.model.as_ref(), &on_cpu.tokenizer, settings.clone(), Control::default()).unwrap();
     let catalog = Catalog::new(&settings.spec, &CatalogSettings::default());
     // A neuron of layer 1 implementing some heuristic, so the panel has matches to show.
     let (neuron, k, matches) = (0..maps.d_ff)
@@ -498,28 +498,16 @@ fn the_heatmap_shows_the_cursor_cell_the_neurons_tokens_and_matches_from_the_gri
 
     let home = tempfile::tempdir().unwrap();
     let paths = paths(home.path());
-    let labels = LabelWorker::spawn(LabelStore::default_path(&paths.data));
-    let workers =
-        Workers { engine: Engine::spawn(paths.clone()), engine_b: Engine::spawn(paths.clone()), labels, _home: home };
-    let mut app = App::new(Keymap::builtin(), Vec::new(), ThemeName::Dark);
-    app.on_resize(120, 40);
-    workers.engine.send(EngineCmd::Load {
-        model: Some(model),
-        device: DeviceChoice::Cpu,
-        dtype: WeightDType::F32,
-        compute: ComputeChoice::Auto,
-        settings: SessionSettings::default(),
-    });
-    pump(&mut app, &workers, Vec::new(), |a| a.model().is_some() && a.busy().is_none());
+    let (mut app, workers) = loaded(model, 120, 40, home);
     app.execute(Command::GotoNeuron(neuron));
     let effects =
         app.execute(Command::Grid(GridChoice { operator: Operator::Add, operands: 0..6, layers: Some(0..3) }));
     assert!(effects.contains(&Effect::Engine(
         Side::A,
-        EngineCmd::Grid { fingerprint: loaded.fingerprint.clone(), settings: settings.clone() }
+        EngineCmd::Grid { fingerprint: on_cpu.fingerprint.clone(), settings: settings.clone() }
     )));
     pump(&mut app, &workers, effects, |a| a.busy().is_none() && a.heatmap().is_some_and(|h| h.grid.is_some()));
-    assert!(cache::path(&paths.cache, &loaded.fingerprint, &settings).exists(), "the maps are cached");
+    assert!(cache::path(&paths.cache, &on_cpu.fingerprint, &settings).exists(), "the maps are cached");
 
     for action in [Action::Down, Action::Down, Action::Down, Action::Right, Action::Right] {
         app.update(action);
@@ -533,7 +521,7 @@ fn the_heatmap_shows_the_cursor_cell_the_neurons_tokens_and_matches_from_the_gri
     assert!(screen.contains(&format!("model {}  {verdict}", outcome.answer)), "{screen}");
     let (best_token, best_logit) =
         maps.target_logits(1, neuron.index as usize).unwrap().into_iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
-    assert!(screen.contains(&format!("{} {best_logit:+.2}", loaded.tokenizer.token_display(best_token))), "{screen}");
+    assert!(screen.contains(&format!("{} {best_logit:+.2}", on_cpu.tokenizer.token_display(best_token))), "{screen}");
     let best = &matches[0];
     let line = format!("{:.2} {}", best.score, best.heuristic.describe());
     assert!(screen.lines().any(|l| l.contains(&line)), "{line} missing:\n{screen}");
