@@ -2,10 +2,12 @@
 //! multiple of 64 have: the padding is accepted and never read (no logit, sampled token,
 //! next-token list or promoted token names an id without text), and ids without a token show as
 //! `<id N>`. A tokenizer with more tokens than the embedding has rows is refused, naming the file.
+mod common;
+
 use std::path::Path;
 
 use half::f16;
-use neuronav::engine::config::{ModelConfig, RopeLayout};
+use neuronav::engine::config::ModelConfig;
 use neuronav::engine::error::EngineError;
 use neuronav::engine::loader::{self, DeviceChoice, LoadedModel};
 use neuronav::engine::model::WeightDType;
@@ -26,20 +28,7 @@ const TOKENS: usize = 990;
 const LOUD: f32 = 64.0;
 
 fn random(tied: bool) -> RandomModel {
-    let config = ModelConfig {
-        vocab_size: ROWS,
-        hidden_size: 256,
-        intermediate_size: 512,
-        num_layers: 2,
-        num_heads: 4,
-        num_kv_heads: 2,
-        head_dim: 64,
-        rope_theta: 10_000.0,
-        rope_layout: RopeLayout::Interleaved,
-        rms_norm_eps: 1e-5,
-        context_length: 256,
-        tie_word_embeddings: tied,
-    };
+    let config = ModelConfig { tie_word_embeddings: tied, ..common::small_config(ROWS, 2, 256) };
     RandomModel { config, scheme: WeightScheme::F16, seed: 3, name: "padded".into() }
 }
 

@@ -1,5 +1,7 @@
 //! Random model files through neuronav's real loading path: written in each weight scheme, opened
 //! by the loader (memory map, dequantization, the tokenizer built from metadata) and run.
+mod common;
+
 use neuronav::engine::config::{ModelConfig, RopeLayout};
 use neuronav::engine::loader::{self, DeviceChoice};
 use neuronav::engine::model::WeightDType;
@@ -12,20 +14,7 @@ const SCHEMES: [WeightScheme; 4] = [WeightScheme::Q4_0, WeightScheme::Q4_K_M, We
 /// Rows of 256 and 512 (whole blocks of every type), grouped heads, three layers so that Q4_K_M
 /// mixes Q4_K and Q6_K.
 fn model(scheme: WeightScheme) -> RandomModel {
-    let config = ModelConfig {
-        vocab_size: 1000,
-        hidden_size: 256,
-        intermediate_size: 512,
-        num_layers: 3,
-        num_heads: 4,
-        num_kv_heads: 2,
-        head_dim: 64,
-        rope_theta: 10_000.0,
-        rope_layout: RopeLayout::Interleaved,
-        rms_norm_eps: 1e-5,
-        context_length: 512,
-        tie_word_embeddings: false,
-    };
+    let config = common::small_config(1000, 3, 512);
     RandomModel { config, scheme, seed: 42, name: "test".into() }
 }
 

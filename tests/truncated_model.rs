@@ -3,9 +3,10 @@
 //! is checked before each pass and each vocabulary projection, so a truncation between them is
 //! an error naming the file. (A file truncated before it is opened is refused by the readers:
 //! tests/bad_gguf.rs, tests/bad_safetensors.rs.)
+mod common;
+
 use std::path::Path;
 
-use neuronav::engine::config::{ModelConfig, RopeLayout};
 use neuronav::engine::error::EngineError;
 use neuronav::engine::loader::{self, DeviceChoice, LoadedModel};
 use neuronav::engine::model::WeightDType;
@@ -15,20 +16,7 @@ use neuronav::science::projection::ProjectionSettings;
 use neuronav::science::vocab_index::VocabIndex;
 
 fn random(seed: u64) -> RandomModel {
-    let config = ModelConfig {
-        vocab_size: 600,
-        hidden_size: 256,
-        intermediate_size: 512,
-        num_layers: 2,
-        num_heads: 4,
-        num_kv_heads: 2,
-        head_dim: 64,
-        rope_theta: 10_000.0,
-        rope_layout: RopeLayout::Interleaved,
-        rms_norm_eps: 1e-5,
-        context_length: 256,
-        tie_word_embeddings: false,
-    };
+    let config = common::small_config(600, 2, 256);
     RandomModel { config, scheme: WeightScheme::Q8_0, seed, name: "truncated".into() }
 }
 

@@ -5,6 +5,7 @@ pub mod chat_server;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use neuronav::engine::config::{ModelConfig, RopeLayout};
 use neuronav::engine::default_model;
 use neuronav::paths::Paths;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -73,4 +74,23 @@ pub fn scaled_tiny_copy(scale: impl Fn(&str) -> f32) -> tempfile::TempDir {
         .collect();
     safetensors::serialize_to_file(views, None, &dir.path().join("model.safetensors")).unwrap();
     dir
+}
+
+/// A small Llama shape for models the tests make up: `num_layers` layers 256 wide with 512
+/// neurons, 4 query and 2 key/value heads, interleaved RoPE, untied embeddings.
+pub fn small_config(vocab_size: usize, num_layers: usize, context_length: usize) -> ModelConfig {
+    ModelConfig {
+        vocab_size,
+        hidden_size: 256,
+        intermediate_size: 512,
+        num_layers,
+        num_heads: 4,
+        num_kv_heads: 2,
+        head_dim: 64,
+        rope_theta: 10_000.0,
+        rope_layout: RopeLayout::Interleaved,
+        rms_norm_eps: 1e-5,
+        context_length,
+        tie_word_embeddings: false,
+    }
 }
