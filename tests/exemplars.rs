@@ -273,6 +273,19 @@ fn bad_corpora_are_named_and_skipped_lines_counted() {
     // The long document ran in windows of the model's context and every position counted once.
     assert!(file.document(1).len() > 64, "longer than the tiny model's context");
     assert_eq!(file.positions(), (file.document(0).len() + file.document(1).len()) as u64);
+    assert_eq!(
+        (report["positions"].as_u64(), report["this_run"].as_u64()),
+        (Some(file.positions()), Some(file.positions()))
+    );
+    // Run again, it says it is built and what the file counts.
+    let (code, out, err) =
+        neuronav(d, &["exemplars", "build", "--corpus", "c.jsonl", "--out", "o", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let again: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (again["outcome"].as_str(), again["positions"].as_u64()),
+        (Some("already built"), Some(file.positions()))
+    );
 }
 
 #[test]

@@ -19,7 +19,7 @@ use crate::paths::Paths;
 use crate::science::analysis::plan::Shard;
 use crate::science::exemplars::build::{self, Outcome, Phase, Plan};
 use crate::science::exemplars::corpus::{Corpus, Skipped};
-use crate::science::exemplars::file::{ConceptSeeds, ModelIdentity, ShardOf, FILE_NAME};
+use crate::science::exemplars::file::{ConceptSeeds, ExemplarFile, ModelIdentity, ShardOf, FILE_NAME};
 use crate::science::exemplars::{location, merge, Settings};
 
 #[derive(Debug, Subcommand)]
@@ -77,7 +77,10 @@ struct BuildReport {
     path: PathBuf,
     /// `built`, `already built` or `stopped`.
     outcome: &'static str,
+    /// Positions the file counts.
     positions: u64,
+    /// Of them, those this run counted (fewer when it resumed a partial build).
+    this_run: u64,
     seconds: f64,
     bytes: u64,
     skipped: Vec<Skipped>,
@@ -98,6 +101,11 @@ pub fn run(model_args: &ModelArgs, paths: &Paths, command: ExemplarsCommand) -> 
             }
         }
     }
+}
+
+/// Positions the exemplar file at `path` counts (0 when it cannot be read).
+fn counted(path: &std::path::Path) -> u64 {
+    ExemplarFile::open(path).map_or(0, |f| f.positions())
 }
 
 fn run_build(model_args: &ModelArgs, paths: &Paths, args: BuildArgs) -> Result<()> {
@@ -163,14 +171,23 @@ fn run_build(model_args: &ModelArgs, paths: &Paths, args: BuildArgs) -> Result<(
     signal_hook::flag::register_conditional_shutdown(signal_hook::consts::SIGINT, 1, stop.clone())?;
     signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone())?;
     let bar = ProgressBar::new(0).with_style(
-        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} tokens, {per_sec}, {eta} left")
-            .expect("valid template"),
+        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} tokens, {eta} left").expect("valid template"),
     );
+    // The rate counts this run's positions only, from where collecting began (or resumed).
+    let collecting_from = std::cell::Cell::new(None::<(u64, Instant)>);
+    let last = std::cell::Cell::new(0);
     let progress = |phase: Phase, done: u64, total: u64| {
-        bar.set_message(match phase {
-            Phase::Calibrating => "fixing the bins' scale",
-            Phase::Collecting => "exemplars",
-        });
+        let message = match phase {
+            Phase::Calibrating => "fixing the bins' scale".to_string(),
+            Phase::Collecting => {
+                let (from, at) = collecting_from.get().unwrap_or((done, Instant::now()));
+                collecting_from.set(Some((from, at)));
+                let rate = (done - from) as f64 / at.elapsed().as_secs_f64().max(1e-9);
+                format!("exemplars, {rate:.0} tokens/s")
+            }
+        };
+        bar.set_message(message);
+        last.set(done);
         bar.set_length(total);
         bar.set_position(done);
     };
@@ -180,14 +197,16 @@ fn run_build(model_args: &ModelArgs, paths: &Paths, args: BuildArgs) -> Result<(
     bar.finish_and_clear();
     let (path, outcome, positions) = match outcome {
         Outcome::Built { path, positions } => (path, "built", positions),
-        Outcome::AlreadyBuilt(path) => (path, "already built", 0),
-        Outcome::Stopped { partial } => (partial.unwrap_or(dir), "stopped", 0),
+        Outcome::AlreadyBuilt(path) => (path.clone(), "already built", counted(&path)),
+        Outcome::Stopped { partial: Some(path) } => (path.clone(), "stopped", counted(&path)),
+        Outcome::Stopped { partial: None } => (dir, "stopped", 0),
     };
     let report = BuildReport {
         bytes: std::fs::metadata(&path).map_or(0, |m| m.len()),
         path,
         outcome,
         positions,
+        this_run: collecting_from.get().map_or(0, |(from, _)| last.get() - from),
         seconds: started.elapsed().as_secs_f64(),
         skipped: corpus.skipped.clone(),
     };
@@ -196,11 +215,12 @@ fn run_build(model_args: &ModelArgs, paths: &Paths, args: BuildArgs) -> Result<(
     }
     match report.outcome {
         "built" => println!(
-            "built {}: {} positions in {:.1} s ({:.0} tokens/s), {:.1} MB",
+            "built {}: {} positions, {} of them in this run's {:.1} s ({:.0} tokens/s), {:.1} MB",
             report.path.display(),
             report.positions,
+            report.this_run,
             report.seconds,
-            report.positions as f64 / report.seconds.max(1e-9),
+            report.this_run as f64 / report.seconds.max(1e-9),
             report.bytes as f64 / 1e6
         ),
         "already built" => println!("already built: {}", report.path.display()),
