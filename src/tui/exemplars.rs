@@ -70,35 +70,18 @@ impl ExemplarSource {
     pub fn read(&self, neuron: NeuronId) -> Result<NeuronView, String> {
         let path = self.file.path().display();
         let n = self.file.neuron(neuron).ok_or_else(|| format!("{path}: {neuron} is not in this model"))?;
-        let mut lengths = HashMap::new();
-        let mut contexts = |records: &[Record]| -> Result<Vec<ContextView>, String> {
-            records.iter().map(|&r| self.context(r, &mut lengths)).collect()
-        };
-        let (top, bottom) = (contexts(&n.top)?, contexts(&n.bottom)?);
-        let bins = n.bins.iter().map(|b| contexts(b)).collect::<Result<_, _>>()?;
+        let contexts = |records: &[Record]| -> Vec<ContextView> { records.iter().map(|&r| self.context(r)).collect() };
+        let (top, bottom) = (contexts(&n.top), contexts(&n.bottom));
+        let bins = n.bins.iter().map(|b| contexts(b)).collect();
         Ok(NeuronView { neuron, stats: n.stats, top, bottom, bins })
     }
 
-    /// The context of `record`, checked to lie in the corpus (`lengths`: documents' lengths read
-    /// so far).
-    fn context(&self, record: Record, lengths: &mut HashMap<u32, usize>) -> Result<ContextView, String> {
-        let documents = self.file.header().corpus.documents;
-        let len = match (record.doc as usize) < documents {
-            true => *lengths.entry(record.doc).or_insert_with(|| self.file.document(record.doc).len()),
-            false => 0,
-        };
-        if record.pos as usize >= len {
-            return Err(format!(
-                "{}: an exemplar at document {} position {} lies outside the corpus ({documents} documents)",
-                self.file.path().display(),
-                record.doc,
-                record.pos
-            ));
-        }
+    /// The context of `record` (the file checked when opened that it lies in the corpus).
+    fn context(&self, record: Record) -> ContextView {
         let context = context::context(&self.file, record);
         // Spaces as spaces: a context is read as text, not token by token.
         let texts = context.tokens.iter().map(|&t| self.tokenizer.token_display(t).replace('␣', " ")).collect();
-        Ok(ContextView { context, texts })
+        ContextView { context, texts }
     }
 }
 

@@ -1,4 +1,6 @@
 //! Reading an exemplar file: mapped, checked once when opened, one neuron's rows copied out.
+use std::collections::HashMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
@@ -23,6 +25,8 @@ pub struct ExemplarFile {
     path: PathBuf,
     map: Mmap,
     header: Header,
+    /// Each tensor's bytes in the map, from the safetensors header read once when opened.
+    spans: HashMap<String, Range<usize>>,
 }
 
 /// One neuron's exemplars and statistics.
@@ -57,8 +61,15 @@ impl ExemplarFile {
         // SAFETY: the map is read only; files are replaced by renaming, never written in place.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| ExemplarError::io(path, e))?;
         let bad = |problem: String| ExemplarError::bad_file(path, problem);
-        let (_, metadata) =
+        let (header_len, metadata) =
             SafeTensors::read_metadata(&map).map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+        // The data follows the 8-byte header length and the header.
+        let data = 8 + header_len;
+        let spans = metadata
+            .tensors()
+            .into_iter()
+            .map(|(name, info)| (name, data + info.data_offsets.0..data + info.data_offsets.1))
+            .collect();
         let json = metadata
             .metadata()
             .as_ref()
@@ -68,7 +79,7 @@ impl ExemplarFile {
         if header.format != FORMAT {
             return Err(bad(format!("exemplar format {} (this neuronav reads {FORMAT}); rebuild it", header.format)));
         }
-        let this = ExemplarFile { path: path.to_path_buf(), map, header };
+        let this = ExemplarFile { path: path.to_path_buf(), map, header, spans };
         this.check_shapes()?;
         Ok(this)
     }
@@ -79,10 +90,6 @@ impl ExemplarFile {
 
     pub fn header(&self) -> &Header {
         &self.header
-    }
-
-    fn tensors(&self) -> SafeTensors<'_> {
-        SafeTensors::deserialize(&self.map).expect("checked when opened")
     }
 
     fn check_shapes(&self) -> Result<()> {
@@ -132,20 +139,42 @@ impl ExemplarFile {
                 "documents.offsets do not cut documents.tokens into documents",
             ));
         }
+        // Every kept position lies in its document, so that reading its context cannot go out
+        // of bounds.
+        let u32s = |name: &str| {
+            t.tensor(name)
+                .expect("checked")
+                .data()
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        for list in ["top", "bottom", "bins"] {
+            for (doc, pos) in u32s(&format!("{list}.doc")).zip(u32s(&format!("{list}.pos"))) {
+                let inside = |doc: usize| offsets.get(doc + 1).is_some_and(|end| (pos as u64) < end - offsets[doc]);
+                if doc != EMPTY && !inside(doc as usize) {
+                    return Err(ExemplarError::bad_file(
+                        &self.path,
+                        format!("an exemplar in {list} at document {doc} position {pos} lies outside the corpus ({d} documents)"),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
     /// `count` values of tensor `name` from element `start`.
     fn read<T: bytemuck::Pod>(&self, name: &str, start: usize, count: usize) -> Vec<T> {
-        let tensors = self.tensors();
-        let view = tensors.tensor(name).expect("every tensor is written");
         let size = std::mem::size_of::<T>();
-        bytemuck::pod_collect_to_vec(&view.data()[start * size..(start + count) * size])
+        bytemuck::pod_collect_to_vec(&self.bytes(name)[start * size..(start + count) * size])
     }
 
     fn all<T: bytemuck::Pod>(&self, name: &str) -> Vec<T> {
-        let tensors = self.tensors();
-        bytemuck::pod_collect_to_vec(tensors.tensor(name).expect("every tensor is written").data())
+        bytemuck::pod_collect_to_vec(self.bytes(name))
+    }
+
+    /// Tensor `name`'s bytes: every tensor read is one `check_shapes` checked.
+    fn bytes(&self, name: &str) -> &[u8] {
+        &self.map[self.spans[name].clone()]
     }
 
     /// Tokens of document `doc`.
@@ -295,5 +324,49 @@ impl ExemplarFile {
         state.seed_positions = self.all("seeds.positions");
         state.positions = h.positions;
         Ok((self.documents(), state))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::science::exemplars::file::{write, CorpusInfo, ModelIdentity, ShardOf};
+    use crate::science::exemplars::Settings;
+
+    /// A one-layer, two-neuron file over one document of 3 tokens whose neuron 1 keeps `kept`.
+    fn file_keeping(dir: &Path, kept: Record) -> PathBuf {
+        let mut state = Collector::new(vec![1.0], 2, 4, 1, 0);
+        state.neurons[1].top = vec![kept];
+        state.positions = 3;
+        let header = Header {
+            format: FORMAT,
+            model: ModelIdentity { name: "m".into(), fingerprint: "f".into(), layers: 1, d_ff: 2 },
+            corpus: CorpusInfo { sources: vec![], field: None, hash: "h".into(), documents: 1, tokens: 3, skipped: 0 },
+            settings: Settings { top: 4, max_tokens: None, window: 8, top_k: 1 },
+            concepts: vec![],
+            calibration_tokens: 3,
+            shard: ShardOf { index: 0, count: 1 },
+            next_document: 1,
+            next_window: 0,
+            positions: 3,
+            complete: true,
+        };
+        let documents = Documents { tokens: vec![5, 6, 7], offsets: vec![0, 3], origins: vec![(0, 1)] };
+        let path = dir.join("e.safetensors");
+        write(&path, &header, &documents, &state).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_kept_position_outside_the_corpus_is_refused_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let inside = file_keeping(dir.path(), Record { doc: 0, pos: 2, m: 1.0 });
+        let file = ExemplarFile::open(&inside).unwrap();
+        assert_eq!(file.neuron(NeuronId { layer: 0, index: 1 }).unwrap().top, [Record { doc: 0, pos: 2, m: 1.0 }]);
+        for outside in [Record { doc: 0, pos: 3, m: 1.0 }, Record { doc: 1, pos: 0, m: 1.0 }] {
+            let path = file_keeping(dir.path(), outside);
+            let message = ExemplarFile::open(&path).err().expect("refused").to_string();
+            assert!(message.contains("e.safetensors") && message.contains("lies outside the corpus"), "{message}");
+        }
     }
 }
