@@ -61,24 +61,31 @@ pub fn partial_path(out: &Path) -> PathBuf {
 
 /// The corpus tokenized and cut to `max_tokens`, and each document's first token id.
 fn tokenize(corpus: &Corpus, tokenizer: &Tokenizer, max_tokens: Option<usize>) -> Result<Documents> {
-    let encoded: Vec<Vec<u32>> = corpus
-        .documents
-        .par_iter()
-        .enumerate()
-        .map(|(i, d)| {
-            tokenizer.encode(&d.text).map_err(|e| ExemplarError::Invalid(format!("{}: {e}", corpus.origin(i))))
-        })
-        .collect::<Result<_>>()?;
+    // Documents are tokenized a batch at a time, in parallel, and no further than the cut.
+    const BATCH: usize = 256;
     let mut docs = Documents { tokens: Vec::new(), offsets: vec![0], origins: Vec::new() };
     let budget = max_tokens.unwrap_or(usize::MAX);
-    for (tokens, d) in encoded.iter().zip(&corpus.documents) {
-        let room = budget - docs.tokens.len();
-        if room == 0 {
+    for (b, batch) in corpus.documents.chunks(BATCH).enumerate() {
+        if docs.tokens.len() >= budget {
             break;
         }
-        docs.tokens.extend_from_slice(&tokens[..tokens.len().min(room)]);
-        docs.offsets.push(docs.tokens.len() as u64);
-        docs.origins.push((d.source as u32, d.line as u32));
+        let encoded: Vec<Vec<u32>> = batch
+            .par_iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let origin = || corpus.origin(b * BATCH + i);
+                tokenizer.encode(&d.text).map_err(|e| ExemplarError::Invalid(format!("{}: {e}", origin())))
+            })
+            .collect::<Result<_>>()?;
+        for (tokens, d) in encoded.iter().zip(batch) {
+            let room = budget - docs.tokens.len();
+            if room == 0 {
+                return Ok(docs);
+            }
+            docs.tokens.extend_from_slice(&tokens[..tokens.len().min(room)]);
+            docs.offsets.push(docs.tokens.len() as u64);
+            docs.origins.push((d.source as u32, d.line as u32));
+        }
     }
     Ok(docs)
 }
@@ -154,6 +161,7 @@ pub fn build(
         }
         let tokens = documents.get(d);
         let ws = windows(tokens.len(), settings.window);
+        let seed_masks = seeds::position_masks(tokens, &runner.token_masks);
         while next_window < ws.len() {
             if control.cancelled() {
                 let at = Header { positions: state.positions, next_window, ..header.clone() };
@@ -161,7 +169,7 @@ pub fn build(
                 return Ok(Outcome::Stopped { partial: Some(partial) });
             }
             let before = state.positions;
-            runner.collect(&mut state, d as u32, tokens, ws[next_window])?;
+            runner.collect(&mut state, d as u32, tokens, &seed_masks, ws[next_window])?;
             done += state.positions - before;
             next_window += 1;
             progress(Phase::Collecting, done, total);
@@ -308,10 +316,17 @@ impl Runner<'_> {
         Ok(calibration.scales())
     }
 
-    /// Adds the counted positions of one window of document `doc` to `state`.
-    fn collect(&self, state: &mut Collector, doc: u32, tokens: &[u32], w: super::windows::Window) -> Result<()> {
-        let masks = seeds::position_masks(tokens, &self.token_masks);
-        let seeds = &masks[w.counted()];
+    /// Adds the counted positions of one window of document `doc` to `state`; `seed_masks` is
+    /// the document's [`seeds::position_masks`].
+    fn collect(
+        &self,
+        state: &mut Collector,
+        doc: u32,
+        tokens: &[u32],
+        seed_masks: &[u64],
+        w: super::windows::Window,
+    ) -> Result<()> {
+        let seeds = &seed_masks[w.counted()];
         let skip = self.skip(&tokens[w.counted()]);
         let norms = self.model.value_norms();
         self.run(tokens, w, &mut |layer, m| {
