@@ -109,10 +109,25 @@ fn pump(app: &mut App, workers: &Workers, effects: Vec<Effect>, done: impl Fn(&A
 
 /// The app with `model` loaded on the CPU in f32.
 fn loaded(model: PathBuf, width: u16, height: u16, home: tempfile::TempDir) -> (App, Workers) {
-    let paths = paths(home.path());
-    let labels = LabelWorker::spawn(LabelStore::default_path(&paths.data));
-    let workers = Workers { engine_b: Engine::spawn(paths.clone()), engine: Engine::spawn(paths), labels, _home: home };
+    let engines = paths(home.path());
+    loaded_with(model, width, height, home, engines, true)
+}
+
+/// [`loaded`] with the engines keeping their files in `engines` (the labels stay in `home`), and
+/// the background label build on or off.
+fn loaded_with(
+    model: PathBuf,
+    width: u16,
+    height: u16,
+    home: tempfile::TempDir,
+    engines: Paths,
+    auto_labels: bool,
+) -> (App, Workers) {
+    let labels = LabelWorker::spawn(LabelStore::default_path(&paths(home.path()).data));
+    let workers =
+        Workers { engine_b: Engine::spawn(engines.clone()), engine: Engine::spawn(engines), labels, _home: home };
     let mut app = App::new(Keymap::builtin(), Vec::new(), ThemeName::Dark);
+    app.set_auto_labels(auto_labels);
     app.on_resize(width, height);
     workers.engine.send(EngineCmd::Load {
         model: Some(model),
@@ -1002,20 +1017,7 @@ fn exemplar_text_and_shading_times_on_the_default_model() {
     let started = Instant::now();
     build_exemplars(&model, &real.cache, &Corpus::gsm8k(), settings);
     eprintln!("exemplar file ready in {:.1?}", started.elapsed());
-    let home = tempfile::tempdir().unwrap();
-    let labels = LabelWorker::spawn(LabelStore::default_path(&paths(home.path()).data));
-    let workers = Workers { engine_b: Engine::spawn(real.clone()), engine: Engine::spawn(real), labels, _home: home };
-    let mut app = App::new(Keymap::builtin(), Vec::new(), ThemeName::Dark);
-    app.set_auto_labels(false);
-    app.on_resize(200, 60);
-    workers.engine.send(EngineCmd::Load {
-        model: Some(model),
-        device: DeviceChoice::Cpu,
-        dtype: WeightDType::F32,
-        compute: ComputeChoice::Auto,
-        settings: SessionSettings::default(),
-    });
-    pump(&mut app, &workers, Vec::new(), |a| a.model().is_some() && a.busy().is_none());
+    let (mut app, workers) = loaded_with(model, 200, 60, tempfile::tempdir().unwrap(), real, false);
     assert!(matches!(app.exemplars().found, Some(Found::File(_))));
     let page_shaded = |a: &App, neuron: NeuronId| match a.exemplars().view_of(neuron) {
         Some(Ok(v)) => {
